@@ -1,0 +1,3 @@
+from loss_lsp.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,100 @@
+"""Split a module into top-level blocks and parse each one on its own.
+
+Two things follow from parsing block by block:
+- tolerant parsing: a syntax error in the function someone is typing hides nothing
+  else in the file;
+- incremental re-analysis: a block whose text has not changed is not parsed again
+  (the cache is keyed by the block's text, so moving it up or down costs nothing).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import OrderedDict
+from dataclasses import dataclass
+
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+_CONTINUATION_KEYWORDS = ("else", "elif", "except", "finally", "case")
+_MAX_MERGE = 40  # blocks tried together when one alone does not parse (multi-line strings at column 0)
+
+
+@dataclass(frozen=True)
+class Block:
+    start: int  # 0-based line of the block's first line in the file
+    text: str
+    tree: ast.Module | None  # None when the block does not parse
+    error: str = ""
+    error_line: int = 0  # 0-based, relative to the block
+
+
+def split_lines(source: str) -> list[str]:
+    """Lines without their endings, split the way the Python tokenizer splits them."""
+    if "\r" not in source:
+        return source.split("\n")
+    return _NEWLINE.split(source)
+
+
+def _starts_block(line: str) -> bool:
+    if not line or line[0] in " \t#)]}\f":
+        return False
+    word = line.split(None, 1)[0].rstrip(":")
+    return word not in _CONTINUATION_KEYWORDS
+
+
+class _ParseCache:
+    def __init__(self, size: int = 20000) -> None:
+        self._size = size
+        self._items: OrderedDict[str, tuple[ast.Module | None, str, int]] = OrderedDict()
+
+    def parse(self, text: str) -> tuple[ast.Module | None, str, int]:
+        hit = self._items.get(text)
+        if hit is not None:
+            self._items.move_to_end(text)
+            return hit
+        try:
+            result: tuple[ast.Module | None, str, int] = (ast.parse(text), "", 0)
+        except SyntaxError as exc:
+            result = (None, exc.msg or "invalid syntax", max((exc.lineno or 1) - 1, 0))
+        except (ValueError, RecursionError, MemoryError) as exc:
+            result = (None, str(exc) or type(exc).__name__, 0)
+        self._items[text] = result
+        if len(self._items) > self._size:
+            self._items.popitem(last=False)
+        return result
+
+
+PARSE_CACHE = _ParseCache()
+
+
+def split_blocks(lines: list[str]) -> list[Block]:
+    """Parse the module as a list of independently parsed top-level blocks."""
+    starts = [0]
+    previous_decorator = False
+    for index, line in enumerate(lines):
+        if index and _starts_block(line) and not previous_decorator:
+            starts.append(index)
+        if line[:1] not in (" ", "\t", "#", "") and line.strip():
+            previous_decorator = line.startswith("@")
+    starts.append(len(lines))
+    # Drop empty leading segments so that each block starts at real code.
+    blocks: list[Block] = []
+    i = 0
+    segment_count = len(starts) - 1
+    while i < segment_count:
+        first = starts[i]
+        end = starts[i + 1]
+        text = "\n".join(lines[first:end])
+        tree, error, error_line = PARSE_CACHE.parse(text)
+        if tree is None:
+            for j in range(i + 2, min(i + 1 + _MAX_MERGE, segment_count + 1)):
+                merged = "\n".join(lines[first:starts[j]])
+                merged_tree, _, _ = PARSE_CACHE.parse(merged)
+                if merged_tree is not None:
+                    tree, text, error = merged_tree, merged, ""
+                    end = starts[j]
+                    i = j - 1
+                    break
+        blocks.append(Block(first, text, tree, error, error_line))
+        i += 1
+    return blocks

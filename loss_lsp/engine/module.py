@@ -1,0 +1,236 @@
+"""What a module says at its top level: imports, definitions, constants, and the
+training context (compile sites, the model's last layer, the arrays given to fit).
+
+Each block's summary is cached with its text, so an edit inside one function does
+not make the engine look at the others again.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from loss_lsp.engine.chunks import Block
+from loss_lsp.engine.namespaces import Op, classify
+
+
+def dotted(node: ast.AST) -> str | None:
+    """``a.b.c`` for a Name/Attribute chain, else None."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+@dataclass(frozen=True)
+class CompileSite:
+    """One loss expression handed to ``compile(loss=...)`` (lists/dicts are flattened)."""
+
+    expr: ast.expr
+    call: ast.Call
+    block_start: int
+    enclosing: str  # name of the function the compile call is in ("" at top level)
+
+
+@dataclass(frozen=True)
+class LayerCall:
+    kind: str  # "Dense", "Input", ...
+    call: ast.Call
+    block_start: int
+    order: int
+
+
+@dataclass(frozen=True)
+class FitCall:
+    call: ast.Call
+    block_start: int
+
+
+@dataclass
+class BlockSummary:
+    imports: dict[str, str] = field(default_factory=dict)  # local name -> dotted path
+    functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = field(default_factory=dict)
+    classes: dict[str, ast.ClassDef] = field(default_factory=dict)
+    assignments: dict[str, ast.expr] = field(default_factory=dict)
+    compile_calls: list[tuple[ast.Call, str]] = field(default_factory=list)
+    layer_calls: list[ast.Call] = field(default_factory=list)
+    fit_calls: list[ast.Call] = field(default_factory=list)
+    uses_keras_ops: bool = False
+
+
+_LAYER_NAMES = {"Dense", "Input", "InputLayer", "Conv1D", "Conv2D", "Activation", "Softmax"}
+
+
+def _record_import(summary: BlockSummary, node: ast.Import | ast.ImportFrom) -> None:
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            if alias.asname:
+                summary.imports[alias.asname] = alias.name
+            else:
+                root = alias.name.split(".", 1)[0]
+                summary.imports[root] = root
+        return
+    if node.level or not node.module:
+        module = "." * node.level + (node.module or "")
+    else:
+        module = node.module
+    for alias in node.names:
+        if alias.name == "*":
+            continue
+        summary.imports[alias.asname or alias.name] = f"{module}.{alias.name}"
+
+
+class _Scanner(ast.NodeVisitor):
+    def __init__(self, summary: BlockSummary) -> None:
+        self.summary = summary
+        self.function_stack: list[str] = []
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self.function_stack.append(node.name)
+        self.generic_visit(node)
+        self.function_stack.pop()
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+
+    def visit_Import(self, node: ast.Import) -> None:
+        _record_import(self.summary, node)
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        _record_import(self.summary, node)
+        if node.module and node.module.endswith("ops") and "keras" in node.module:
+            self.summary.uses_keras_ops = True
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if node.attr == "ops" and isinstance(node.value, ast.Name) and node.value.id == "keras":
+            self.summary.uses_keras_ops = True
+        self.generic_visit(node)
+
+    def visit_Call(self, node: ast.Call) -> None:
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if name == "compile" and isinstance(func, ast.Attribute):
+            self.summary.compile_calls.append((node, self.function_stack[0] if self.function_stack else ""))
+        elif name in ("fit", "train_on_batch"):
+            self.summary.fit_calls.append(node)
+        elif name in _LAYER_NAMES:
+            self.summary.layer_calls.append(node)
+        self.generic_visit(node)
+
+
+def summarize(tree: ast.Module) -> BlockSummary:
+    summary = BlockSummary()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            summary.functions[node.name] = node
+        elif isinstance(node, ast.ClassDef):
+            summary.classes[node.name] = node
+        elif isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    summary.assignments[target.id] = node.value
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value:
+            summary.assignments[node.target.id] = node.value
+    _Scanner(summary).visit(tree)
+    return summary
+
+
+_SUMMARY_CACHE: OrderedDict[int, tuple[ast.Module, BlockSummary]] = OrderedDict()
+
+
+def summary_of(tree: ast.Module) -> BlockSummary:
+    key = id(tree)
+    hit = _SUMMARY_CACHE.get(key)
+    if hit is not None and hit[0] is tree:
+        return hit[1]
+    summary = summarize(tree)
+    _SUMMARY_CACHE[key] = (tree, summary)  # keeps the tree alive, so the id stays unique
+    if len(_SUMMARY_CACHE) > 20000:
+        _SUMMARY_CACHE.popitem(last=False)
+    return summary
+
+
+@dataclass
+class ModuleInfo:
+    """The module as the rules see it: blocks plus the merged top-level facts."""
+
+    path: str
+    lines: list[str]
+    blocks: list[Block]
+    imports: dict[str, str] = field(default_factory=dict)
+    functions: dict[str, tuple[ast.FunctionDef | ast.AsyncFunctionDef, Block]] = field(default_factory=dict)
+    classes: dict[str, tuple[ast.ClassDef, Block]] = field(default_factory=dict)
+    assignments: dict[str, tuple[ast.expr, Block]] = field(default_factory=dict)
+    compile_sites: list[CompileSite] = field(default_factory=list)
+    layers: list[LayerCall] = field(default_factory=list)
+    fits: list[FitCall] = field(default_factory=list)
+    uses_keras_ops: bool = False
+
+    def resolve(self, node: ast.AST, local_imports: dict[str, str] | None = None) -> str | None:
+        """The fully qualified path of a Name/Attribute chain, following imports."""
+        name = dotted(node)
+        if name is None:
+            return None
+        root, _, rest = name.partition(".")
+        target = (local_imports or {}).get(root) or self.imports.get(root)
+        if target is None:
+            return None
+        return f"{target}.{rest}" if rest else target
+
+    def op(self, node: ast.AST, local_imports: dict[str, str] | None = None) -> Op | None:
+        path = self.resolve(node, local_imports)
+        return classify(path) if path else None
+
+    def alias_for(self, *paths: str) -> str | None:
+        """The local name the file uses for one of these modules (for fix text)."""
+        for local, target in self.imports.items():
+            if target in paths:
+                return local
+        return None
+
+
+def build_module(path: str, lines: list[str], blocks: list[Block]) -> ModuleInfo:
+    info = ModuleInfo(path=path, lines=lines, blocks=blocks)
+    order = 0
+    for block in blocks:
+        if block.tree is None:
+            continue
+        summary = summary_of(block.tree)
+        info.imports.update(summary.imports)
+        for name, fn in summary.functions.items():
+            info.functions[name] = (fn, block)
+        for name, cls in summary.classes.items():
+            info.classes[name] = (cls, block)
+        for name, value in summary.assignments.items():
+            info.assignments[name] = (value, block)
+        info.uses_keras_ops |= summary.uses_keras_ops
+        for call, enclosing in summary.compile_calls:
+            for expr in _loss_expressions(call):
+                info.compile_sites.append(CompileSite(expr, call, block.start, enclosing))
+        for call in summary.layer_calls:
+            func = call.func
+            kind = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            info.layers.append(LayerCall(kind, call, block.start, order))
+            order += 1
+        info.fits.extend(FitCall(call, block.start) for call in summary.fit_calls)
+    return info
+
+
+def _loss_expressions(call: ast.Call) -> list[ast.expr]:
+    value: ast.expr | None = None
+    for keyword in call.keywords:
+        if keyword.arg == "loss":
+            value = keyword.value
+    if value is None and len(call.args) >= 2:
+        value = call.args[1]
+    if value is None:
+        return []
+    if isinstance(value, (ast.List, ast.Tuple)):
+        return list(value.elts)
+    if isinstance(value, ast.Dict):
+        return [v for v in value.values if v is not None]
+    return [value]
