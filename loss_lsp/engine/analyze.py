@@ -1,0 +1,261 @@
+"""The pipeline: source text -> blocks -> module facts -> losses -> rule findings.
+
+Per-loss results are cached by everything they depend on (the loss's block text,
+the helpers it calls, the module's imports and constants, its call context and the
+settings), so after an edit only the losses whose inputs changed run again.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import logging
+from collections import OrderedDict
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from loss_lsp.engine.chunks import Block, split_blocks, split_lines
+from loss_lsp.engine.context import FileContext, LossContext, ModuleContext
+from loss_lsp.engine.dataflow import Flow
+from loss_lsp.engine.discovery import LossDef, discover, header_span
+from loss_lsp.engine.findings import Analysis, Finding, InputError, LossInfo, Related, Span
+from loss_lsp.engine.module import ModuleInfo, build_module
+from loss_lsp.engine import shapes as shape_context
+from loss_lsp.engine.suppression import is_suppressed
+from loss_lsp.engine.values import Val
+from loss_lsp.settings import Settings
+
+if TYPE_CHECKING:
+    from loss_lsp.engine.workspace import Workspace
+    from loss_lsp.rules.rule import Rule
+
+log = logging.getLogger(__name__)
+
+MAX_CHARS = 4_000_000  # beyond this a file is skipped with one clear error
+MAX_LINE_NODES = 200_000  # AST nodes of one block the dataflow will walk
+
+
+def analyze(source: str, path: str = "<stdin>", settings: Settings | None = None,
+            workspace: Workspace | None = None) -> Analysis:
+    """Analyse one module. Never raises on bad input: problems become ``Analysis.errors``."""
+    settings = settings or Settings()
+    analysis = Analysis(path)
+    problem = _unreadable(source)
+    if problem:
+        analysis.errors.append(InputError(path, problem))
+        return analysis
+    if source.startswith("\ufeff"):
+        source = " " + source[1:]  # keep columns; a BOM is not code
+    lines = split_lines(source)
+    blocks = split_blocks(lines)
+    for block in blocks:
+        if block.tree is None:
+            line = block.start + block.error_line
+            analysis.errors.append(InputError(
+                path, f"syntax error: {block.error} (line {line + 1}); the rest of the file was still checked",
+                Span(line, 0, line, len(lines[line]) if line < len(lines) else 0)))
+    module = build_module(path, lines, blocks)
+    losses = discover(module)
+    if workspace is not None:
+        workspace.attach_external_sites(path, module, losses)
+    file = FileContext(module, settings, path)
+    module_fp = _module_fingerprint(module, settings)
+    findings: list[Finding] = []
+    for loss in losses:
+        shapes = _shapes_for(module, loss, settings)
+        found, errors = _loss_findings(file, loss, shapes, module_fp)
+        findings.extend(found)
+        analysis.errors.extend(errors)
+        analysis.losses.append(_loss_info(module, loss, shapes))
+    found, errors = _module_findings(ModuleContext(file, losses))
+    findings.extend(found)
+    analysis.errors.extend(errors)
+    unique: dict[tuple[str, Span], Finding] = {}
+    for finding in findings:
+        if settings.enabled(finding.code) and not is_suppressed(finding, lines):
+            unique.setdefault((finding.code, finding.span), finding)
+    analysis.findings = sorted(unique.values(), key=Finding.sort_key)
+    return analysis
+
+
+def _rules() -> dict[str, Rule]:
+    from loss_lsp.rules import RULES  # the rules import the engine's types: load them on first use
+
+    return RULES
+
+
+def _unreadable(source: str) -> str:
+    if "\x00" in source:
+        return "binary file (contains NUL bytes): not analysed"
+    if len(source) > MAX_CHARS:
+        return f"file too large ({len(source) / 1e6:.1f} MB; the limit is {MAX_CHARS / 1e6:.0f} MB): not analysed"
+    return ""
+
+
+# --- one loss ------------------------------------------------------------------------------------
+_CACHE: OrderedDict[tuple, list[tuple[str, int, Finding]]] = OrderedDict()
+_CACHE_SIZE = 4096
+
+
+def _seeds(loss: LossDef, shapes: shape_context.Shapes) -> dict[str, Val]:
+    params = loss.params
+    if len(params) < 2:
+        return {}
+    true_rank = len(shapes.y_true) if shapes.y_true is not None else None
+    pred_rank = len(shapes.y_pred) if shapes.y_pred is not None else None
+    if loss.call_path == "compile" and true_rank is not None and pred_rank is not None:
+        # Keras's wrapper aligns y_true's rank to y_pred's before calling a plain function.
+        if true_rank == pred_rank - 1:
+            true_rank = pred_rank
+    integer = shape_context.is_int_dtype(shapes.y_true_dtype)
+    return {
+        params[0]: Val(data=True, true=True, tensor=True, rank=true_rank, integer=integer),
+        params[1]: Val(pred=True, data=True, tensor=True, rank=pred_rank),
+    }
+
+
+def _loss_findings(file: FileContext, loss: LossDef, shapes: shape_context.Shapes,
+                   module_fp: str) -> tuple[list[Finding], list[InputError]]:
+    module = file.module
+    helper_texts = _helper_block_texts(module, loss.block)
+    key = (file.path, module_fp, loss.block.text, loss.name, helper_texts, loss.call_path, shapes,
+           tuple(loss.external_sites), loss.construct, len(loss.bare_compile_exprs),
+           tuple(site.call.lineno for site in loss.compile_sites))
+    starts = {block.text: block.start for block in module.blocks}
+    cached = _CACHE.get(key)
+    if cached is not None:
+        _CACHE.move_to_end(key)
+        return [_reanchor(finding, text, start, starts) for text, start, finding in cached], []
+    errors: list[InputError] = []
+    if sum(1 for _ in ast.walk(loss.fn)) > MAX_LINE_NODES:
+        return [], [InputError(file.path, f"analysis skipped: {loss.name} is too complex")]
+    enclosing = [loss.factory] if loss.factory is not None else []
+    try:
+        flow = Flow(module, loss.fn, _seeds(loss, shapes), loss.block.start, cls=loss.cls, enclosing=enclosing)
+    except RecursionError:
+        return [], [InputError(file.path, f"analysis skipped: {loss.name} is nested too deeply")]
+    ctx = LossContext(file, loss, flow, shapes)
+    found: list[Finding] = []
+    for rule in _rules().values():
+        if rule.check is None or not file.settings.enabled(rule.code):
+            continue
+        try:
+            found.extend(rule.check(ctx))
+        except Exception as exc:  # one broken rule must not hide the others
+            log.exception("rule %s failed on %s", rule.code, loss.name)
+            errors.append(InputError(file.path, f"internal error in {rule.code} on {loss.name}: {exc!r}"))
+    if not errors:
+        _CACHE[key] = [(*_anchor(module.blocks, finding), finding) for finding in found]
+        if len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return found, errors
+
+
+def _anchor(blocks: list[Block], finding: Finding) -> tuple[str, int]:
+    """The block a finding lies in, by text, and the block's first line."""
+    line = finding.span.start_line
+    for block in blocks:
+        if block.start <= line < block.start + block.text.count("\n") + 1:
+            return block.text, block.start
+    return "", 0
+
+
+def _reanchor(finding: Finding, text: str, old_start: int, starts: dict[str, int]) -> Finding:
+    """Move a cached finding along with its block when lines above it were added or removed."""
+    if not text or text not in starts:
+        return finding
+    return finding.shifted(starts[text] - old_start)
+
+
+_HELPER_CALLS: OrderedDict[int, frozenset[str]] = OrderedDict()
+
+
+def _called_names(block: Block) -> frozenset[str]:
+    key = id(block.tree)
+    hit = _HELPER_CALLS.get(key)
+    if hit is None:
+        hit = frozenset(n.func.id for n in ast.walk(block.tree) if isinstance(n, ast.Call)
+                        and isinstance(n.func, ast.Name)) if block.tree is not None else frozenset()
+        _HELPER_CALLS[key] = hit
+        if len(_HELPER_CALLS) > 20000:
+            _HELPER_CALLS.popitem(last=False)
+    return hit
+
+
+def _helper_block_texts(module: ModuleInfo, block: Block) -> tuple[str, ...]:
+    texts = []
+    seen = {block.text}
+    frontier = [block]
+    while frontier:
+        current = frontier.pop()
+        for name in sorted(_called_names(current)):
+            if name in module.functions:
+                other = module.functions[name][1]
+                if other.text not in seen:
+                    seen.add(other.text)
+                    texts.append(other.text)
+                    frontier.append(other)
+    return tuple(texts)
+
+
+def _module_fingerprint(module: ModuleInfo, settings: Settings) -> str:
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(repr(sorted(module.imports.items())).encode())
+    digest.update(repr(sorted(module.classes)).encode())
+    digest.update(repr(settings).encode())
+    seen: set[int] = set()
+    for _value, block in module.assignments.values():
+        if id(block) not in seen:
+            seen.add(id(block))
+            digest.update(block.text.encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
+
+
+# --- module-level rules --------------------------------------------------------------------------
+def _module_findings(ctx: ModuleContext) -> tuple[list[Finding], list[InputError]]:
+    found: list[Finding] = []
+    errors: list[InputError] = []
+    for rule in _rules().values():
+        if rule.check_module is None or not ctx.file.settings.enabled(rule.code):
+            continue
+        try:
+            found.extend(rule.check_module(ctx))
+        except Exception as exc:
+            log.exception("rule %s failed on %s", rule.code, ctx.file.path)
+            errors.append(InputError(ctx.file.path, f"internal error in {rule.code}: {exc!r}"))
+    return found, errors
+
+
+# --- what the engine reports about each loss ---------------------------------------------------
+def _compile_line(loss: LossDef) -> int | None:
+    if not loss.compile_sites:
+        return None
+    site = loss.compile_sites[0]
+    return site.block_start + site.call.lineno - 1
+
+
+def _shapes_for(module: ModuleInfo, loss: LossDef, settings: Settings) -> shape_context.Shapes:
+    first = loss.block.start + loss.fn.lineno - 1
+    last = loss.block.start + (loss.fn.end_lineno or loss.fn.lineno) - 1
+    hint_lines = [line for line in module.lines[max(first - 3, 0):last + 1] if "loss-lsp" in line]
+    shapes = shape_context.resolve(module, _compile_line(loss), hint_lines, dict(settings.default_shapes))
+    if loss.external_shapes is not None and not shapes.known:
+        y_true, y_pred, dtype = loss.external_shapes
+        shapes = replace(shapes, y_true=shapes.y_true or y_true, y_pred=shapes.y_pred or y_pred,
+                         y_true_dtype=shapes.y_true_dtype or dtype, source=shapes.source or "context")
+    return shapes
+
+
+def _loss_info(module: ModuleInfo, loss: LossDef, shapes: shape_context.Shapes) -> LossInfo:
+    lines = module.lines
+    sites = []
+    for site in loss.compile_sites:
+        line = site.block_start + site.call.lineno - 1
+        text = lines[line] if line < len(lines) else ""
+        start = len(text) - len(text.lstrip())
+        sites.append(Related(module.path, Span(line, start, line, len(text)), "compiled here"))
+    return LossInfo(
+        name=loss.name, kind=loss.kind, span=header_span(loss, lines),  # type: ignore[arg-type]
+        call_path=loss.call_path, compile_sites=(*sites, *loss.external_sites), construct=loss.construct,
+        y_true_shape=shapes.y_true, y_pred_shape=shapes.y_pred, y_true_dtype=shapes.y_true_dtype,
+    )

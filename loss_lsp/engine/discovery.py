@@ -1,0 +1,238 @@
+"""Find the losses in a module, and how Keras will call each one.
+
+A loss is what ``compile(loss=...)`` receives (names, factories, partials, lambdas,
+``Loss`` instances), the ``call`` of a ``keras.losses.Loss`` subclass, or a function
+whose first two parameters are ``y_true, y_pred``. Names are resolved with the
+module's own table first; names imported from other workspace modules come from
+the workspace index (see ``workspace.py``), which is where jedi is used.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from loss_lsp.engine.chunks import Block
+from loss_lsp.engine.findings import CallPath, Related, Span
+from loss_lsp.engine.module import CompileSite, ModuleInfo, dotted
+
+FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
+_LOSS_BASES = {"Loss", "LossFunctionWrapper"}
+
+
+@dataclass
+class LossDef:
+    """One loss of the module, with everything the rules need to know about its call."""
+
+    name: str
+    kind: str  # "function", "closure", "lambda", "loss_class"
+    fn: FunctionNode
+    block: Block
+    cls: ast.ClassDef | None = None
+    factory: ast.FunctionDef | ast.AsyncFunctionDef | None = None
+    call_path: CallPath = "unknown"
+    compile_sites: list[CompileSite] = field(default_factory=list)
+    external_sites: list[Related] = field(default_factory=list)  # compile sites in other files
+    external_shapes: tuple[tuple[int, ...] | None, tuple[int, ...] | None, str | None] | None = None
+    construct: str = ""
+    # compile(loss=f) with f needing more than (y_true, y_pred): the compile expression
+    bare_compile_exprs: list[ast.expr] = field(default_factory=list)
+
+    @property
+    def params(self) -> list[str]:
+        args = self.fn.args
+        names = [a.arg for a in args.posonlyargs + args.args]
+        return names[1:] if self.cls is not None and names[:1] == ["self"] else names
+
+    @property
+    def key(self) -> int:
+        return id(self.fn)
+
+
+def is_loss_signature(fn: FunctionNode) -> bool:
+    names = [a.arg for a in fn.args.posonlyargs + fn.args.args]
+    if names[:1] == ["self"]:
+        names = names[1:]
+    return names[:2] == ["y_true", "y_pred"]
+
+
+def loss_base_classes(module: ModuleInfo) -> set[str]:
+    """Local class names that derive (directly or not) from a Keras Loss."""
+    found: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for name, (cls, _block) in module.classes.items():
+            if name in found:
+                continue
+            for base in cls.bases:
+                path = module.resolve(base) or dotted(base) or ""
+                tail = path.rsplit(".", 1)[-1]
+                keras_base = tail in _LOSS_BASES and ("losses" in path or "keras" in path)
+                if keras_base or path in found:
+                    found.add(name)
+                    changed = True
+                    break
+    return found
+
+
+def _method(cls: ast.ClassDef, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    for node in cls.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+            return node
+    return None
+
+
+def _returned_function(factory: ast.FunctionDef | ast.AsyncFunctionDef) -> FunctionNode | None:
+    """The closure or lambda a factory returns (``return loss`` / ``return lambda ...``)."""
+    inner = {n.name: n for n in ast.walk(factory) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+             and n is not factory}
+    for node in ast.walk(factory):
+        if isinstance(node, ast.Return) and node.value is not None:
+            if isinstance(node.value, ast.Name) and node.value.id in inner:
+                return inner[node.value.id]
+            if isinstance(node.value, ast.Lambda):
+                return node.value
+    return None
+
+
+class _Builder:
+    def __init__(self, module: ModuleInfo) -> None:
+        self.module = module
+        self.losses: dict[int, LossDef] = {}
+        self.loss_classes = loss_base_classes(module)
+
+    def add(self, fn: FunctionNode, block: Block, name: str, kind: str, **extra: object) -> LossDef:
+        loss = self.losses.get(id(fn))
+        if loss is None:
+            loss = LossDef(name=name, kind=kind, fn=fn, block=block, **extra)  # type: ignore[arg-type]
+            self.losses[id(fn)] = loss
+        return loss
+
+    # --- 2. Loss subclasses, 3. y_true/y_pred signatures ------------------------------------
+    def scan_definitions(self) -> None:
+        for cls_name in sorted(self.loss_classes):
+            cls, block = self.module.classes[cls_name]
+            call = _method(cls, "call")
+            if call is not None:
+                self.add(call, block, f"{cls_name}.call", "loss_class", cls=cls, call_path="loss_class",
+                         construct=f"{cls_name}()")
+        for fn_name, (fn, block) in self.module.functions.items():
+            if is_loss_signature(fn):
+                self.add(fn, block, fn_name, "function", construct=fn_name)
+            for node in ast.walk(fn):
+                if node is fn or not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                    continue
+                if is_loss_signature(node):
+                    label = getattr(node, "name", f"<lambda>@{block.start + node.lineno}")
+                    self.add(node, block, f"{fn_name}.<locals>.{label}", "closure", factory=fn)
+
+    # --- 1. compile(loss=...) ------------------------------------------------------------------
+    def scan_compile_sites(self) -> None:
+        for site in self.module.compile_sites:
+            self.from_expression(site.expr, site, depth=0)
+
+    def from_expression(self, expr: ast.expr, site: CompileSite, depth: int) -> LossDef | None:
+        if depth > 4:
+            return None
+        module = self.module
+        block = next(b for b in module.blocks if b.start == site.block_start)
+        if isinstance(expr, ast.Lambda):
+            loss = self.add(expr, block, f"<lambda>@{block.start + expr.lineno}", "lambda")
+            return self.attach(loss, site, "")
+        if isinstance(expr, ast.Name):
+            if expr.id in module.functions:
+                fn, fn_block = module.functions[expr.id]
+                loss = self.add(fn, fn_block, expr.id, "function", construct=expr.id)
+                if len(loss.params) > 2 and _required_count(fn) > 2:
+                    loss.bare_compile_exprs.append(expr)
+                return self.attach(loss, site, expr.id)
+            if expr.id in module.assignments:
+                value, _ = module.assignments[expr.id]
+                return self.from_expression(value, site, depth + 1)
+            return None
+        if isinstance(expr, ast.Call):
+            path = module.resolve(expr.func) or ""
+            if path == "functools.partial" and expr.args:
+                loss = self.from_expression(expr.args[0], site, depth + 1)
+                if loss is not None:
+                    loss.bare_compile_exprs = [e for e in loss.bare_compile_exprs if e is not expr.args[0]]
+                    loss.construct = ast.unparse(expr)
+                return loss
+            name = dotted(expr.func)
+            if name in self.loss_classes:
+                cls, cls_block = module.classes[name]
+                call = _method(cls, "call")
+                if call is None:
+                    return None
+                loss = self.add(call, cls_block, f"{name}.call", "loss_class", cls=cls, construct=f"{name}()")
+                loss.construct = ast.unparse(expr)
+                return self.attach(loss, site, ast.unparse(expr), call_path="loss_class")
+            if name in module.functions:
+                factory, f_block = module.functions[name]
+                inner = _returned_function(factory)
+                if inner is None:
+                    return None
+                label = getattr(inner, "name", f"<lambda>@{f_block.start + inner.lineno}")
+                loss = self.add(inner, f_block, f"{name}.<locals>.{label}", "closure", factory=factory)
+                return self.attach(loss, site, ast.unparse(expr))
+        return None
+
+    def attach(self, loss: LossDef, site: CompileSite, construct: str, call_path: CallPath = "compile") -> LossDef:
+        loss.compile_sites.append(site)
+        if loss.call_path != "loss_class":
+            loss.call_path = call_path
+        if construct and (not loss.construct or loss.kind == "closure"):
+            loss.construct = construct
+        return loss
+
+    # --- direct calls (custom training loops) ---------------------------------------------------
+    def scan_direct_calls(self) -> None:
+        by_name: dict[str, LossDef] = {}
+        for loss in self.losses.values():
+            if loss.kind == "function":
+                by_name[loss.name] = loss
+        if not by_name:
+            return
+        for block in self.module.blocks:
+            if block.tree is None:
+                continue
+            for node in ast.walk(block.tree):
+                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in by_name
+                        and len(node.args) >= 2):
+                    loss = by_name[node.func.id]
+                    if loss.call_path == "unknown":
+                        loss.call_path = "direct"
+
+
+def _required_count(fn: FunctionNode) -> int:
+    args = fn.args
+    positional = args.posonlyargs + args.args
+    return len(positional) - len(args.defaults)
+
+
+def discover(module: ModuleInfo) -> list[LossDef]:
+    builder = _Builder(module)
+    builder.scan_definitions()
+    builder.scan_compile_sites()
+    builder.scan_direct_calls()
+    return sorted(builder.losses.values(), key=lambda loss: (loss.block.start, loss.fn.lineno, loss.fn.col_offset))
+
+
+def header_span(loss: LossDef, lines: list[str]) -> Span:
+    """The span of ``def name`` / ``class Name`` / ``lambda`` that introduces a loss."""
+    node: ast.AST = loss.cls if loss.cls is not None else loss.fn
+    line = loss.block.start + node.lineno - 1  # type: ignore[attr-defined]
+    text = lines[line] if line < len(lines) else ""
+    start = len(text) - len(text.lstrip())
+    if isinstance(node, ast.Lambda):
+        col = _char_col(text, node.col_offset)
+        return Span(line, col, line, col + len("lambda"))
+    name = getattr(node, "name", "")
+    at = text.find(name, start)
+    end = at + len(name) if at >= 0 else len(text)
+    return Span(line, start, line, end)
+
+
+def _char_col(text: str, byte_col: int) -> int:
+    return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="ignore"))

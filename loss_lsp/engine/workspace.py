@@ -1,0 +1,233 @@
+"""Cross-module index: losses defined in one workspace file and compiled in another.
+
+Imports resolve the way Python would run the importing file: from its own folder,
+then from the workspace root. A fast path looks the module up on disk; when the
+name is not defined there (re-exports through ``__init__.py``, star imports) jedi
+follows it. Library imports (TensorFlow, Keras, NumPy, ...) are never given to jedi.
+"""
+
+from __future__ import annotations
+
+import ast
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from loss_lsp.engine.chunks import split_blocks, split_lines
+from loss_lsp.engine.discovery import LossDef, _method, _returned_function, loss_base_classes
+from loss_lsp.engine.findings import CallPath, Related, Span
+from loss_lsp.engine.module import ModuleInfo, build_module, dotted
+from loss_lsp.engine.shapes import from_context
+
+_LIBRARIES = {"tensorflow", "keras", "numpy", "tf_keras", "torch", "jax", "sklearn", "scipy", "pandas",
+              "functools", "os", "sys", "math", "typing", "collections"}
+_JEDI_LOCK = threading.Lock()  # jedi is not thread-safe
+_SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", "build", "dist", ".tox", ".mypy_cache"}
+
+
+@dataclass(frozen=True)
+class ExternalUse:
+    name: str  # what the defining module calls it: function, factory or class name
+    site: Related  # the compile call in the importing file
+    construct: str  # the compile expression, spelled in the defining module's namespace
+    call_path: CallPath
+    shapes: tuple[tuple[int, ...] | None, tuple[int, ...] | None, str | None]
+
+
+class Workspace:
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root).resolve()
+        self._overrides: dict[Path, str] = {}
+        self._uses_in: dict[Path, list[tuple[Path, ExternalUse]]] = {}  # importing file -> uses
+        self._lock = threading.RLock()
+
+    # --- keeping the index current --------------------------------------------------------
+    def set_source(self, path: str | Path, source: str | None) -> None:
+        """An open document's text (None: read it from disk again)."""
+        key = Path(path).resolve()
+        with self._lock:
+            if source is None:
+                self._overrides.pop(key, None)
+            else:
+                self._overrides[key] = source
+        self.update(key)
+
+    def remove(self, path: str | Path) -> None:
+        with self._lock:
+            self._uses_in.pop(Path(path).resolve(), None)
+
+    def python_files(self) -> list[Path]:
+        out = []
+        for path in sorted(self.root.rglob("*.py")):
+            if not any(part in _SKIP_DIRS or part.startswith(".") for part in path.relative_to(self.root).parts[:-1]):
+                out.append(path)
+        return out
+
+    def index(self, paths: Iterable[Path] | None = None, progress: Callable[[int, int], None] | None = None,
+              cancelled: Callable[[], bool] | None = None) -> int:
+        files = list(paths) if paths is not None else self.python_files()
+        for number, path in enumerate(files, 1):
+            if cancelled is not None and cancelled():
+                break
+            self.update(path)
+            if progress is not None:
+                progress(number, len(files))
+        return len(files)
+
+    def update(self, path: str | Path) -> None:
+        key = Path(path).resolve()
+        source = self._source(key)
+        uses: list[tuple[Path, ExternalUse]] = []
+        if source is not None and "compile" in source:
+            lines = split_lines(source)
+            module = build_module(str(key), lines, split_blocks(lines))
+            uses = list(self._external_uses(key, module, source))
+        with self._lock:
+            if uses:
+                self._uses_in[key] = uses
+            else:
+                self._uses_in.pop(key, None)
+
+    def _source(self, path: Path) -> str | None:
+        if path in self._overrides:
+            return self._overrides[path]
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        if b"\x00" in data or len(data) > 4_000_000:
+            return None
+        return data.decode("utf-8", errors="replace")
+
+    # --- queries ---------------------------------------------------------------------------
+    def uses_of(self, path: str | Path) -> list[ExternalUse]:
+        key = Path(path).resolve()
+        with self._lock:
+            return [use for entries in self._uses_in.values() for target, use in entries if target == key]
+
+    def definitions_used_by(self, path: str | Path) -> set[Path]:
+        with self._lock:
+            return {target for target, _ in self._uses_in.get(Path(path).resolve(), [])}
+
+    def attach_external_sites(self, path: str, module: ModuleInfo, losses: list[LossDef]) -> None:
+        """Give the losses of ``module`` the compile sites found in other files (adds missing losses)."""
+        if path.startswith("<"):
+            return
+        uses = self.uses_of(path)
+        if not uses:
+            return
+        by_name: dict[str, LossDef] = {}
+        for loss in losses:
+            by_name.setdefault(loss.name, loss)
+            if loss.factory is not None:
+                by_name.setdefault(loss.factory.name, loss)
+            if loss.cls is not None:
+                by_name.setdefault(loss.cls.name, loss)
+        for use in uses:
+            loss = by_name.get(use.name) or self._adopt(module, use.name, losses)
+            if loss is None:
+                continue
+            loss.external_sites.append(use.site)
+            if loss.call_path == "unknown" or (loss.call_path == "direct" and use.call_path == "compile"):
+                loss.call_path = use.call_path
+            if not loss.compile_sites and loss.external_shapes is None:
+                loss.external_shapes = use.shapes
+            if use.construct and not loss.compile_sites:
+                loss.construct = use.construct
+            by_name[use.name] = loss
+
+    @staticmethod
+    def _adopt(module: ModuleInfo, name: str, losses: list[LossDef]) -> LossDef | None:
+        if name in module.functions:
+            fn, block = module.functions[name]
+            inner = _returned_function(fn)
+            if inner is not None:
+                loss = LossDef(f"{name}.<locals>.{getattr(inner, 'name', 'lambda')}", "closure", inner, block,
+                               factory=fn)
+            else:
+                loss = LossDef(name, "function", fn, block, construct=name)
+            losses.append(loss)
+            return loss
+        if name in module.classes and name in loss_base_classes(module):
+            cls, block = module.classes[name]
+            call = _method(cls, "call")
+            if call is not None:
+                loss = LossDef(f"{name}.call", "loss_class", call, block, cls=cls, call_path="loss_class")
+                losses.append(loss)
+                return loss
+        return None
+
+    # --- finding uses ----------------------------------------------------------------------
+    def _external_uses(self, path: Path, module: ModuleInfo, source: str) -> Iterable[tuple[Path, ExternalUse]]:
+        for site in module.compile_sites:
+            expr = site.expr
+            head = expr.func if isinstance(expr, ast.Call) else expr
+            if isinstance(expr, ast.Call) and module.resolve(expr.func) == "functools.partial" and expr.args:
+                head = expr.args[0]
+            name = dotted(head)
+            if not name:
+                continue
+            root, _, attr = name.partition(".")
+            target_module = module.imports.get(root)
+            if target_module is None or target_module.split(".")[0].lstrip(".") in _LIBRARIES:
+                continue
+            if attr:  # import pkg.losses as L; L.focal
+                module_name, symbol = target_module, attr
+            else:  # from pkg.losses import focal
+                module_name, _, symbol = target_module.rpartition(".")
+            target = self._resolve(path, module_name, symbol, source, site.block_start + head.lineno - 1,
+                                   head.col_offset + len(name) - len(symbol))
+            if target is None:
+                continue
+            line = site.block_start + site.call.lineno - 1
+            text = module.lines[line] if line < len(module.lines) else ""
+            span = Span(line, len(text) - len(text.lstrip()), line, len(text))
+            shapes = from_context(module, line)
+            construct = ast.unparse(expr).replace(f"{root}.", "", 1) if attr else ast.unparse(expr)
+            if root != symbol and not attr:
+                construct = construct.replace(root, symbol, 1)
+            call_path: CallPath = "compile"
+            yield target, ExternalUse(symbol, Related(str(path), span, f"compiled here as {ast.unparse(expr)}"),
+                                      construct, call_path, (shapes.y_true, shapes.y_pred, shapes.y_true_dtype))
+
+    def _resolve(self, importer: Path, module_name: str, symbol: str, source: str, line: int,
+                 col: int) -> Path | None:
+        fast = self._module_file(importer, module_name)
+        if fast is not None and _defines(self._source(fast) or "", symbol):
+            return fast
+        return self._jedi_goto(importer, source, line, col)
+
+    def _module_file(self, importer: Path, module_name: str) -> Path | None:
+        level = len(module_name) - len(module_name.lstrip("."))
+        parts = [p for p in module_name.lstrip(".").split(".") if p]
+        if level:
+            bases = [importer.parent.parents[level - 2] if level > 1 else importer.parent]
+        else:
+            bases = [importer.parent, self.root]
+        for base in bases:
+            candidate = base.joinpath(*parts)
+            for path in (candidate.with_suffix(".py"), candidate / "__init__.py"):
+                if parts and path.is_file():
+                    return path.resolve()
+        return None
+
+    def _jedi_goto(self, importer: Path, source: str, line: int, col: int) -> Path | None:
+        try:
+            import jedi
+
+            with _JEDI_LOCK:
+                project = jedi.Project(self.root, added_sys_path=[str(importer.parent)], smart_sys_path=False)
+                script = jedi.Script(source, path=str(importer), project=project)
+                names = script.goto(line + 1, col, follow_imports=True)
+        except Exception:  # jedi can fail on half-typed code; the name just stays unresolved
+            return None
+        for name in names:
+            module_path = name.module_path
+            if module_path is not None and Path(module_path).resolve().is_relative_to(self.root):
+                return Path(module_path).resolve()
+        return None
+
+
+def _defines(source: str, symbol: str) -> bool:
+    return f"def {symbol}(" in source or f"class {symbol}(" in source or f"class {symbol}:" in source
