@@ -375,12 +375,15 @@ class Flow:
         base = combine(left, right)
         bounded = left.bounded and right.bounded
         if isinstance(op, ast.Add):
-            positive = (left.positive and right.nonneg) or (left.nonneg and right.positive)
+            # x + <positive constant> is how people guard a value ("+ eps", "+ smooth"): take it as intended.
+            positive = ((left.positive and right.nonneg) or (left.nonneg and right.positive)
+                        or (right.positive and not right.data) or (left.positive and not left.data))
             return base.but(positive=positive, nonneg=left.nonneg and right.nonneg, bounded=bounded,
                             zero=left.zero and right.zero)
         if isinstance(op, ast.Sub):
-            one_minus = _const_number(lnode) == 1.0 and right.prob
-            return base.but(bounded=bounded, prob=f"1-{right.prob}" if one_minus else "")
+            one = _const_number(lnode) == 1.0
+            return base.but(bounded=bounded, prob=f"1-{right.prob}" if one and right.prob else "",
+                            positive=one and right.below_one)
         if isinstance(op, ast.Mult):
             square = ast.dump(lnode) == ast.dump(rnode)
             return base.but(
@@ -521,6 +524,10 @@ class Flow:
             if len(args) < 3:
                 return joined.but(pred=False, integer=True)
             cond, a, b = args[0], args[1], args[2]
+            if _guards_positive(node.args[0], node.args[1]):
+                a = a.but(positive=True, nonneg=True)
+            if _guards_positive(node.args[0], node.args[2], negated=True):
+                b = b.but(positive=True, nonneg=True)
             out = a.join(b)
             # A condition only selects; it matters for the gradient when neither branch carries one.
             selected = a.thresholds | b.thresholds if (a.pred or b.pred) else out.thresholds | cond.thresholds
@@ -544,7 +551,11 @@ class Flow:
                                           bounded=first.bounded)
         if name in ns.CLIP:
             low = args[1] if len(args) > 1 else kwargs.get("clip_value_min", kwargs.get("x_min", CLEAN))
-            return first.taint_only().but(positive=low.positive, nonneg=low.nonneg, bounded=True)
+            high = node.args[2] if len(node.args) > 2 else next(
+                (kw.value for kw in node.keywords if kw.arg in ("clip_value_max", "x_max", "max_value")), None)
+            below_one = high is not None and _below_one(high)
+            return first.taint_only().but(positive=low.positive, nonneg=low.nonneg, bounded=True,
+                                          below_one=below_one)
         if name == "maximum" and len(args) >= 2:
             return joined.taint_only().but(positive=args[0].positive or args[1].positive,
                                            nonneg=args[0].nonneg or args[1].nonneg)
@@ -579,6 +590,27 @@ class Flow:
         if name in ("Variable", "zeros", "ones", "fill", "range", "eye") or name.startswith("random."):
             return Val(tensor=True)
         return joined.taint_only()
+
+
+def _below_one(node: ast.AST) -> bool:
+    """``1 - eps`` / ``1.0 - K.epsilon()`` / a constant below 1."""
+    number = _const_number(node)
+    if number is not None:
+        return number < 1
+    return (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub)
+            and _const_number(node.left) is not None and _const_number(node.left) <= 1)  # type: ignore[operator]
+
+
+def _guards_positive(cond: ast.AST, branch: ast.AST, negated: bool = False) -> bool:
+    """``tf.where(x > 0, x, ...)``: the branch is positive wherever it is selected."""
+    if not isinstance(cond, ast.Compare) or len(cond.ops) != 1:
+        return False
+    op, left, right = cond.ops[0], cond.left, cond.comparators[0]
+    positive_ops = (ast.LtE, ast.Lt) if negated else (ast.Gt,)
+    number = _const_number(right)
+    if isinstance(op, positive_ops) and number is not None and number >= 0:
+        return ast.dump(left) == ast.dump(branch)
+    return False
 
 
 def _reduced_rank(node: ast.Call, rank: int | None) -> int | None:

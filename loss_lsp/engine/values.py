@@ -24,6 +24,7 @@ class Val:
     positive: bool = False  # strictly > 0 for every element (exp, + eps, clip(lo > 0))
     nonneg: bool = False
     bounded: bool = False  # magnitude cannot blow up (sigmoid, tanh, clip)
+    below_one: bool = False  # every element < 1 (clip(x, eps, 1 - eps)): 1 - x stays positive
     prob: str = ""  # "sigmoid" / "softmax" when this is such an output, unclipped
     integer: bool = False  # an integer/bool tensor
     rank: int | None = None
@@ -43,6 +44,7 @@ class Val:
             positive=self.positive and other.positive,
             nonneg=self.nonneg and other.nonneg,
             bounded=self.bounded and other.bounded,
+            below_one=self.below_one and other.below_one,
             prob=self.prob if self.prob == other.prob else "",
             integer=self.integer and other.integer,
             rank=self.rank if self.rank == other.rank else None,

@@ -75,3 +75,52 @@ def _risky_call(flow: Flow, branch: ast.AST) -> ast.AST:
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
             return node
     return branch
+
+
+def parents(fn: ast.AST) -> dict[int, ast.AST]:
+    """Child node id -> parent node, for the patterns that look one level up."""
+    out: dict[int, ast.AST] = {}
+    for node in ast.walk(fn):
+        for child in ast.iter_child_nodes(node):
+            out[id(child)] = node
+    return out
+
+
+def clip_call(ctx: LossContext, value: str) -> str:
+    """``clip(value, eps, 1 - eps)`` in the file's own namespace."""
+    eps = ctx.file.eps()
+    backend, ops = ctx.file.backend(), ctx.file.ops()
+    if backend:
+        return f"{backend}.clip({value}, {eps}, 1.0 - {eps})"
+    if ops:
+        return f"{ops}.clip({value}, {eps}, 1.0 - {eps})"
+    return f"{ctx.file.tf()}.clip_by_value({value}, {eps}, 1.0 - {eps})"
+
+
+def wrap(text: str) -> str:
+    """Parenthesise an expression unless it is a name, call, attribute or literal."""
+    stripped = text.strip()
+    try:
+        node = ast.parse(stripped, mode="eval").body
+    except SyntaxError:
+        return f"({stripped})"
+    if isinstance(node, (ast.Name, ast.Call, ast.Attribute, ast.Constant, ast.Subscript)):
+        return stripped
+    return f"({stripped})"
+
+
+def parenthesized(ctx: LossContext, node: ast.AST, flow: Flow) -> bool:
+    """Whether the source already has ``(`` ``)`` right around this node."""
+    span = ctx.span(node, flow)
+    lines = ctx.module.lines
+    before = lines[span.start_line][:span.start_col].rstrip()
+    after = lines[span.end_line][span.end_col:].lstrip()
+    return before.endswith("(") and after.startswith(")") and not before.endswith(("sqrt(", "log("))
+
+
+def plus_eps(ctx: LossContext, node: ast.AST, flow: Flow) -> str:
+    """``node + eps``, parenthesised only where the surrounding source needs it."""
+    text = ctx.text(node, flow)
+    if parenthesized(ctx, node, flow):
+        return f"{text} + {ctx.file.eps()}"
+    return f"({text} + {ctx.file.eps()})"

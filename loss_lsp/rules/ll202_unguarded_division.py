@@ -1,0 +1,67 @@
+"""LL202: a division whose denominator comes from predictions or targets and can be 0."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from loss_lsp.engine.context import LossContext
+from loss_lsp.engine.findings import Finding
+from loss_lsp.rules.common import library_calls, naive_guards, plus_eps, short
+from loss_lsp.rules.rule import Rule
+
+
+def check(ctx: LossContext) -> Iterator[Finding]:
+    guarded: set[int] = set()
+    for flow in ctx.flow.all_flows():
+        guarded |= set(naive_guards(flow))
+    pairs: list[tuple[object, ast.AST, ast.AST, ast.AST]] = []
+    for flow in ctx.flow.all_flows():
+        for node in flow.nodes(ast.BinOp):
+            assert isinstance(node, ast.BinOp)
+            if isinstance(node.op, ast.Div):
+                pairs.append((flow, node, node.left, node.right))
+    for flow, node, op in library_calls(ctx):
+        if short(op) in ("divide", "truediv", "div", "true_divide") and len(node.args) == 2:
+            pairs.append((flow, node, node.args[0], node.args[1]))
+    for flow, node, num, den in pairs:
+        if id(node) in guarded:
+            continue
+        n, d = flow.val(num), flow.val(den)  # type: ignore[attr-defined]
+        if not d.data or d.positive or not (n.pred or d.pred):
+            continue
+        text = ctx.text(den, flow)  # type: ignore[arg-type]
+        fix = ctx.replace("Add a smoothing epsilon to the denominator", den, plus_eps(ctx, den, flow),
+                          "safe", flow)  # type: ignore[arg-type]
+        source = "predictions" if d.pred else "targets"
+        yield ctx.finding(
+            RULE, node,
+            f"the denominator `{text}` comes from the {source} and can be 0 (an empty mask, an all-zero "
+            "batch): the loss and its gradient become NaN", fix, flow)  # type: ignore[arg-type]
+
+
+RULE = Rule(
+    code="LL202",
+    name="unguarded-division",
+    severity="warning",
+    summary="Division by a sum, norm or count of predictions/targets that can be 0",
+    why=(
+        "Dice, IoU, precision/recall and normalised losses divide by sums over the batch. A batch with an "
+        "empty mask (no positive pixels, no positive labels) and an all-zero prediction makes that sum 0, "
+        "and `0 / 0` is NaN: the loss reports `nan` and the optimizer writes NaN into every weight."
+    ),
+    example=(
+        "import tensorflow as tf\n\n"
+        "def dice_loss(y_true, y_pred):\n"
+        "    inter = tf.reduce_sum(y_true * y_pred)\n"
+        "    return 1.0 - 2.0 * inter / (tf.reduce_sum(y_true) + tf.reduce_sum(y_pred))\n"
+    ),
+    fixed=(
+        "import tensorflow as tf\n\n"
+        "def dice_loss(y_true, y_pred):\n"
+        "    inter = tf.reduce_sum(y_true * y_pred)\n"
+        "    return 1.0 - (2.0 * inter + 1.0) / (tf.reduce_sum(y_true) + tf.reduce_sum(y_pred) + 1.0)\n"
+    ),
+    fix_title="Add a smoothing constant to the denominator (or use `tf.math.divide_no_nan`)",
+    check=check,
+)
