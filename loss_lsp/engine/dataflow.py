@@ -67,6 +67,7 @@ class Flow:
         self._stmt: ast.AST = fn
         self._constants: dict[str, Val] = {}
         self._self_attrs: dict[str, ast.expr] = {}
+        self._seed_defaults()
         self._collect_locals()
         self._run()
         self.live = self._liveness()
@@ -109,6 +110,16 @@ class Flow:
         return out or CLEAN
 
     # --- setup -------------------------------------------------------------------------------
+    def _seed_defaults(self) -> None:
+        """Parameters nobody passed take their default values (``smooth=1.0`` guards a division)."""
+        args = self.fn.args
+        positional = args.posonlyargs + args.args
+        pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults))
+        pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+        for param, default in pairs:
+            if param.arg not in self.env or self.env[param.arg] == CLEAN:
+                self.env[param.arg] = _constant_val(self.module, default)
+
     def _collect_locals(self) -> None:
         for node in ast.walk(self.fn):
             if isinstance(node, ast.Import):
@@ -271,7 +282,8 @@ class Flow:
             if isinstance(node.op, ast.Not):
                 return combine(inner).but(pred=False, integer=True)
             if isinstance(node.op, ast.USub):
-                return inner.taint_only().but(bounded=inner.bounded, zero=inner.zero)
+                return inner.taint_only().but(bounded=inner.bounded, zero=inner.zero, nonpos=inner.nonneg,
+                                              nonneg=inner.nonpos)
             return inner.taint_only()
         if isinstance(node, ast.BoolOp):
             return combine(*(self.ev(v) for v in node.values))
@@ -385,6 +397,8 @@ class Flow:
             return base.but(bounded=bounded, prob=f"1-{right.prob}" if one and right.prob else "",
                             positive=one and right.below_one)
         if isinstance(op, ast.Mult):
+            if left.zero or right.zero:  # x * 0.0: a constant, whatever x carried
+                return Val(zero=True, nonneg=True, bounded=True, tensor=base.tensor, rank=base.rank)
             square = ast.dump(lnode) == ast.dump(rnode)
             return base.but(
                 positive=left.positive and right.positive,
@@ -506,7 +520,7 @@ class Flow:
         if name in ("constant", "convert_to_tensor", "identity"):
             return first.but(tensor=True)
         if name in ns.DETACHING:
-            return joined.but(pred=False, cut=joined.pred or joined.cut)
+            return joined.but(pred=False, cut=joined.pred or joined.cut, thresholds=frozenset())
         if name in ("cast", "dtypes.cast"):
             dtype = node.args[1] if len(node.args) > 1 else next(
                 (kw.value for kw in node.keywords if kw.arg == "dtype"), None)
@@ -534,7 +548,7 @@ class Flow:
             return out.but(pred=a.pred or b.pred, data=a.data or b.data or cond.data,
                            true=a.true or b.true or cond.true, tensor=True, thresholds=selected)
         if name in ("exp",):
-            return first.taint_only().but(positive=True, nonneg=True, source_op="exp")
+            return first.taint_only().but(positive=True, nonneg=True, bounded=first.nonpos or first.bounded)
         if name in ("softplus",):
             return first.taint_only().but(positive=True, nonneg=True)
         if name in ("sigmoid", "softmax"):

@@ -35,9 +35,20 @@ def offset_of(offsets: list[int], source: str, line: int, col: int) -> int:
     return min(offsets[line] + col, len(source))
 
 
+def newline_of(source: str) -> str:
+    """The file's own line ending, so that inserted lines match it."""
+    first = _next_newline(source, 0)
+    if first < 0 or source.startswith("\n", first):
+        return "\n"
+    return "\r\n" if source.startswith("\r\n", first) else "\r"
+
+
 def apply_edits(source: str, edits: Iterable[Edit]) -> str:
     """Apply non-overlapping edits (positions refer to ``source``)."""
     offsets = _line_offsets(source)
+    newline = newline_of(source)
+    if newline != "\n":
+        edits = [Edit(e.span, e.content.replace("\n", newline)) for e in edits]
     resolved = sorted(
         ((offset_of(offsets, source, e.span.start_line, e.span.start_col),
           offset_of(offsets, source, e.span.end_line, e.span.end_col), e.content) for e in edits),

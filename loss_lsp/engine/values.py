@@ -23,6 +23,7 @@ class Val:
     tensor: bool = False
     positive: bool = False  # strictly > 0 for every element (exp, + eps, clip(lo > 0))
     nonneg: bool = False
+    nonpos: bool = False  # <= 0 everywhere (-abs(x), log_sigmoid): exp() of it cannot overflow
     bounded: bool = False  # magnitude cannot blow up (sigmoid, tanh, clip)
     below_one: bool = False  # every element < 1 (clip(x, eps, 1 - eps)): 1 - x stays positive
     prob: str = ""  # "sigmoid" / "softmax" when this is such an output, unclipped
@@ -43,6 +44,7 @@ class Val:
             tensor=self.tensor or other.tensor,
             positive=self.positive and other.positive,
             nonneg=self.nonneg and other.nonneg,
+            nonpos=self.nonpos and other.nonpos,
             bounded=self.bounded and other.bounded,
             below_one=self.below_one and other.below_one,
             prob=self.prob if self.prob == other.prob else "",

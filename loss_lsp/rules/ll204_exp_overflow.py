@@ -20,7 +20,7 @@ def check(ctx: LossContext) -> Iterator[Finding]:
         if target is None:
             continue
         v = flow.val(target)
-        if not v.pred or v.bounded:
+        if not v.pred or v.bounded or v.nonpos:
             continue
         up = parent_maps.setdefault(id(flow), parents(flow.fn))
         fix = _softplus(ctx, flow, node, target, up) or _logsumexp(ctx, flow, node, target, up)

@@ -1,0 +1,63 @@
+"""Turning command-line paths into readable Python sources, with one clear error per bad file."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from loss_lsp.engine.analyze import MAX_CHARS
+
+_SKIP_DIRS = {".git", ".hg", ".venv", "venv", "env", "node_modules", "__pycache__", "build", "dist", ".tox",
+              ".mypy_cache", ".pytest_cache", "site-packages"}
+
+
+@dataclass(frozen=True)
+class Source:
+    path: Path
+    text: str | None  # None when unreadable
+    error: str = ""
+
+
+def expand(paths: list[str]) -> tuple[list[Path], list[str]]:
+    """Files to check (folders searched for *.py) and usage errors for paths that do not exist."""
+    files: list[Path] = []
+    errors: list[str] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for folder, dirs, names in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
+                files.extend(Path(folder) / n for n in sorted(names) if n.endswith((".py", ".pyi")))
+        elif path.is_file():
+            files.append(path)
+        else:
+            errors.append(f"{raw}: no such file or directory")
+    unique = list(dict.fromkeys(p.resolve() for p in files))
+    return unique, errors
+
+
+def read(path: Path) -> Source:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return Source(path, None, f"cannot read: {exc.strerror or exc}")
+    if b"\x00" in data:
+        return Source(path, None, "binary file (contains NUL bytes): not analysed")
+    if len(data) > MAX_CHARS:
+        return Source(path, None, f"file too large ({len(data) / 1e6:.1f} MB; the limit is "
+                                  f"{MAX_CHARS / 1e6:.0f} MB): not analysed")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Source(path, None, f"not UTF-8 (byte {exc.start}: {data[exc.start:exc.start + 1]!r}): not analysed")
+    return Source(path, text)
+
+
+def display(path: Path | str) -> str:
+    """Paths relative to the working directory when below it, as ruff prints them."""
+    path = Path(path)
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
