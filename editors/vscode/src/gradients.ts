@@ -1,0 +1,141 @@
+// The three "Check gradients" palette commands: they call the server's
+// `loss-lsp.checkGradients` command with a progress notification and report the verdicts.
+import { randomUUID } from "node:crypto";
+import * as vscode from "vscode";
+import { ExecuteCommandRequest, WorkDoneProgress } from "vscode-languageclient/node";
+import { ServerManager } from "./server";
+
+export type GradientScope = "file" | "workspace" | "cursor";
+
+export const SERVER_COMMAND = "loss-lsp.checkGradients";
+
+export async function checkGradients(manager: ServerManager, scope: GradientScope): Promise<unknown> {
+  if (!vscode.workspace.isTrusted) {
+    void vscode.window.showWarningMessage(
+      "Loss LSP: the gradient check runs the workspace's loss code, so it is off in an untrusted workspace.",
+    );
+    return undefined;
+  }
+  const client = manager.client;
+  if (client === undefined) {
+    const choice = await vscode.window.showErrorMessage("Loss LSP: the server is not running.", "Show output");
+    if (choice === "Show output") {
+      manager.output.show();
+    }
+    return undefined;
+  }
+  const args: unknown[] = [];
+  if (scope !== "workspace") {
+    const editor = vscode.window.activeTextEditor;
+    if (editor === undefined || editor.document.languageId !== "python") {
+      void vscode.window.showWarningMessage("Loss LSP: open a Python file to check its gradients.");
+      return undefined;
+    }
+    if (editor.document.isDirty) {
+      // The check loads the module from disk, so what is on screen must be what is on disk.
+      await editor.document.save();
+    }
+    args.push(editor.document.uri.toString());
+    if (scope === "cursor") {
+      args.push(client.code2ProtocolConverter.asPosition(editor.selection.active));
+    }
+  }
+
+  const title =
+    scope === "workspace"
+      ? "Loss LSP: checking gradients in the workspace"
+      : scope === "cursor"
+        ? "Loss LSP: checking gradients of the loss under the cursor"
+        : "Loss LSP: checking gradients in this file";
+  const workDoneToken = `loss-lsp-gradients-${randomUUID()}`;
+  const result = await vscode.window.withProgress(
+    { location: vscode.ProgressLocation.Notification, title, cancellable: true },
+    async (progress, cancel) => {
+      let reported = 0;
+      const tokens = new Set<string | number>([workDoneToken]);
+      // The server may report on the token we give it or on one it creates itself.
+      const onProgress = manager.onProgress((event) => {
+        if (!tokens.has(event.token) && !(event.kind === "begin" && /gradient/i.test(event.title))) {
+          return;
+        }
+        tokens.add(event.token);
+        if (event.kind === "end") {
+          return;
+        }
+        const percentage = event.percentage ?? reported;
+        progress.report({ message: event.message, increment: Math.max(0, percentage - reported) });
+        reported = Math.max(reported, percentage);
+      });
+      // Registering a handler makes the client route this token's progress through the
+      // middleware that feeds `manager.onProgress`.
+      const ownToken = client.onProgress(WorkDoneProgress.type, workDoneToken, () => undefined);
+      try {
+        return await client.sendRequest(
+          ExecuteCommandRequest.type,
+          { command: SERVER_COMMAND, arguments: args, workDoneToken },
+          cancel,
+        );
+      } catch (error) {
+        if (cancel.isCancellationRequested) {
+          return undefined;
+        }
+        const message = error instanceof Error ? error.message : String(error);
+        void vscode.window.showErrorMessage(`Loss LSP: the gradient check failed: ${message}`);
+        return undefined;
+      } finally {
+        onProgress.dispose();
+        ownToken.dispose();
+      }
+    },
+  );
+  if (result !== undefined && result !== null) {
+    const summary = summarize(result);
+    const choice = await vscode.window.showInformationMessage(`Loss LSP: ${summary}`, "Show problems");
+    if (choice === "Show problems") {
+      await vscode.commands.executeCommand("workbench.actions.view.problems");
+    }
+  }
+  return result;
+}
+
+interface CheckedFinding {
+  code?: string;
+  verdict?: string;
+  loss?: string;
+}
+
+/** One line such as "gradient check: 3 confirmed, 1 not reproduced (2 losses)". */
+export function summarize(result: unknown): string {
+  if (typeof result === "string") {
+    return result;
+  }
+  if (typeof result !== "object" || result === null) {
+    return "gradient check finished";
+  }
+  const record = result as Record<string, unknown>;
+  if (typeof record.summary === "string" && record.summary !== "") {
+    return record.summary;
+  }
+  const findings = collectFindings(record);
+  const counts = new Map<string, number>();
+  for (const finding of findings) {
+    const verdict = (finding.verdict ?? "not_run").replace(/_/g, " ");
+    counts.set(verdict, (counts.get(verdict) ?? 0) + 1);
+  }
+  const parts = [...counts.entries()].map(([verdict, n]) => `${n} ${verdict}`);
+  const losses = Array.isArray(record.losses) ? record.losses.length : undefined;
+  const suffix = losses !== undefined ? ` (${losses} loss${losses === 1 ? "" : "es"} checked)` : "";
+  return parts.length > 0 ? `gradient check: ${parts.join(", ")}${suffix}` : `gradient check: no findings${suffix}`;
+}
+
+function collectFindings(record: Record<string, unknown>): CheckedFinding[] {
+  if (Array.isArray(record.findings)) {
+    return record.findings as CheckedFinding[];
+  }
+  if (Array.isArray(record.files)) {
+    return (record.files as Record<string, unknown>[]).flatMap((file) =>
+      Array.isArray(file.findings) ? (file.findings as CheckedFinding[]) : [],
+    );
+  }
+  return [];
+}

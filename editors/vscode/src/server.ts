@@ -1,0 +1,253 @@
+// Owns the language client: finds the interpreter, starts `<python> -m loss_lsp serve`,
+// restarts it, and turns the server's lifecycle and progress into status-bar states.
+import * as vscode from "vscode";
+import {
+  CloseAction,
+  ErrorAction,
+  LanguageClient,
+  LanguageClientOptions,
+  ProgressToken,
+  ServerOptions,
+  State,
+  TransportKind,
+  WorkDoneProgressBegin,
+  WorkDoneProgressEnd,
+  WorkDoneProgressReport,
+} from "vscode-languageclient/node";
+import { findInterpreter, installCommand, Interpreter, probeServer } from "./interpreter";
+import { StatusItem } from "./status";
+
+export interface ProgressEvent {
+  token: ProgressToken;
+  title: string;
+  kind: "begin" | "report" | "end";
+  message?: string;
+  percentage?: number;
+}
+
+const MAX_RESTARTS = 4;
+
+export class ServerManager implements vscode.Disposable {
+  private languageClient: LanguageClient | undefined;
+  private interpreter: Interpreter | undefined;
+  private stopping = false;
+  private crashes = 0;
+  private readonly progressTitles = new Map<ProgressToken, string>();
+  private readonly progressEmitter = new vscode.EventEmitter<ProgressEvent>();
+  /** Every work-done progress the server reports, whoever created its token. */
+  readonly onProgress = this.progressEmitter.event;
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    readonly output: vscode.LogOutputChannel,
+    private readonly status: StatusItem,
+  ) {}
+
+  get client(): LanguageClient | undefined {
+    return this.languageClient?.state === State.Running ? this.languageClient : undefined;
+  }
+
+  get python(): string | undefined {
+    return this.interpreter?.path;
+  }
+
+  async start(): Promise<void> {
+    this.status.setTrusted(vscode.workspace.isTrusted);
+    this.status.set({ kind: "starting" });
+    const folder = vscode.workspace.workspaceFolders?.[0];
+    const interpreter = await findInterpreter(folder);
+    this.interpreter = interpreter;
+    this.output.info(`Python (${interpreter.source}): ${interpreter.path}`);
+
+    // The server's own folder as cwd: `python -m` puts the cwd first on sys.path, and a
+    // workspace must not be able to shadow loss_lsp with a package of its own.
+    const cwd = this.context.extensionUri.fsPath;
+    const probe = await probeServer(interpreter.path, cwd);
+    if (!probe.ok) {
+      this.output.error(probe.reason);
+      this.status.set({ kind: "error", reason: probe.reason });
+      void this.offerInstall(interpreter, probe.reason);
+      return;
+    }
+    this.output.info(`loss_lsp ${probe.version} found`);
+
+    // TransportKind.stdio makes the client append `--stdio`, which `loss_lsp serve` accepts.
+    const serverOptions: ServerOptions = {
+      command: interpreter.path,
+      args: ["-m", "loss_lsp", "serve"],
+      transport: TransportKind.stdio,
+      options: { cwd, env: { ...process.env, PYTHONIOENCODING: "utf-8" } },
+    };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [
+        { scheme: "file", language: "python" },
+        { scheme: "untitled", language: "python" },
+      ],
+      outputChannel: this.output,
+      traceOutputChannel: this.output,
+      synchronize: {
+        configurationSection: "lossLsp",
+        fileEvents: [
+          vscode.workspace.createFileSystemWatcher("**/*.py"),
+          vscode.workspace.createFileSystemWatcher("**/pyproject.toml"),
+        ],
+      },
+      initializationOptions: () => ({
+        ...settingsForServer(folder),
+        trusted: vscode.workspace.isTrusted,
+      }),
+      errorHandler: {
+        error: (_error, _message, count) => ({
+          action: (count ?? 0) <= 3 ? ErrorAction.Continue : ErrorAction.Shutdown,
+        }),
+        closed: () => {
+          if (this.stopping) {
+            return { action: CloseAction.DoNotRestart, handled: true };
+          }
+          this.crashes += 1;
+          if (this.crashes <= MAX_RESTARTS) {
+            this.output.warn(`the server exited; restarting (${this.crashes}/${MAX_RESTARTS})`);
+            return { action: CloseAction.Restart, handled: true };
+          }
+          const reason = `the server exited ${this.crashes} times; run "Loss LSP: Restart server" after fixing it`;
+          this.status.set({ kind: "error", reason });
+          return { action: CloseAction.DoNotRestart, message: `Loss LSP: ${reason}. See the output for details.` };
+        },
+      },
+      middleware: {
+        handleWorkDoneProgress: (token, params, next) => {
+          this.trackProgress(token, params);
+          next(token, params);
+        },
+      },
+    };
+
+    const client = new LanguageClient("lossLsp", "Loss LSP", serverOptions, clientOptions);
+    this.languageClient = client;
+    client.onDidChangeState((event) => {
+      if (client !== this.languageClient) {
+        return;
+      }
+      if (event.newState === State.Starting) {
+        this.status.set({ kind: "starting" });
+      } else if (event.newState === State.Running) {
+        const version = client.initializeResult?.serverInfo?.version ?? probe.version;
+        this.status.set({ kind: "ready", version, python: interpreter.path });
+      } else if (event.newState === State.Stopped && !this.stopping && this.status.state.kind !== "error") {
+        this.status.set({ kind: "stopped" });
+      }
+    });
+    this.stopping = false;
+    try {
+      await client.start();
+    } catch (error) {
+      const reason = `the server failed to start: ${error instanceof Error ? error.message : String(error)}`;
+      this.output.error(reason);
+      this.status.set({ kind: "error", reason });
+    }
+  }
+
+  async stop(): Promise<void> {
+    const client = this.languageClient;
+    this.languageClient = undefined;
+    this.progressTitles.clear();
+    if (client === undefined) {
+      return;
+    }
+    this.stopping = true;
+    try {
+      if (client.needsStop()) {
+        await client.stop(3000);
+      }
+    } catch (error) {
+      this.output.warn(`stopping the server: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      await client.dispose().catch(() => undefined);
+      this.stopping = false;
+    }
+  }
+
+  async restart(): Promise<void> {
+    this.crashes = 0;
+    await this.stop();
+    await this.start();
+  }
+
+  private trackProgress(
+    token: ProgressToken,
+    params: WorkDoneProgressBegin | WorkDoneProgressReport | WorkDoneProgressEnd,
+  ): void {
+    if (params.kind === "begin") {
+      this.progressTitles.set(token, params.title);
+    }
+    const title = this.progressTitles.get(token) ?? "working";
+    const event: ProgressEvent = { token, title, kind: params.kind, message: params.message };
+    if (params.kind !== "end") {
+      event.percentage = params.percentage;
+      this.status.setBusy({ kind: "busy", title, message: params.message, percentage: params.percentage });
+    } else {
+      this.progressTitles.delete(token);
+      const remaining = [...this.progressTitles.values()];
+      this.status.setBusy(remaining.length > 0 ? { kind: "busy", title: remaining[remaining.length - 1] } : undefined);
+    }
+    this.progressEmitter.fire(event);
+  }
+
+  private async offerInstall(interpreter: Interpreter, reason: string): Promise<void> {
+    const command = installCommand(interpreter.path);
+    const choices = ["Install in terminal", "Copy command", "Choose interpreter", "Show output"];
+    const choice = await vscode.window.showErrorMessage(
+      `Loss LSP: ${reason}. Install it with: ${command}`,
+      ...choices,
+    );
+    if (choice === "Install in terminal") {
+      const terminal = vscode.window.createTerminal({ name: "Loss LSP: install" });
+      terminal.show();
+      terminal.sendText(command, true);
+      const again = await vscode.window.showInformationMessage(
+        "Loss LSP: restart the server once the installation has finished.",
+        "Restart server",
+      );
+      if (again === "Restart server") {
+        await this.restart();
+      }
+    } else if (choice === "Copy command") {
+      await vscode.env.clipboard.writeText(command);
+    } else if (choice === "Choose interpreter") {
+      if (vscode.extensions.getExtension("ms-python.python") !== undefined) {
+        await vscode.commands.executeCommand("python.setInterpreter");
+      } else {
+        await vscode.commands.executeCommand("workbench.action.openSettings", "lossLsp.interpreter");
+      }
+    } else if (choice === "Show output") {
+      this.output.show();
+    }
+  }
+
+  dispose(): void {
+    void this.stop();
+    this.progressEmitter.dispose();
+  }
+}
+
+/** The `lossLsp` settings as the server reads them (section `lossLsp`, camelCase keys). */
+export function settingsForServer(folder: vscode.WorkspaceFolder | undefined): Record<string, unknown> {
+  const config = vscode.workspace.getConfiguration("lossLsp", folder);
+  const settings: Record<string, unknown> = {
+    select: config.get<string[]>("select", []),
+    ignore: config.get<string[]>("ignore", []),
+    severity: config.get<Record<string, string>>("severity", {}),
+    checkGradientsOnSave: vscode.workspace.isTrusted && config.get<boolean>("checkGradientsOnSave", false),
+    gradientCheck: {
+      timeout: config.get<number>("gradientCheck.timeout", 20),
+      memoryMb: config.get<number>("gradientCheck.memoryMb", 4096),
+      idleTimeout: config.get<number>("gradientCheck.idleTimeout", 600),
+    },
+    defaultShapes: config.get<Record<string, number[]>>("defaultShapes", {}),
+  };
+  const epsilon = config.get<string>("epsilon", "");
+  if (epsilon !== "") {
+    settings.epsilon = epsilon;
+  }
+  return settings;
+}
