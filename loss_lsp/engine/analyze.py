@@ -104,10 +104,14 @@ def _seeds(loss: LossDef, shapes: shape_context.Shapes) -> dict[str, Val]:
     true_rank = len(shapes.y_true) if shapes.y_true is not None else None
     pred_rank = len(shapes.y_pred) if shapes.y_pred is not None else None
     if loss.call_path == "compile" and true_rank is not None and pred_rank is not None:
-        # Keras's wrapper aligns y_true's rank to y_pred's before calling a plain function.
-        if true_rank == pred_rank - 1:
-            true_rank = pred_rank
-    integer = shape_context.is_int_dtype(shapes.y_true_dtype)
+        # Keras's wrapper aligns ranks before calling a plain function: (B,) labels are expanded
+        # to (B, 1); otherwise a trailing 1 of the longer one is squeezed.
+        if true_rank == 1 and pred_rank == 2:
+            true_rank = 2
+        elif abs(true_rank - pred_rank) == 1:
+            true_rank = pred_rank = min(true_rank, pred_rank)
+    # Loss.__call__ (and so compile) converts y_true to the loss dtype; only direct calls see int labels.
+    integer = shape_context.is_int_dtype(shapes.y_true_dtype) and loss.call_path in ("direct", "unknown")
     return {
         params[0]: Val(data=True, true=True, tensor=True, rank=true_rank, integer=integer),
         params[1]: Val(pred=True, data=True, tensor=True, rank=pred_rank),
@@ -228,17 +232,22 @@ def _module_findings(ctx: ModuleContext) -> tuple[list[Finding], list[InputError
 
 # --- what the engine reports about each loss ---------------------------------------------------
 def _compile_line(loss: LossDef) -> int | None:
-    if not loss.compile_sites:
-        return None
-    site = loss.compile_sites[0]
-    return site.block_start + site.call.lineno - 1
+    if loss.compile_sites:
+        site = loss.compile_sites[0]
+        return site.block_start + site.call.lineno - 1
+    if loss.direct_calls:
+        call, block_start = loss.direct_calls[0]
+        return block_start + call.lineno - 1
+    return None
 
 
 def _shapes_for(module: ModuleInfo, loss: LossDef, settings: Settings) -> shape_context.Shapes:
     first = loss.block.start + loss.fn.lineno - 1
     last = loss.block.start + (loss.fn.end_lineno or loss.fn.lineno) - 1
     hint_lines = [line for line in module.lines[max(first - 3, 0):last + 1] if "loss-lsp" in line]
-    shapes = shape_context.resolve(module, _compile_line(loss), hint_lines, dict(settings.default_shapes))
+    direct = loss.direct_calls[0] if loss.direct_calls and not loss.compile_sites else None
+    shapes = shape_context.resolve(module, _compile_line(loss), hint_lines, dict(settings.default_shapes),
+                                   direct[0] if direct else None)
     if loss.external_shapes is not None and not shapes.known:
         y_true, y_pred, dtype = loss.external_shapes
         shapes = replace(shapes, y_true=shapes.y_true or y_true, y_pred=shapes.y_pred or y_pred,

@@ -37,6 +37,7 @@ class LossDef:
     construct: str = ""
     # compile(loss=f) with f needing more than (y_true, y_pred): the compile expression
     bare_compile_exprs: list[ast.expr] = field(default_factory=list)
+    direct_calls: list[tuple[ast.Call, int]] = field(default_factory=list)  # (call, its block's start)
 
     @property
     def params(self) -> list[str]:
@@ -201,6 +202,7 @@ class _Builder:
                 if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in by_name
                         and len(node.args) >= 2):
                     loss = by_name[node.func.id]
+                    loss.direct_calls.append((node, block.start))
                     if loss.call_path == "unknown":
                         loss.call_path = "direct"
 

@@ -15,6 +15,7 @@ from loss_lsp.engine.module import LayerCall, ModuleInfo
 
 HINT = re.compile(r"#\s*loss-lsp:\s*shapes\s+(.*)$")
 _HINT_ITEM = re.compile(r"(y_true|y_pred)\s*=\s*\(([^)]*)\)")
+_HINT_DTYPE = re.compile(r"y_true_dtype\s*=\s*([A-Za-z0-9_]+)")
 _INT_DTYPES = ("int", "int8", "int16", "int32", "int64", "uint8", "bool")
 
 
@@ -28,6 +29,12 @@ class Shapes:
     @property
     def known(self) -> bool:
         return self.y_true is not None and self.y_pred is not None
+
+
+def hint_dtype(line: str) -> str | None:
+    match = HINT.search(line)
+    found = _HINT_DTYPE.search(match.group(1)) if match else None
+    return found.group(1) if found else None
 
 
 def parse_hint(line: str) -> dict[str, tuple[int, ...]]:
@@ -89,6 +96,13 @@ def _array_shape(module: ModuleInfo, node: ast.expr, depth: int = 0) -> tuple[tu
         return None, None
     if not isinstance(node, ast.Call):
         return None, None
+    if isinstance(node.func, ast.Attribute) and node.func.attr in ("astype", "reshape") and depth < 4:
+        shape, dtype = _array_shape(module, node.func.value, depth + 1)
+        if node.func.attr == "reshape":
+            shape = _int_tuple(node.args[0] if len(node.args) == 1 else ast.Tuple(elts=node.args))
+        else:
+            dtype = _dtype_name(node.args[0] if node.args else None) or dtype
+        return shape, dtype
     op = module.op(node.func)
     if op is None:
         return None, None
@@ -130,6 +144,14 @@ def is_int_dtype(name: str | None) -> bool:
     return bool(name) and name in _INT_DTYPES  # type: ignore[operator]
 
 
+def _direct_target(module: ModuleInfo, call: ast.Call) -> tuple[tuple[int, ...] | None, str | None]:
+    """``loss_fn(y[i:j], model(x))`` in a training loop: the labels' array, sliced or not."""
+    target = call.args[0]
+    if isinstance(target, ast.Subscript) and isinstance(target.slice, ast.Slice):
+        target = target.value
+    return _array_shape(module, target)
+
+
 def from_context(module: ModuleInfo, compile_line: int) -> Shapes:
     """Shapes stated around one compile call (0-based absolute line)."""
     y_pred: tuple[int, ...] | None = None
@@ -155,12 +177,20 @@ def from_context(module: ModuleInfo, compile_line: int) -> Shapes:
 
 
 def resolve(module: ModuleInfo, compile_line: int | None, hint_lines: list[str],
-            defaults: dict[str, tuple[int, ...]]) -> Shapes:
+            defaults: dict[str, tuple[int, ...]], direct_call: ast.Call | None = None) -> Shapes:
     """The best shapes for one loss: hint, then context, then settings."""
     hint: dict[str, tuple[int, ...]] = {}
+    dtype: str | None = None
     for line in hint_lines:
         hint.update(parse_hint(line))
+        dtype = hint_dtype(line) or dtype
     context = from_context(module, compile_line) if compile_line is not None else Shapes()
+    if direct_call is not None and direct_call.args:
+        shape, direct_dtype = _direct_target(module, direct_call)
+        if shape is not None:
+            context = Shapes((-1, *shape[1:]), context.y_pred, direct_dtype, "context")
+    if dtype is not None:
+        context = Shapes(context.y_true, context.y_pred, dtype, context.source)
     y_true = hint.get("y_true") or context.y_true or defaults.get("y_true")
     y_pred = hint.get("y_pred") or context.y_pred or defaults.get("y_pred")
     source = "hint" if hint else context.source or ("setting" if defaults else "")

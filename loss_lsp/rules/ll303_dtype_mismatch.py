@@ -1,0 +1,55 @@
+"""LL303: integer labels combined with float predictions without a cast."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from loss_lsp.engine.context import LossContext
+from loss_lsp.engine.findings import Finding
+from loss_lsp.rules.rule import Rule
+
+
+def check(ctx: LossContext) -> Iterator[Finding]:
+    pred = ctx.loss.params[1] if len(ctx.loss.params) > 1 else "y_pred"
+    for flow in ctx.flow.all_flows():
+        for node, int_side in flow.mixed_dtypes:
+            if not flow.is_live(node):
+                continue
+            text = ctx.text(int_side, flow)
+            fix = ctx.replace(f"Cast `{text}` to the predictions' dtype", int_side,
+                              f"{ctx.file.tf()}.cast({text}, {pred}.dtype)", "safe", flow, ctx.file.tf_fix_edits())
+            yield ctx.finding(
+                RULE, node,
+                f"`{text}` holds integer labels and is combined with float predictions: TensorFlow raises "
+                "InvalidArgumentError (no implicit casts) when this loss is called directly", fix, flow)
+
+
+RULE = Rule(
+    code="LL303",
+    name="dtype-mismatch",
+    severity="error",
+    summary="Integer labels combined with float predictions without a cast",
+    why=(
+        "TensorFlow never casts implicitly: `int32 - float32` raises `InvalidArgumentError`. Keras converts "
+        "y_true to the loss's dtype before calling a loss given to `compile` or a `Loss` instance, so this "
+        "only bites where the loss is called directly, in a custom training loop fed with integer labels."
+    ),
+    example=(
+        "import numpy as np\nimport tensorflow as tf\n\n"
+        "labels = np.random.randint(0, 2, size=(64, 1))\n\n"
+        "def loss_fn(y_true, y_pred):\n"
+        "    return tf.reduce_mean(tf.square(y_true - y_pred))\n\n"
+        "def step(model, x):\n"
+        "    return loss_fn(labels[:8], model(x))\n"
+    ),
+    fixed=(
+        "import numpy as np\nimport tensorflow as tf\n\n"
+        "labels = np.random.randint(0, 2, size=(64, 1))\n\n"
+        "def loss_fn(y_true, y_pred):\n"
+        "    return tf.reduce_mean(tf.square(tf.cast(y_true, y_pred.dtype) - y_pred))\n\n"
+        "def step(model, x):\n"
+        "    return loss_fn(labels[:8], model(x))\n"
+    ),
+    fix_title="`tf.cast(y_true, y_pred.dtype)`",
+    check=check,
+)

@@ -1,0 +1,142 @@
+"""LL304: the model's output activation does not match the built-in loss it is compiled with."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from loss_lsp.engine.context import ModuleContext
+from loss_lsp.engine.findings import Edit, Finding, Fix
+from loss_lsp.engine.module import CompileSite, LayerCall
+from loss_lsp.rules.rule import Rule
+
+_CROSSENTROPY = {
+    "binary_crossentropy": "BinaryCrossentropy", "categorical_crossentropy": "CategoricalCrossentropy",
+    "sparse_categorical_crossentropy": "SparseCategoricalCrossentropy", "binary_focal_crossentropy":
+    "BinaryFocalCrossentropy", "categorical_focal_crossentropy": "CategoricalFocalCrossentropy",
+}
+_CLASSES = {v: k for k, v in _CROSSENTROPY.items()}
+
+
+def _keyword(call: ast.Call, name: str) -> ast.keyword | None:
+    return next((kw for kw in call.keywords if kw.arg == name), None)
+
+
+def _activation(layer: LayerCall) -> str:
+    """'linear' when none is given."""
+    if layer.kind in ("Softmax",):
+        return "softmax"
+    if layer.kind == "Activation":
+        node = layer.call.args[0] if layer.call.args else None
+    else:
+        kw = _keyword(layer.call, "activation")
+        node = kw.value if kw else (layer.call.args[1] if len(layer.call.args) > 1 else None)
+    if node is None or (isinstance(node, ast.Constant) and node.value is None):
+        return "linear"
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return "?"
+
+
+def _units(layer: LayerCall) -> int | None:
+    node = layer.call.args[0] if layer.call.args else (_keyword(layer.call, "units").value  # type: ignore[union-attr]
+                                                        if _keyword(layer.call, "units") else None)
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, int) else None
+
+
+def _loss_kind(ctx: ModuleContext, expr: ast.expr) -> tuple[str, bool | None] | None:
+    """(built-in crossentropy name, from_logits or None when unspecified)."""
+    if isinstance(expr, ast.Constant) and isinstance(expr.value, str) and expr.value in _CROSSENTROPY:
+        return expr.value, None
+    if isinstance(expr, ast.Call):
+        op = ctx.module.op(expr.func)
+        if op is not None and op.namespace == "losses" and op.name in _CLASSES:
+            kw = _keyword(expr, "from_logits")
+            value = kw.value.value if kw and isinstance(kw.value, ast.Constant) else None
+            return _CLASSES[op.name], bool(value) if value is not None else None
+    return None
+
+
+def check_module(ctx: ModuleContext) -> Iterator[Finding]:
+    for site in ctx.module.compile_sites:
+        compile_line = site.block_start + site.call.lineno - 1
+        layers = [layer for layer in ctx.module.layers
+                  if layer.block_start + layer.call.lineno - 1 <= compile_line
+                  and layer.kind in ("Dense", "Activation", "Softmax")]
+        if not layers:
+            continue
+        last = layers[-1]
+        dense = next((layer for layer in reversed(layers) if layer.kind == "Dense"), None)
+        activation = _activation(last)
+        span = ctx.span(site.expr, site.block_start)
+        if activation == "softmax" and dense is not None and _units(dense) == 1:
+            yield ctx.finding(RULE, span, "softmax over a single unit always outputs 1.0: the loss is constant "
+                              "and nothing trains; use activation=\"sigmoid\" for one output", None)
+            continue
+        kind = _loss_kind(ctx, site.expr)
+        if kind is None:
+            continue
+        name, from_logits = kind
+        if activation in ("linear", "relu") and not from_logits:
+            yield ctx.finding(RULE, span, f"{name} on a {activation} output without from_logits=True treats raw "
+                              "scores as probabilities (Keras clips them to [eps, 1 - eps]): the gradient vanishes "
+                              "outside that range", _from_logits_fix(ctx, site, name, True))
+        elif activation in ("sigmoid", "softmax") and from_logits:
+            yield ctx.finding(RULE, span, f"from_logits=True on a {activation} output applies the activation "
+                              "twice: the loss is squashed and learns slowly", _from_logits_fix(ctx, site, name, False))
+        elif activation == "sigmoid" and name.startswith("categorical"):
+            yield ctx.finding(RULE, span, f"{name} expects one softmax distribution per sample, but the model "
+                              "ends in sigmoid: the outputs do not sum to 1", None)
+
+
+def _from_logits_fix(ctx: ModuleContext, site: CompileSite, name: str, value: bool) -> Fix | None:
+    expr = site.expr
+    span = ctx.span(expr, site.block_start)
+    if isinstance(expr, ast.Call):
+        kw = _keyword(expr, "from_logits")
+        if kw is not None:
+            edit = Edit(ctx.span(kw.value, site.block_start), str(value))
+        else:
+            text = ctx.file.text(span)
+            inner = text[text.index("(") + 1:-1].strip()
+            head = text[:text.index("(")]
+            edit = Edit(span, f"{head}({inner + ', ' if inner else ''}from_logits={value})")
+        return Fix(f"Set from_logits={value}", "unsafe", (edit,))
+    losses = ctx.module.alias_for("keras.losses", "tensorflow.keras.losses")
+    keras = ctx.module.alias_for("keras", "tensorflow.keras")
+    tf = ctx.module.alias_for("tensorflow")
+    prefix = losses or (f"{keras}.losses" if keras else f"{tf}.keras.losses" if tf else None)
+    if prefix is None:
+        return None
+    return Fix(f"Use {_CROSSENTROPY[name]}(from_logits={value})", "unsafe",
+               (Edit(span, f"{prefix}.{_CROSSENTROPY[name]}(from_logits={value})"),))
+
+
+RULE = Rule(
+    code="LL304",
+    name="activation-loss-mismatch",
+    severity="warning",
+    summary="Output activation and loss disagree: logits without from_logits=True, a double activation, "
+            "softmax on one unit",
+    why=(
+        "Keras's crossentropy losses assume probabilities unless told `from_logits=True`. On a linear "
+        "output they clip the raw scores to [eps, 1 - eps], where the gradient is zero for every score "
+        "outside that range. With `from_logits=True` on a sigmoid/softmax output the activation is applied "
+        "twice. A softmax over a single unit is always 1.0, so the loss never changes."
+    ),
+    example=(
+        "import keras\n\n"
+        "model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(3)])\n"
+        "model.compile(optimizer=\"adam\", loss=\"categorical_crossentropy\")\n"
+    ),
+    fixed=(
+        "import keras\n\n"
+        "model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(3)])\n"
+        "model.compile(optimizer=\"adam\", loss=keras.losses.CategoricalCrossentropy(from_logits=True))\n"
+    ),
+    fix_title="Set `from_logits=True` (or False), or use the right activation",
+    check_module=check_module,
+    scope="module",
+)

@@ -1,0 +1,93 @@
+"""LL305: a Loss subclass's call that reduces over the batch axis."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+
+from loss_lsp.engine.context import LossContext
+from loss_lsp.engine.findings import Edit, Finding, Fix
+from loss_lsp.rules.common import arg, library_calls, short
+from loss_lsp.rules.rule import Rule
+
+_SUMS = {"reduce_sum", "sum"}
+_ALL = {"reduce_sum", "sum", "reduce_mean", "mean", "reduce_max", "max", "reduce_min", "min"}
+
+
+def check(ctx: LossContext) -> Iterator[Finding]:
+    if ctx.loss.kind != "loss_class":
+        return
+    reduced: set[int] = set()  # flagged reductions and the names holding their results
+    reduced_names: set[str] = set()
+    for flow, node, op in library_calls(ctx):
+        name = short(op)
+        if name not in _ALL:
+            continue
+        tensor = arg(node, 0, "input_tensor", "x")
+        if tensor is None or not flow.val(tensor).data or flow.val(tensor).rank == 0:
+            continue
+        if any(id(n) in reduced or (isinstance(n, ast.Name) and n.id in reduced_names) for n in ast.walk(tensor)):
+            continue  # already reduced over the batch: report the first reduction only
+        axis = arg(node, 1, "axis")
+        batch_axis = _has_zero(axis)
+        if axis is None and name in _SUMS:
+            message = (f"`{ctx.text(node.func, flow)}` over every axis in a Loss's call sums the batch too: the loss "
+                       "grows with the batch size and sample_weight is ignored")
+        elif batch_axis:
+            message = (f"`{ctx.text(node.func, flow)}` over axis 0 reduces the batch inside call: Keras then reduces "
+                       "again, sample_weight is ignored and the loss scales with the batch size")
+        else:
+            continue
+        reduced.add(id(node))
+        reduced_names.update(_assigned_from(flow.fn, node))
+        yield ctx.finding(RULE, node, message, _fix(ctx, flow, node, axis), flow)
+
+
+def _assigned_from(fn: ast.AST, value: ast.AST) -> set[str]:
+    return {t.id for stmt in ast.walk(fn) if isinstance(stmt, ast.Assign) and stmt.value is value
+            for t in stmt.targets if isinstance(t, ast.Name)}
+
+
+def _has_zero(axis: ast.AST | None) -> bool:
+    items = axis.elts if isinstance(axis, (ast.List, ast.Tuple)) else [axis] if axis is not None else []
+    return any(isinstance(i, ast.Constant) and i.value == 0 and not isinstance(i.value, bool) for i in items)
+
+
+def _fix(ctx: LossContext, flow, node: ast.Call, axis: ast.AST | None) -> Fix | None:  # type: ignore[no-untyped-def]
+    if axis is not None:
+        return ctx.replace("Reduce over the last axis only", axis, "-1", "unsafe", flow)
+    if not node.args:
+        return None
+    last = node.args[-1]
+    end = ctx.span(last, flow)
+    insert = Edit(type(end)(end.end_line, end.end_col, end.end_line, end.end_col), ", axis=-1")
+    return Fix("Reduce over the last axis only", "unsafe", (insert,))
+
+
+RULE = Rule(
+    code="LL305",
+    name="batch-reduction-in-call",
+    severity="warning",
+    summary="A `Loss.call` that reduces over the batch axis (`axis=0`, or `reduce_sum` of everything)",
+    why=(
+        "`Loss.call` should return one value per sample; `Loss.__call__` then applies `sample_weight` and "
+        "the reduction (`sum_over_batch_size` by default). Reducing over the batch inside `call` hands Keras "
+        "a scalar: sample weights and class weights are silently ignored, and a sum makes the loss (and "
+        "the effective learning rate under SGD) grow with the batch size. Measured: 32x the per-sample loss "
+        "for a batch of 32."
+    ),
+    example=(
+        "import keras\nimport tensorflow as tf\n\n"
+        "class SumSquares(keras.losses.Loss):\n"
+        "    def call(self, y_true, y_pred):\n"
+        "        return tf.reduce_sum(tf.square(y_true - y_pred))\n"
+    ),
+    fixed=(
+        "import keras\nimport tensorflow as tf\n\n"
+        "class SumSquares(keras.losses.Loss):\n"
+        "    def call(self, y_true, y_pred):\n"
+        "        return tf.reduce_sum(tf.square(y_true - y_pred), axis=-1)\n"
+    ),
+    fix_title="Reduce over the non-batch axes only (`axis=-1`)",
+    check=check,
+)
