@@ -603,7 +603,7 @@ class Flow:
             return first.taint_only().but(integer=False, rank=first.rank + 1 if first.rank is not None else None)
         if name in ("Variable", "zeros", "ones", "fill", "range", "eye") or name.startswith("random."):
             return Val(tensor=True)
-        return joined.taint_only()
+        return joined.taint_only().but(integer=False)  # an unknown op: claim nothing about its dtype
 
 
 def _below_one(node: ast.AST) -> bool:

@@ -24,7 +24,7 @@ class Op:
         return self.namespace in ("tf", "ops", "K")
 
 
-_KERAS_ROOTS = ("tensorflow.keras.", "keras.src.", "keras.", "tf_keras.")
+_KERAS_ROOTS = ("tensorflow.keras.", "keras.src.", "keras.", "tf_keras.src.", "tf_keras.")
 _TF_SUBMODULES = ("math.", "nn.", "linalg.", "raw_ops.", "debugging.", "experimental.numpy.")
 
 

@@ -28,7 +28,7 @@ def check(ctx: LossContext) -> Iterator[Finding]:
         if id(node) in guarded:
             continue
         n, d = flow.val(num), flow.val(den)  # type: ignore[attr-defined]
-        if not d.data or d.positive or not (n.pred or d.pred):
+        if not d.data or d.positive or not (n.pred or d.pred) or _normalisation(num, den):
             continue
         text = ctx.text(den, flow)  # type: ignore[arg-type]
         fix = ctx.replace("Add a smoothing epsilon to the denominator", den, plus_eps(ctx, den, flow),
@@ -38,6 +38,13 @@ def check(ctx: LossContext) -> Iterator[Finding]:
             RULE, node,
             f"the denominator `{text}` comes from the {source} and can be 0 (an empty mask, an all-zero "
             "batch): the loss and its gradient become NaN", fix, flow)  # type: ignore[arg-type]
+
+
+def _normalisation(num: ast.AST, den: ast.AST) -> bool:
+    """``p / sum(p, axis)``: rescaling probabilities to sum to 1, zero only if every one is 0."""
+    return (isinstance(den, ast.Call) and bool(den.args) and ast.dump(den.args[0]) == ast.dump(num)
+            and isinstance(den.func, (ast.Attribute, ast.Name))
+            and (den.func.attr if isinstance(den.func, ast.Attribute) else den.func.id) in ("sum", "reduce_sum"))
 
 
 RULE = Rule(
