@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from loss_lsp.engine import analyze
+from loss_lsp.engine import Workspace, analyze
 from loss_lsp.rules import RULES
 from tests.expectations import FIXTURES, expected, fixture_files
 
@@ -16,7 +16,9 @@ FILES = fixture_files()
 @pytest.mark.parametrize("path", FILES, ids=[str(p.relative_to(FIXTURES)) for p in FILES])
 def test_fixture_findings_match_expectations(path: Path) -> None:
     source = path.read_text(encoding="utf-8")
-    analysis = analyze(source, str(path))
+    workspace = Workspace(path.parent)  # the fixture's folder is its workspace (cross-file cases)
+    workspace.index()
+    analysis = analyze(source, str(path), workspace=workspace)
     assert not [e for e in analysis.errors if "internal error" in e.message], analysis.errors
     found = {(f.span.start_line + 1, f.code) for f in analysis.findings}
     want = expected(source)

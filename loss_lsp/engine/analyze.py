@@ -64,6 +64,8 @@ def analyze(source: str, path: str = "<stdin>", settings: Settings | None = None
     for loss in losses:
         shapes = _shapes_for(module, loss, settings)
         found, errors = _loss_findings(file, loss, shapes, module_fp)
+        if loss.external_sites:  # a loss compiled in another file: point at where it is used
+            found = [replace(f, related=tuple(loss.external_sites)) for f in found]
         findings.extend(found)
         analysis.errors.extend(errors)
         analysis.losses.append(_loss_info(module, loss, shapes))

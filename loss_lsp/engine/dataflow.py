@@ -502,6 +502,8 @@ class Flow:
         joined = combine(*everything)
         first = args[0] if args else (next(iter(kwargs.values())) if kwargs else CLEAN)
         name = op.name.rsplit(".", 1)[-1]
+        if name == "epsilon":  # K.epsilon(), keras.config.epsilon(), keras.backend.epsilon()
+            return Val(positive=True, nonneg=True, bounded=True)
         if op.namespace == "np":
             if name in ("float32", "float64", "float16", "int32", "int64") and not joined.data:
                 return first.but(tensor=False)
