@@ -9,13 +9,13 @@ client can offer the quick fix without asking the server what it is.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
 
 from loss_lsp.engine import Finding, Span
 from loss_lsp.server.positions import Lines
+from loss_lsp.server.uris import path_to_uri
 
 SOURCE = "loss-lsp"
 
@@ -76,9 +76,9 @@ def to_diagnostic(finding: Finding, lines: Lines, version: int | None, lines_for
         related = []
         for item in finding.related:
             other = lines_for(item.path) if lines_for is not None else None
-            other = other or Lines((), lines.encoding)
+            other = other or Lines(None, lines.encoding)
             related.append(types.DiagnosticRelatedInformation(
-                location=types.Location(uri=Path(item.path).as_uri() if item.path.startswith("/") else item.path,
+                location=types.Location(uri=path_to_uri(item.path),
                                         range=span_range(other, item.span)),
                 message=item.message))
     return types.Diagnostic(

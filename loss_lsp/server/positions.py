@@ -72,14 +72,16 @@ class Lines:
 
     __slots__ = ("lines", "encoding")
 
-    def __init__(self, lines: Sequence[str], encoding: str) -> None:
-        self.lines = lines
+    def __init__(self, lines: Sequence[str] | None, encoding: str) -> None:
+        self.lines = lines  # None: text unknown (a file we cannot read); columns pass through
         self.encoding = encoding
 
     def _line(self, line: int) -> str:
-        return self.lines[line] if 0 <= line < len(self.lines) else ""
+        return self.lines[line] if self.lines is not None and 0 <= line < len(self.lines) else ""
 
     def position(self, line: int, column: int) -> types.Position:
+        if self.lines is None:
+            return types.Position(line=max(line, 0), character=max(column, 0))
         if line >= len(self.lines):  # past the end: the end of the last line
             line = max(len(self.lines) - 1, 0)
             column = len(self._line(line))
@@ -91,4 +93,6 @@ class Lines:
     def to_engine(self, position: types.Position) -> tuple[int, int]:
         """A client position as (line, code-point column)."""
         line = position.line
+        if self.lines is None:
+            return line, position.character
         return line, from_client_column(self._line(line), position.character, self.encoding)

@@ -1,0 +1,80 @@
+"""The background index of each workspace folder (losses defined here, compiled there).
+
+All engine ``Workspace`` calls (and so every jedi call) run on the engine thread, one
+file per job at indexing priority, so an edit waits for at most one file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from loss_lsp.server.scheduler import INDEX, REFRESH, EngineThread
+
+if TYPE_CHECKING:
+    from loss_lsp.engine import Workspace
+    from loss_lsp.server.progress import WorkDone
+
+log = logging.getLogger(__name__)
+
+
+class Indexer:
+    def __init__(self, engine: EngineThread) -> None:
+        self._engine = engine
+        self.workspaces: dict[str, Workspace] = {}  # folder root -> index
+        self.indexed_files = 0
+        self.ready = asyncio.Event()  # set when the first full index has finished
+
+    def add_folder(self, root: str) -> Workspace:
+        from loss_lsp.engine import Workspace
+
+        workspace = self.workspaces.get(root)
+        if workspace is None:
+            workspace = self.workspaces[root] = Workspace(root)
+        return workspace
+
+    def remove_folder(self, root: str) -> None:
+        self.workspaces.pop(root, None)
+
+    def workspace_of(self, folder: str | None) -> Workspace | None:
+        return self.workspaces.get(folder) if folder is not None else None
+
+    async def index_all(self, progress: WorkDone, cancelled: Callable[[], bool]) -> int:
+        """Index every Python file of every folder; returns the number of files indexed."""
+        done = 0
+        for root, workspace in list(self.workspaces.items()):
+            files = await asyncio.wrap_future(self._engine.submit(workspace.python_files, priority=INDEX))
+            total = len(files)
+            for number, path in enumerate(files, 1):
+                if cancelled() or progress.cancelled():
+                    log.info("indexing of %s cancelled after %d files", root, done)
+                    return done
+                await asyncio.wrap_future(self._engine.submit(workspace.update, path, priority=INDEX))
+                done += 1
+                progress.report(f"{number}/{total} {Path(path).name}", int(100 * number / max(total, 1)))
+        self.indexed_files = done
+        return done
+
+    async def file_changed(self, folder: str | None, path: str, text: str | None, deleted: bool = False,
+                           priority: int = REFRESH) -> set[str]:
+        """Update the index for one file; returns the files whose analysis may have changed.
+
+        ``text`` is the editor's text for an open document (None: read the file from disk).
+        """
+        workspace = self.workspace_of(folder)
+        if workspace is None:
+            return set()
+
+        def update() -> set[str]:
+            before = {str(p) for p in workspace.definitions_used_by(path)}
+            if deleted:
+                workspace.remove(path)
+            else:
+                workspace.set_source(path, text)
+            after = {str(p) for p in workspace.definitions_used_by(path)}
+            return before | after
+
+        return await asyncio.wrap_future(self._engine.submit(update, priority=priority))

@@ -1,0 +1,120 @@
+"""The job the engine thread runs for one document version, and what it produces.
+
+Besides calling the engine, it converts the findings to LSP diagnostics (columns in
+the client's encoding) here, off the event loop, so the loop only sends them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+
+from loss_lsp.engine import Analysis, Finding, InputError, analyze
+from loss_lsp.engine.chunks import split_lines
+from loss_lsp.server.diagnostics import to_diagnostics
+from loss_lsp.server.positions import Lines
+from loss_lsp.settings import Settings
+
+if TYPE_CHECKING:
+    from loss_lsp.engine import Workspace
+    from loss_lsp.server.gradients import GradientRun
+    from loss_lsp.server.scheduler import Snapshot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """Everything besides the text that a result depends on, captured when the job is queued."""
+
+    path: str | None  # filesystem path; None for untitled documents
+    settings: Settings
+    encoding: str
+    workspace: Workspace | None = None
+    python: bool = True  # False: not a Python document, nothing to analyse
+    gradients: GradientRun | None = None
+    related_support: bool = True
+
+
+@dataclass
+class DocResult:
+    uri: str
+    path: str | None
+    version: int | None
+    epoch: int
+    text: str
+    lines: Lines
+    settings: Settings
+    findings: list[Finding] = field(default_factory=list)
+    diagnostics: list[types.Diagnostic] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+    analysis: Analysis | None = None
+    seconds: float = 0.0
+
+    @property
+    def result_id(self) -> str:
+        return f"{_SESSION}:{self.epoch}"
+
+
+_SESSION = f"{os.getpid()}-{int(time.time())}"
+
+
+class TextCache:
+    """Lines of files other than the one analysed (for related locations), by mtime."""
+
+    def __init__(self, open_text: Callable[[str], str | None], size: int = 64) -> None:
+        self._open_text = open_text
+        self._items: OrderedDict[tuple[str, float], list[str]] = OrderedDict()
+        self._size = size
+
+    def lines(self, path: str) -> list[str] | None:
+        text = self._open_text(path)
+        if text is not None:
+            return split_lines(text)
+        try:
+            mtime = os.stat(path).st_mtime
+        except OSError:
+            return None
+        key = (path, mtime)
+        hit = self._items.get(key)
+        if hit is None:
+            try:
+                with open(path, encoding="utf-8", errors="replace") as handle:
+                    hit = split_lines(handle.read())
+            except OSError:
+                return None
+            self._items[key] = hit
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return hit
+
+
+def run(snapshot: Snapshot, context: JobContext, text_cache: TextCache) -> DocResult:
+    started = time.perf_counter()
+    lines = Lines(split_lines(snapshot.text), context.encoding)
+    result = DocResult(snapshot.uri, context.path, snapshot.version, snapshot.epoch, snapshot.text, lines,
+                       context.settings)
+    if not context.python:
+        return result
+    analysis = analyze(snapshot.text, context.path or snapshot.uri, context.settings, context.workspace)
+    findings = list(analysis.findings)
+    if context.gradients is not None:
+        findings = context.gradients.overlay(findings, lines.lines)
+
+    def lines_for(path: str) -> Lines | None:
+        found = text_cache.lines(path)
+        return Lines(found, context.encoding) if found is not None else None
+
+    result.analysis = analysis
+    result.findings = findings
+    result.errors = list(analysis.errors)
+    result.diagnostics = to_diagnostics(findings, lines, snapshot.version, lines_for, context.related_support)
+    result.seconds = time.perf_counter() - started
+    return result

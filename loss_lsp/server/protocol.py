@@ -1,0 +1,117 @@
+"""pygls 2.1.1's LanguageServerProtocol with its bookkeeping leaks and cancellation gaps closed.
+
+Checked against the pygls 2.1.1 source (pygls/protocol/json_rpc.py, language_server.py, progress.py):
+
+1. ``_handle_notification`` runs every notification through ``_execute_handler`` with a
+   fresh uuid; the built-in didOpen/didChange/didClose handlers are generators, so a
+   future is stored in ``_request_futures`` and nothing ever removes it (only request
+   responses pop their entry). An ``async`` user handler adds a second one. We remove
+   every entry once its future is done.
+2. ``workspace/executeCommand`` is a built-in generator that runs the user's command
+   under a new uuid. ``$/cancelRequest`` cancels the outer future (so the client gets
+   "cancelled") but not the command's coroutine, which runs on. We remember which
+   request started which inner future and cancel those too, and record cancelled ids
+   so that work running in threads can poll :meth:`is_cancelled`.
+3. ``lsp_shutdown`` cancels pending futures while iterating over ``_request_futures``;
+   a cancelled concurrent future runs its callbacks at once and they pop from that dict
+   ("dictionary changed size during iteration"). We cancel them first, on a copy.
+4. ``Progress`` never forgets a token (see :mod:`loss_lsp.server.progress`).
+5. Commands get their arguments but not the request's ``workDoneToken``; we keep it in
+   a context variable that the command's coroutine inherits.
+6. ``initialize`` picks the client's first position encoding; we prefer utf-8 (then
+   utf-32) whenever the client offers it, by reordering the offer before pygls reads it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from contextvars import ContextVar
+from collections.abc import Generator
+from concurrent.futures import Future
+from functools import partial
+from typing import Any
+
+from lsprotocol import types
+from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.language_server import lsp_method
+
+from loss_lsp.server.positions import choose_encoding
+
+log = logging.getLogger(__name__)
+
+_CANCELLED_MEMORY = 256  # cancelled request ids kept for is_cancelled()
+# The workDoneToken of the workspace/executeCommand being served (pygls passes commands
+# only their arguments).
+_COMMAND_TOKEN: ContextVar[types.ProgressToken | None] = ContextVar("loss_lsp_command_token", default=None)
+
+
+class LossProtocol(LanguageServerProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._children: dict[Any, list[Future[Any]]] = {}
+        self._cancelled: OrderedDict[Any, None] = OrderedDict()
+
+    # --- 1 + 2: forget finished futures, link command coroutines to their request -----------
+    def _execute_handler(self, msg_id, handler, callback, args=None, kwargs=None):  # type: ignore[override]
+        owner = self._ctx_msg_id.get()  # the request this runs for (None for notifications)
+        super()._execute_handler(msg_id, handler, callback, args, kwargs)
+        future = self._request_futures.get(msg_id)
+        if future is None:
+            return
+        if owner is not None and owner != msg_id:
+            self._children.setdefault(owner, []).append(future)
+        future.add_done_callback(partial(self._forget, msg_id, owner))
+
+    def _forget(self, msg_id: Any, owner: Any, future: Future[Any]) -> None:
+        if self._request_futures.get(msg_id) is future:
+            del self._request_futures[msg_id]
+        children = self._children.get(owner)
+        if children is not None:
+            if future in children:
+                children.remove(future)
+            if not children:
+                del self._children[owner]
+
+    def _handle_cancel_notification(self, msg_id: Any) -> None:
+        self._cancelled[msg_id] = None
+        while len(self._cancelled) > _CANCELLED_MEMORY:
+            self._cancelled.popitem(last=False)
+        for child in list(self._children.pop(msg_id, ())):
+            child.cancel()
+        super()._handle_cancel_notification(msg_id)
+
+    def is_cancelled(self, msg_id: Any) -> bool:
+        return msg_id in self._cancelled
+
+    # --- 3: shutdown without mutating the dict it iterates -------------------------------------
+    @lsp_method(types.SHUTDOWN)
+    def lsp_shutdown(self, *args: Any) -> Generator[Any, Any, None]:
+        current = self.msg_id
+        for msg_id, future in list(self._request_futures.items()):
+            if msg_id != current and not future.done():
+                future.cancel()
+        return (yield from super().lsp_shutdown(*args))
+
+    # --- 5: position encoding ------------------------------------------------------------------
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, types.InitializeResult]:
+        general = params.capabilities.general
+        if general is not None and general.position_encodings:
+            chosen = choose_encoding(general.position_encodings)
+            general.position_encodings = [chosen] + [e for e in general.position_encodings if e != chosen]
+        return (yield from super().lsp_initialize(params))
+
+    # --- the command's progress token ---------------------------------------------------------
+    @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
+    def lsp_workspace__execute_command(self, params: types.ExecuteCommandParams) -> Generator[Any, Any, Any]:
+        _COMMAND_TOKEN.set(params.work_done_token)  # inherited by the command's coroutine
+        return (yield from super().lsp_workspace__execute_command(params))
+
+    @staticmethod
+    def command_token() -> types.ProgressToken | None:
+        return _COMMAND_TOKEN.get()
+
+    @property
+    def pending_futures(self) -> int:
+        return len(self._request_futures)

@@ -1,0 +1,646 @@
+"""The language server: LSP messages in, engine calls out, LSP messages back.
+
+Handlers here only translate. The analysis is the engine's (run by
+:mod:`~loss_lsp.server.scheduler` on its own thread); conversions live in
+:mod:`~loss_lsp.server.diagnostics`, :mod:`~loss_lsp.server.code_actions`,
+:mod:`~loss_lsp.server.hover` and :mod:`~loss_lsp.server.positions`; settings in
+:mod:`~loss_lsp.server.config`; the workspace index in :mod:`~loss_lsp.server.indexer`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import threading
+from collections.abc import Coroutine
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
+
+from loss_lsp import __version__
+from loss_lsp.server import code_actions, hover
+from loss_lsp.server.config import SECTION, ConfigStore, editor_settings
+from loss_lsp.server.diagnostics import SOURCE
+from loss_lsp.server.gradients import GradientRunner
+from loss_lsp.server.indexer import Indexer
+from loss_lsp.server.pipeline import DocResult, JobContext, TextCache
+from loss_lsp.server.positions import UTF16
+from loss_lsp.server.progress import WorkDone
+from loss_lsp.server.protocol import LossProtocol
+from loss_lsp.server.scheduler import BULK, INDEX, EngineThread, Scheduler, Snapshot
+from loss_lsp.server.uris import path_to_uri, uri_to_path
+
+log = logging.getLogger(__name__)
+
+SERVER_INFO = "loss-lsp.serverInfo"
+CHECK_GRADIENTS = "loss-lsp.checkGradients"
+REQUEST_FAILED = -32803  # LSP ErrorCodes.RequestFailed
+_PYTHON_SUFFIXES = (".py", ".pyi")
+_CONFIG_TIMEOUT = 5.0  # seconds to wait for the client's workspace/configuration answer
+
+
+def _cap(caps: Any, dotted: str) -> Any:
+    """``caps.a.b.c`` or None when any step is missing."""
+    for name in dotted.split("."):
+        caps = getattr(caps, name, None)
+        if caps is None:
+            return None
+    return caps
+
+
+class LossLanguageServer(LanguageServer):
+    protocol: LossProtocol
+
+    def __init__(self) -> None:
+        # max_workers: pygls reads stdin through this pool; nothing else is ever put on it.
+        super().__init__("loss-lsp", __version__, protocol_cls=LossProtocol,
+                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental, max_workers=2)
+        self.config = ConfigStore()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.engine: EngineThread | None = None
+        self.scheduler: Scheduler[DocResult] | None = None
+        self.indexer: Indexer | None = None
+        self.gradients = GradientRunner()
+        self.encoding = UTF16
+        self.pull_diagnostics = False
+        self.refresh_support = False
+        self.related_support = True
+        self.markdown_hover = True
+        self.actions_support = code_actions.ClientSupport()
+        self.configuration_support = False
+        self.configured = asyncio.Event()
+        self.non_python: set[str] = set()
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.text_cache = TextCache(self._open_text)
+        self._logged_errors: dict[str, set[str]] = {}
+
+    # --- plumbing used by the handlers -----------------------------------------------------
+    def spawn(self, coro: Coroutine[Any, Any, Any], what: str) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self.tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                exc = t.exception()
+                log.error("%s failed: %r", what, exc, exc_info=(type(exc), exc, exc.__traceback__))
+
+        task.add_done_callback(done)
+        return task
+
+    def log_to_client(self, message: str, kind: types.MessageType = types.MessageType.Info) -> None:
+        self.window_log_message(types.LogMessageParams(type=kind, message=f"loss-lsp: {message}"))
+
+    def setup(self, params: types.InitializeParams) -> None:
+        self.loop = asyncio.get_event_loop()
+        caps = params.capabilities
+        self.encoding = str(getattr(self.workspace.position_encoding, "value", self.workspace.position_encoding)
+                            or UTF16)
+        self.pull_diagnostics = _cap(caps, "text_document.diagnostic") is not None
+        self.refresh_support = bool(_cap(caps, "workspace.diagnostics.refresh_support"))
+        related = _cap(caps, "text_document.publish_diagnostics.related_information")
+        self.related_support = related is not False
+        formats = _cap(caps, "text_document.hover.content_format") or [types.MarkupKind.Markdown]
+        self.markdown_hover = types.MarkupKind.Markdown in formats
+        properties = _cap(caps, "text_document.code_action.resolve_support.properties") or []
+        self.actions_support = code_actions.ClientSupport(
+            lazy_edits="edit" in properties and bool(_cap(caps, "text_document.code_action.data_support")),
+            document_changes=bool(_cap(caps, "workspace.workspace_edit.document_changes")))
+        self.configuration_support = bool(_cap(caps, "workspace.configuration"))
+        self.config.init_options = editor_settings(params.initialization_options)
+        roots = [uri_to_path(f.uri) for f in params.workspace_folders or []]
+        if not roots and (params.root_uri or params.root_path):
+            roots = [uri_to_path(params.root_uri) if params.root_uri else params.root_path]
+        self.config.set_folders([r for r in roots if r])
+        self.engine = EngineThread()
+        self.indexer = Indexer(self.engine)
+        for root in self.config.folders:
+            self.indexer.add_folder(root)
+        self.scheduler = Scheduler(self.loop, self.engine, self._job, self._on_result,
+                                   context_for=self._context_for)
+        if not self.configuration_support:
+            self.configured.set()
+
+    def shutdown_workers(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        if self.engine is not None:
+            self.engine.stop()
+        self.gradients.shutdown()
+
+    # --- documents -------------------------------------------------------------------------
+    def _open_text(self, path: str) -> str | None:
+        """The editor's text of an open document (called on the engine thread: a dict read)."""
+        scheduler = self.scheduler
+        if scheduler is None:
+            return None
+        state = scheduler.docs.get(path_to_uri(path))
+        return state.text if state is not None else None
+
+    def _context_for(self, uri: str) -> JobContext:
+        path = uri_to_path(uri)
+        settings = self.config.settings_for(path)
+        folder = self.config.folder_of(path) if path else None
+        return JobContext(path=path, settings=settings, encoding=self.encoding,
+                          workspace=self.indexer.workspace_of(folder) if self.indexer and path else None,
+                          python=uri not in self.non_python, gradients=self.gradients.runs.get(uri),
+                          related_support=self.related_support)
+
+    def _job(self, snapshot: Snapshot) -> DocResult:
+        from loss_lsp.server.pipeline import run
+
+        return run(snapshot, snapshot.context, self.text_cache)
+
+    def _on_result(self, state: Any, result: DocResult) -> None:
+        self._log_input_errors(result)
+        if not self.pull_diagnostics:
+            self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
+                uri=result.uri, diagnostics=result.diagnostics, version=result.version))
+
+    def _log_input_errors(self, result: DocResult) -> None:
+        messages = {e.message for e in result.errors}
+        seen = self._logged_errors.setdefault(result.uri, set())
+        for message in sorted(messages - seen):
+            kind = types.MessageType.Error if "internal error" in message else types.MessageType.Warning
+            self.log_to_client(f"{result.path or result.uri}: {message}", kind)
+        self._logged_errors[result.uri] = messages
+
+    def is_python(self, uri: str, language_id: str | None) -> bool:
+        if language_id:
+            return language_id == "python"
+        return uri.endswith(_PYTHON_SUFFIXES)
+
+    def uris_of(self, paths: set[str]) -> list[str]:
+        """The open documents among these filesystem paths."""
+        if self.scheduler is None or not paths:
+            return []
+        wanted = {os.path.realpath(p) for p in paths}
+        return [uri for uri in self.scheduler.docs if (p := uri_to_path(uri)) and os.path.realpath(p) in wanted]
+
+    def refresh_documents(self, uris: list[str] | None = None) -> None:
+        """Re-analyse open documents after a change outside them (settings, index, gradient check)."""
+        if self.scheduler is None:
+            return
+        if uris is None:
+            self.scheduler.invalidate()
+        else:
+            for uri in uris:
+                self.scheduler.invalidate(uri)
+        if self.pull_diagnostics and self.refresh_support:
+            self.workspace_diagnostic_refresh(None)
+
+    async def result_for(self, uri: str) -> DocResult | None:
+        if self.scheduler is None or uri not in self.scheduler.docs:
+            return None
+        try:
+            return await self.scheduler.current(uri)
+        except LookupError:  # closed meanwhile
+            return None
+
+    # --- settings --------------------------------------------------------------------------
+    async def pull_configuration(self) -> None:
+        if not self.configuration_support:
+            return
+        folders = self.config.folders
+        items = [types.ConfigurationItem(section=SECTION)]
+        items += [types.ConfigurationItem(scope_uri=path_to_uri(root), section=SECTION) for root in folders]
+        try:
+            answer = await asyncio.wait_for(
+                self.workspace_configuration_async(types.ConfigurationParams(items=items)), _CONFIG_TIMEOUT)
+        except Exception as exc:  # a client that cannot answer keeps the settings it has
+            log.warning("workspace/configuration failed: %r", exc)
+            return
+        answer = list(answer or [])
+        self.config.editor_global = editor_settings(answer[0] if answer else None)
+        self.config.editor_folder = {root: editor_settings(value) for root, value in zip(folders, answer[1:])
+                                     if value is not None}
+
+    def apply_settings(self) -> None:
+        changed = self.config.refresh()
+        for warning in self.config.new_warnings():
+            self.log_to_client(warning, types.MessageType.Warning)
+        if changed and self.scheduler is not None:
+            self.refresh_documents([uri for uri in self.scheduler.docs
+                                    if (p := uri_to_path(uri)) is None
+                                    or self.config.entry_for(p).root in changed])
+
+    # --- background work -------------------------------------------------------------------
+    async def index_workspace(self) -> None:
+        if self.indexer is None or not self.indexer.workspaces:
+            if self.indexer is not None:
+                self.indexer.ready.set()
+            return
+        progress = WorkDone(self, "loss-lsp: indexing Python files", cancellable=True)
+        await progress.begin()
+        count = 0
+        try:
+            count = await self.indexer.index_all(progress, lambda: False)
+        finally:
+            progress.end(f"{count} files indexed")
+            self.indexer.ready.set()
+        log.info("indexed %d files", count)
+        self.refresh_documents()
+
+    async def update_index(self, path: str, text: str | None, deleted: bool = False) -> None:
+        if self.indexer is None:
+            return
+        affected = await self.indexer.file_changed(self.config.folder_of(path), path, text, deleted)
+        uris = [u for u in self.uris_of(affected) if uri_to_path(u) != path]
+        if uris:
+            self.refresh_documents(uris)
+
+    def server_info(self) -> dict[str, Any]:
+        from loss_lsp.server.gradients import availability
+
+        available, why = availability()
+        scheduler = self.scheduler
+        return {
+            "name": self.name,
+            "version": self.version,
+            "pid": os.getpid(),
+            "python": sys.executable,
+            "positionEncoding": self.encoding,
+            "diagnostics": "pull" if self.pull_diagnostics else "push",
+            "workspaceFolders": self.config.folders,
+            "settings": self.config.snapshot(),
+            "gradientCheck": {"available": available, "reason": why},
+            "tensorflowImported": "tensorflow" in sys.modules,
+            "openDocuments": len(scheduler.docs) if scheduler else 0,
+            "indexedFiles": self.indexer.indexed_files if self.indexer else 0,
+            "published": scheduler.published if scheduler else 0,
+            "droppedStaleResults": scheduler.dropped if scheduler else 0,
+            "pendingFutures": self.protocol.pending_futures,
+            "progressTokens": len(self.work_done_progress.tokens),
+        }
+
+
+def create_server() -> LossLanguageServer:
+    server = LossLanguageServer()
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: LossLanguageServer, params: types.InitializeParams) -> None:
+        ls.setup(params)
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: LossLanguageServer, params: types.InitializedParams) -> None:
+        ls.engine.submit(_warm_up)  # type: ignore[union-attr]  # import the rules before the first edit
+        await _register_watchers(ls)
+        await ls.pull_configuration()
+        ls.apply_settings()
+        ls.configured.set()
+        ls.scheduler.release()  # type: ignore[union-attr]
+        ls.spawn(ls.index_workspace(), "workspace indexing")
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: LossLanguageServer, params: None) -> None:
+        ls.shutdown_workers()
+
+    # --- text synchronisation --------------------------------------------------------------
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: LossLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
+        doc = params.text_document
+        if not ls.is_python(doc.uri, doc.language_id):
+            ls.non_python.add(doc.uri)
+        ls.scheduler.open(doc.uri, doc.version, doc.text)  # type: ignore[union-attr]
+        path = uri_to_path(doc.uri)
+        if path and doc.uri not in ls.non_python:
+            ls.spawn(ls.update_index(path, doc.text), "index update")
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: LossLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        document = ls.workspace.get_text_document(uri)
+        ls.scheduler.change(uri, params.text_document.version, document.source)  # type: ignore[union-attr]
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
+    def did_save(ls: LossLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        path = uri_to_path(uri)
+        if path is None:
+            return
+        if os.path.basename(path) == "pyproject.toml":
+            ls.apply_settings()
+            return
+        if uri in ls.non_python:
+            return
+        ls.spawn(ls.update_index(path, ls.workspace.get_text_document(uri).source), "index update")
+        if ls.config.settings_for(path).check_gradients_on_save:
+            ls.spawn(_check_gradients(ls, [uri], None, None, None), "gradient check on save")
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: LossLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        ls.scheduler.close(uri)  # type: ignore[union-attr]
+        ls._logged_errors.pop(uri, None)
+        ls.gradients.runs.pop(uri, None)
+        if not ls.pull_diagnostics:
+            ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+        path = uri_to_path(uri)
+        if path and uri not in ls.non_python:
+            ls.spawn(ls.update_index(path, None), "index update")
+        ls.non_python.discard(uri)
+
+    # --- workspace -------------------------------------------------------------------------
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def did_change_watched_files(ls: LossLanguageServer, params: types.DidChangeWatchedFilesParams) -> None:
+        settings_changed = False
+        for change in params.changes:
+            path = uri_to_path(change.uri)
+            if path is None:
+                continue
+            if os.path.basename(path) == "pyproject.toml":
+                settings_changed = True
+            elif path.endswith(".py") and change.uri not in (ls.scheduler.docs if ls.scheduler else {}):
+                ls.spawn(ls.update_index(path, None, deleted=change.type == types.FileChangeType.Deleted),
+                         "index update")
+        if settings_changed:
+            ls.apply_settings()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(ls: LossLanguageServer, params: types.DidChangeConfigurationParams) -> None:
+        if ls.configuration_support:
+            await ls.pull_configuration()
+        else:
+            ls.config.editor_global = editor_settings(params.settings)
+        ls.apply_settings()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+    def did_change_folders(ls: LossLanguageServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
+        for folder in params.event.removed:
+            root = uri_to_path(folder.uri)
+            if root:
+                ls.config.remove_folder(root)
+                ls.indexer.remove_folder(root)  # type: ignore[union-attr]
+        for folder in params.event.added:
+            root = uri_to_path(folder.uri)
+            if root:
+                ls.config.add_folder(root)
+                ls.indexer.add_folder(root)  # type: ignore[union-attr]
+        ls.spawn(_reconfigure_and_index(ls), "workspace folders change")
+
+    # --- language features -----------------------------------------------------------------
+    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(
+        code_action_kinds=code_actions.KINDS, resolve_provider=True))
+    async def code_action(ls: LossLanguageServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
+        result = await ls.result_for(params.text_document.uri)
+        if result is None or result.version != _version_of(ls, params.text_document.uri):
+            return None
+        return code_actions.code_actions(result, params.range, params.context, ls.actions_support) or None
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    async def code_action_resolve(ls: LossLanguageServer, action: types.CodeAction) -> types.CodeAction:
+        data = action.data if isinstance(action.data, dict) else {}
+        uri = data.get("uri")
+        if not isinstance(uri, str):
+            raise JsonRpcInvalidParams("code action data without a document uri")
+        result = await ls.result_for(uri)
+        if result is None:
+            raise JsonRpcContentModified(f"{uri} is no longer open")
+        try:
+            return code_actions.resolve(action, result, ls.actions_support)
+        except code_actions.StaleAction as exc:
+            raise JsonRpcContentModified(str(exc)) from exc
+
+    @server.feature(types.TEXT_DOCUMENT_HOVER)
+    async def on_hover(ls: LossLanguageServer, params: types.HoverParams) -> types.Hover | None:
+        result = await ls.result_for(params.text_document.uri)
+        if result is None:
+            return None
+        return hover.hover(result, params.position, ls.markdown_hover)
+
+    @server.feature(types.TEXT_DOCUMENT_DIAGNOSTIC, types.DiagnosticOptions(
+        identifier=SOURCE, inter_file_dependencies=True, workspace_diagnostics=True))
+    async def document_diagnostic(ls: LossLanguageServer, params: types.DocumentDiagnosticParams
+                                  ) -> types.DocumentDiagnosticReport:
+        result = await ls.result_for(params.text_document.uri)
+        if result is None:
+            result = await _closed_file_result(ls, params.text_document.uri)
+        if result is None:
+            return types.RelatedFullDocumentDiagnosticReport(items=[])
+        if params.previous_result_id == result.result_id:
+            return types.RelatedUnchangedDocumentDiagnosticReport(result_id=result.result_id)
+        return types.RelatedFullDocumentDiagnosticReport(items=result.diagnostics, result_id=result.result_id)
+
+    @server.feature(types.WORKSPACE_DIAGNOSTIC)
+    async def workspace_diagnostic(ls: LossLanguageServer, params: types.WorkspaceDiagnosticParams
+                                   ) -> types.WorkspaceDiagnosticReport:
+        return await _workspace_diagnostics(ls, params)
+
+    # --- commands --------------------------------------------------------------------------
+    @server.command(SERVER_INFO)
+    def server_info(ls: LossLanguageServer, *args: Any) -> dict[str, Any]:
+        return ls.server_info()
+
+    @server.command(CHECK_GRADIENTS)
+    async def check_gradients(ls: LossLanguageServer, *args: Any) -> dict[str, Any]:
+        uri, position, loss = _parse_check_arguments(args)
+        return await _check_gradients(ls, [uri] if uri else None, position, loss,
+                                      LossProtocol.command_token(), ls.protocol.msg_id)
+
+    return server
+
+
+def _version_of(ls: LossLanguageServer, uri: str) -> int | None:
+    state = ls.scheduler.docs.get(uri) if ls.scheduler else None
+    return state.version if state is not None else None
+
+
+def _warm_up() -> None:
+    from loss_lsp.rules import RULES  # noqa: F401  (loads every rule module once)
+
+
+async def _register_watchers(ls: LossLanguageServer) -> None:
+    caps = ls.client_capabilities
+    registrations = []
+    if _cap(caps, "workspace.did_change_watched_files.dynamic_registration"):
+        registrations.append(types.Registration(
+            id="loss-lsp-watched-files", method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+            register_options=types.DidChangeWatchedFilesRegistrationOptions(watchers=[
+                types.FileSystemWatcher(glob_pattern="**/*.py"),
+                types.FileSystemWatcher(glob_pattern="**/pyproject.toml")])))
+    if _cap(caps, "workspace.did_change_configuration.dynamic_registration"):
+        registrations.append(types.Registration(id="loss-lsp-configuration",
+                                                method=types.WORKSPACE_DID_CHANGE_CONFIGURATION))
+    if not registrations:
+        return
+    try:
+        await asyncio.wait_for(ls.client_register_capability_async(
+            types.RegistrationParams(registrations=registrations)), _CONFIG_TIMEOUT)
+    except Exception as exc:
+        log.warning("client/registerCapability failed: %r", exc)
+
+
+async def _reconfigure_and_index(ls: LossLanguageServer) -> None:
+    await ls.pull_configuration()
+    ls.apply_settings()
+    await ls.index_workspace()
+
+
+async def _closed_file_result(ls: LossLanguageServer, uri: str) -> DocResult | None:
+    """Analyse a file that is not open (pull diagnostics for it), from disk."""
+    path = uri_to_path(uri)
+    if path is None or not path.endswith(_PYTHON_SUFFIXES) or ls.engine is None:
+        return None
+    from loss_lsp.server.pipeline import run
+
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+        mtime = os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+    context = ls._context_for(uri)
+    epoch = hash((mtime, repr(context.settings), id(context.gradients))) & 0x7FFFFFFF
+    snapshot = Snapshot(uri, None, text, epoch, context)
+    return await asyncio.wrap_future(ls.engine.submit(run, snapshot, context, ls.text_cache, priority=BULK))
+
+
+async def _workspace_diagnostics(ls: LossLanguageServer, params: types.WorkspaceDiagnosticParams
+                                 ) -> types.WorkspaceDiagnosticReport:
+    previous = {p.uri: p.value for p in params.previous_result_ids or []}
+    items: list[Any] = []
+    progress = WorkDone(ls, "loss-lsp: workspace diagnostics", token=params.work_done_token)
+    await progress.begin()
+    try:
+        open_uris = list(ls.scheduler.docs) if ls.scheduler else []
+        for uri in open_uris:
+            result = await ls.result_for(uri)
+            if result is not None:
+                items.append(_workspace_report(result, previous.get(uri)))
+        files: list[str] = []
+        if ls.indexer is not None and ls.engine is not None:
+            for workspace in ls.indexer.workspaces.values():
+                found = await asyncio.wrap_future(ls.engine.submit(workspace.python_files, priority=INDEX))
+                files += [str(p) for p in found]
+        closed = [f for f in files if path_to_uri(f) not in open_uris]
+        for number, path in enumerate(closed, 1):
+            if progress.cancelled():
+                break
+            result = await _closed_file_result(ls, path_to_uri(path))
+            if result is not None:
+                items.append(_workspace_report(result, previous.get(result.uri)))
+            progress.report(f"{number}/{len(closed)}", int(100 * number / max(len(closed), 1)))
+    finally:
+        progress.end()
+    return types.WorkspaceDiagnosticReport(items=items)
+
+
+def _workspace_report(result: DocResult, previous: str | None) -> Any:
+    if previous == result.result_id:
+        return types.WorkspaceUnchangedDocumentDiagnosticReport(uri=result.uri, result_id=result.result_id,
+                                                                version=result.version)
+    return types.WorkspaceFullDocumentDiagnosticReport(uri=result.uri, items=result.diagnostics,
+                                                       version=result.version, result_id=result.result_id)
+
+
+# --- loss-lsp.checkGradients ----------------------------------------------------------------------
+def _parse_check_arguments(args: tuple[Any, ...]) -> tuple[str | None, types.Position | None, str | None]:
+    """``[]`` (workspace), ``[uri]``, ``[uri, {line, character}]`` or ``[uri, "loss name"]``."""
+    uri = position = loss = None
+    if len(args) > 2:
+        raise JsonRpcInvalidParams(f"{CHECK_GRADIENTS} takes at most 2 arguments (uri, position or loss name)")
+    if args:
+        if not isinstance(args[0], str):
+            raise JsonRpcInvalidParams(f"{CHECK_GRADIENTS}: the first argument must be a document URI")
+        uri = args[0]
+    if len(args) == 2:
+        second = args[1]
+        if isinstance(second, str):
+            loss = second
+        elif isinstance(second, dict) and isinstance(second.get("line"), int) and isinstance(
+                second.get("character"), int):
+            position = types.Position(line=second["line"], character=second["character"])
+        elif second is not None:
+            raise JsonRpcInvalidParams(f"{CHECK_GRADIENTS}: the second argument must be a position or a loss name")
+    return uri, position, loss
+
+
+async def _check_gradients(ls: LossLanguageServer, uris: list[str] | None, position: types.Position | None,
+                           loss: str | None, token: types.ProgressToken | None = None,
+                           request_id: Any = None) -> dict[str, Any]:
+    """Run the gradient check on documents (None: every Python file of the workspace)."""
+    from loss_lsp.server.gradients import GradientRun, availability
+
+    available, why = availability()
+    if not available:
+        raise JsonRpcException(f"{CHECK_GRADIENTS} is unavailable: {why}", code=REQUEST_FAILED)
+    if uris is None:
+        uris = list(ls.scheduler.docs) if ls.scheduler else []
+        if ls.indexer is not None and ls.engine is not None:
+            for workspace in ls.indexer.workspaces.values():
+                found = await asyncio.wrap_future(ls.engine.submit(workspace.python_files, priority=INDEX))
+                uris += [u for u in map(path_to_uri, map(str, found)) if u not in uris]
+    progress = WorkDone(ls, "loss-lsp: gradient check", token=token, cancellable=True)
+    stop = threading.Event()
+    loop = asyncio.get_running_loop()
+
+    def cancelled() -> bool:
+        return stop.is_set() or progress.cancelled() or (
+            request_id is not None and ls.protocol.is_cancelled(request_id))
+
+    files: list[dict[str, Any]] = []
+    await progress.begin()
+    try:
+        for number, uri in enumerate(uris, 1):
+            if cancelled():
+                break
+            result = await ls.result_for(uri) or await _closed_file_result(ls, uri)
+            if result is None or result.analysis is None or result.path is None:
+                continue
+            if not result.settings.trusted:
+                raise JsonRpcException(f"{CHECK_GRADIENTS}: the workspace is not trusted; the gradient check "
+                                       "runs its loss code", code=REQUEST_FAILED)
+            names = [loss] if loss else _loss_at(result, position) if position is not None else None
+            label = f"{number}/{len(uris)} {os.path.basename(result.path)}"
+            progress.report(label, int(100 * (number - 1) / max(len(uris), 1)), force=True)
+
+            def on_progress(*args: Any, _label: str = label, **kwargs: Any) -> None:
+                message = " ".join(str(a) for a in args if isinstance(a, str)) or kwargs.get("message", "")
+                loop.call_soon_threadsafe(progress.report, f"{_label} {message}".strip())
+
+            checked = await asyncio.wrap_future(ls.gradients.thread.submit(
+                ls.gradients.check, result.settings, result.text, result.path, result.analysis, names,
+                on_progress, cancelled))
+            findings = list(getattr(checked, "findings", []) or [])
+            ls.gradients.runs[uri] = GradientRun(tuple(result.lines.lines or ()), tuple(findings))
+            files.append({"uri": uri, "findings": [_finding_summary(f) for f in findings]})
+            if ls.scheduler is not None and uri in ls.scheduler.docs:
+                ls.refresh_documents([uri])
+    except asyncio.CancelledError:
+        stop.set()  # the thread polls cancelled() between probes
+        raise
+    finally:
+        progress.end()
+    return {"summary": _summary(files, cancelled()), "files": files}
+
+
+def _loss_at(result: DocResult, position: types.Position) -> list[str] | None:
+    line, column = result.lines.to_engine(position)
+    for finding in result.findings:
+        if finding.loss and finding.span.contains(line, column):
+            return [finding.loss]
+    losses = [info for info in (result.analysis.losses if result.analysis else []) if info.span.start_line <= line]
+    if not losses:
+        return None
+    return [max(losses, key=lambda info: info.span.start_line).name]
+
+
+def _finding_summary(finding: Any) -> dict[str, Any]:
+    span = finding.span
+    return {"code": finding.code, "loss": finding.loss, "verdict": finding.verdict, "evidence": finding.evidence,
+            "message": finding.message,
+            "span": [span.start_line, span.start_col, span.end_line, span.end_col]}
+
+
+def _summary(files: list[dict[str, Any]], cancelled: bool) -> str:
+    counts: dict[str, int] = {}
+    for file in files:
+        for finding in file["findings"]:
+            verdict = (finding["verdict"] or "not_run").replace("_", " ")
+            counts[verdict] = counts.get(verdict, 0) + 1
+    parts = ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items())) or "no findings"
+    return f"gradient check{' (cancelled)' if cancelled else ''}: {parts} in {len(files)} file(s)"
