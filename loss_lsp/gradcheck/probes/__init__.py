@@ -1,0 +1,84 @@
+"""The probes the worker runs on one loss. Each is a small named function; its name is what a
+verdict cites as the probe that decided it.
+
+    call            one eager call on the stated inputs: return value or exception
+    gradient        d loss / d y_pred under tf.GradientTape: None or not
+    graph           the same inside tf.function (autograph off, as fit runs it)
+    zero-gradient   fraction of y_pred entries with an exactly-zero gradient whatever the targets
+    edge-inputs     NaN/Inf at y_pred 0 and 1, empty masks, a perfect fit, large logits
+    broadcast       loss shape for (B,) labels and (B, 1) predictions; (B, B) intermediates
+    batch-scaling   loss for the same samples at batch B and 2B (Loss subclasses)
+    variables       variables created by the loss vs. a model compiled with it
+
+This package imports TensorFlow: only the worker imports it (``run_check``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from loss_lsp.gradcheck.probes.batch import probe_batch_scaling
+from loss_lsp.gradcheck.probes.broadcast import probe_broadcast
+from loss_lsp.gradcheck.probes.call import probe_call, probe_gradient
+from loss_lsp.gradcheck.probes.edges import probe_edges
+from loss_lsp.gradcheck.probes.graph import probe_graph
+from loss_lsp.gradcheck.probes.subject import Context, Inputs, Subject
+from loss_lsp.gradcheck.probes.variables import VariableRecorder, probe_variables
+from loss_lsp.gradcheck.probes.zeros import probe_zero_gradient
+
+Probe = Callable[[Context], dict[str, Any]]
+
+# Always run: together they find what no static rule flagged (LL901-LL905).
+CORE: dict[str, Probe] = {
+    "call": probe_call,
+    "gradient": probe_gradient,
+    "graph": probe_graph,
+    "zero-gradient": probe_zero_gradient,
+    "edge-inputs": probe_edges,
+}
+# Run when a static finding asks for them.
+ON_DEMAND: dict[str, tuple[frozenset[str], Probe]] = {
+    "broadcast": (frozenset({"LL301"}), probe_broadcast),
+    "batch-scaling": (frozenset({"LL305"}), probe_batch_scaling),
+}
+
+
+def run_probes(build: Callable[[], Any], call_path: str, user_files: set[str], shapes: dict[str, Any],
+               codes: frozenset[str], stated: bool, seed: int = 0) -> dict[str, Any]:
+    """Build the loss (inside the variable recorder) and run every relevant probe on it."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    recorder = VariableRecorder()
+    with recorder.watching():
+        obj = build()
+        subject = Subject(obj, call_path, user_files)
+        inputs = Inputs(tuple(shapes["y_true"]), tuple(shapes["y_pred"]), shapes.get("y_true_dtype") or "float32",
+                        seed)
+        ctx = Context(subject, inputs, codes, stated)
+        _ = ctx.first  # the first call may create variables too
+    timings["build+first call"] = time.perf_counter() - started
+    results: dict[str, Any] = {"path": subject.path}
+    if ctx.first.error is not None:
+        # Nothing else can run; the call probe reports the exception (and the graph probe
+        # tells whether fit would fail the same way).
+        for name in ("call", "gradient"):
+            results[name] = CORE[name](ctx)
+        results["timings"] = timings
+        return results
+    for name, probe in CORE.items():
+        begin = time.perf_counter()
+        results[name] = probe(ctx)
+        timings[name] = time.perf_counter() - begin
+    for name, (wanted, probe) in ON_DEMAND.items():
+        if codes & wanted and (name != "batch-scaling" or subject.loss_object):
+            begin = time.perf_counter()
+            results[name] = probe(ctx)
+            timings[name] = time.perf_counter() - begin
+    if recorder.created or "LL401" in codes:
+        begin = time.perf_counter()
+        results["variables"] = probe_variables(ctx, recorder)
+        timings["variables"] = time.perf_counter() - begin
+    results["timings"] = timings
+    return results

@@ -1,0 +1,146 @@
+"""Probe `edge-inputs`: NaN or Inf in the loss or its gradient at the inputs where unguarded
+logs, divisions, square roots and exponentials break (LL201-LL206, LL903).
+
+Edges: y_pred exactly 0 and exactly 1, an all-zero y_true mask (alone and with y_pred = 0),
+y_pred == y_true (a perfect fit), and large logits (+-100, only for LL204/LL205: a probability
+output never gets there). The first non-finite edge is re-run under
+`tf.debugging.enable_check_numerics`, so the evidence names the op that first produced the
+NaN/Inf and the user's line that created it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from loss_lsp.gradcheck.probes.subject import Context, Inputs, Subject, finite, to_float
+
+LOGIT = 100.0
+MAX_LOCATED = 2
+
+
+def _edges(inputs: Inputs) -> list[tuple[str, str, Any, Any]]:
+    """(name, family, y_true, y_pred); family "probability" or "logit"."""
+    random_true = inputs.true("random")
+    cases = [
+        ("y_pred=0", "probability", random_true, inputs.pred(0.0)),
+        ("y_pred=1", "probability", random_true, inputs.pred(1.0)),
+        ("all-zero y_true", "probability", inputs.true("zeros"), inputs.pred()),
+        ("all-zero y_true and y_pred=0", "probability", inputs.true("zeros"), inputs.pred(0.0)),
+    ]
+    if not inputs.integer and inputs.y_true_shape == inputs.y_pred_shape:
+        same = inputs.true("uniform")
+        cases.append(("y_pred=y_true", "probability", same, tf.identity(same)))
+    cases += [
+        (f"y_pred=+{LOGIT:g}", "logit", random_true, inputs.pred(LOGIT)),
+        (f"y_pred=-{LOGIT:g}", "logit", random_true, inputs.pred(-LOGIT)),
+    ]
+    return cases
+
+
+def probe_edges(ctx: Context) -> dict[str, Any]:
+    results: list[dict[str, Any]] = []
+    located = 0
+    for name, family, y_true, y_pred in _edges(ctx.inputs):
+        out = ctx.subject.run(y_true, y_pred)
+        entry: dict[str, Any] = {"edge": name, "family": family}
+        if out.error is not None:
+            entry["error"] = ctx.subject.describe_error(out.error)
+            results.append(entry)
+            continue
+        entry["value"] = to_float(out.value)
+        entry["value_finite"] = finite(out.value)
+        entry["grad_finite"] = finite(out.grad) if out.grad is not None else None
+        if entry["value_finite"] is False or entry["grad_finite"] is False:
+            entry["kind"] = _kind(out.value, out.grad)
+            if located < MAX_LOCATED:
+                located += 1
+                entry["origin"] = locate(ctx.subject, y_true, y_pred)
+        results.append(entry)
+    return {"ok": True, "edges": results}
+
+
+def _kind(value: Any, grad: Any) -> str:
+    def of(x: Any) -> str:
+        arr = np.asarray(x, dtype=np.float64)
+        return "NaN" if np.isnan(arr).any() else "Inf"
+    if finite(value) is False:
+        return f"{of(value)} in the loss"
+    return f"{of(grad)} in the gradient (the loss is finite)"
+
+
+_NODE = re.compile(r"Detected at node (\S+?)/CheckNumerics")
+_EAGER_OP = re.compile(r'eagerly-executing op "([^"]+)"')
+_GRAPH_OP = re.compile(r'graph op "([^"]+)"')
+_VALUES = re.compile(r"Tensor had (\S+) values")
+
+
+def locate(subject: Subject, y_true: Any, y_pred: Any) -> dict[str, Any] | None:
+    """The op (and the user's line) that first produced a NaN/Inf, via check_numerics."""
+    tf.debugging.enable_check_numerics()
+    try:
+        function = subject.graph_function()
+        try:
+            function(y_true, y_pred)
+        except tf.errors.InvalidArgumentError as exc:
+            return _from_graph_error(exc, function, y_true, y_pred, subject)
+        except (Exception, SystemExit, KeyboardInterrupt):
+            pass  # eager-only loss: try eagerly below
+        try:
+            with tf.GradientTape() as tape:
+                tape.watch(y_pred)
+                value = subject.reduce(subject.raw(y_true, y_pred))
+            tape.gradient(value, y_pred)
+        except tf.errors.InvalidArgumentError as exc:
+            text = str(exc)
+            op = _EAGER_OP.search(text)
+            values = _VALUES.search(text)
+            line = subject.user_line(__import__("traceback").extract_tb(exc.__traceback__))
+            return {"op": op.group(1) if op else "", "values": values.group(1) if values else "",
+                    "line": line, "gradient_of": "", "gradient": line is None}
+        except (Exception, SystemExit, KeyboardInterrupt):
+            return None
+        return None
+    finally:
+        tf.debugging.disable_check_numerics()
+
+
+def _from_graph_error(exc: Exception, function: Any, y_true: Any, y_pred: Any,
+                      subject: Subject) -> dict[str, Any]:
+    text = str(exc)
+    node = _NODE.search(text)
+    op_type = _GRAPH_OP.search(text)
+    values = _VALUES.search(text)
+    result = {"op": op_type.group(1) if op_type else "", "values": values.group(1) if values else "",
+              "line": None, "gradient_of": "", "gradient": False}
+    if node is None:
+        return result
+    try:
+        graph = function.get_concrete_function(y_true, y_pred).graph
+        op = graph.get_operation_by_name(node.group(1))
+    except (KeyError, ValueError, TypeError):
+        return result
+    line = subject.user_line(getattr(op, "traceback", None))
+    if line is not None:
+        result["line"] = line
+        return result
+    # A gradient op: its inputs lead back to the forward op the user wrote.
+    result["gradient"] = True
+    seen = set()
+    frontier = [t.op for t in op.inputs]
+    while frontier:
+        candidate = frontier.pop(0)
+        if candidate.name in seen:
+            continue
+        seen.add(candidate.name)
+        line = subject.user_line(getattr(candidate, "traceback", None))
+        if line is not None and not candidate.name.startswith("gradient"):
+            result["line"] = line
+            result["gradient_of"] = candidate.type
+            return result
+        if len(seen) < 50:
+            frontier.extend(t.op for t in candidate.inputs)
+    return result

@@ -1,0 +1,292 @@
+"""The loss under test, called the way its call site calls it, and its synthetic inputs.
+
+Imported only inside the worker (it imports TensorFlow and Keras).
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+try:  # Keras 3: the helpers Loss.__call__ itself uses
+    from keras.src.losses.loss import reduce_weighted_values as _keras_reduce
+except ImportError:  # pragma: no cover - other Keras versions
+    _keras_reduce = None
+try:  # what compile() wraps a plain loss function in (not exported under keras.losses)
+    from keras.src.losses.losses import LossFunctionWrapper
+except ImportError:  # pragma: no cover
+    LossFunctionWrapper = getattr(keras.losses, "LossFunctionWrapper", None)
+
+INT_DTYPES = ("int", "int8", "int16", "int32", "int64", "uint8", "bool")
+
+
+@dataclass
+class Inputs:
+    """Deterministic synthetic y_true / y_pred for the stated (or default) shapes."""
+
+    y_true_shape: tuple[int, ...]
+    y_pred_shape: tuple[int, ...]
+    y_true_dtype: str = "float32"
+    seed: int = 0
+    _rng: np.random.Generator = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._rng = np.random.default_rng(self.seed)
+
+    @property
+    def integer(self) -> bool:
+        return self.y_true_dtype in INT_DTYPES
+
+    @property
+    def classes(self) -> int:
+        last = self.y_pred_shape[-1] if self.y_pred_shape else 1
+        return last if last > 1 else 2
+
+    def pred(self, value: float | None = None, draw: int = 0) -> tf.Tensor:
+        if value is not None:
+            return tf.constant(np.full(self.y_pred_shape, value, dtype=np.float32))
+        rng = np.random.default_rng(self.seed * 1000 + draw + 1)
+        return tf.constant(rng.uniform(0.05, 0.95, self.y_pred_shape).astype(np.float32))
+
+    def true(self, kind: str = "random", draw: int = 0, like: tf.Tensor | None = None) -> tf.Tensor:
+        """kind: random (binary / class ids), zeros, ones, uniform, cycle (every class), like (= y_pred)."""
+        shape = self.y_true_shape
+        rng = np.random.default_rng(self.seed * 1000 + 500 + draw)
+        if self.integer:
+            dtype = np.dtype(self.y_true_dtype if self.y_true_dtype not in ("int", "bool") else "int32")
+            if kind == "zeros":
+                values = np.zeros(shape)
+            elif kind in ("cycle", "ones"):
+                values = np.arange(int(np.prod(shape))).reshape(shape) % self.classes
+            else:
+                values = rng.integers(0, self.classes, shape)
+            return tf.constant(values.astype(dtype))
+        if kind == "zeros":
+            values = np.zeros(shape)
+        elif kind == "ones":
+            values = np.ones(shape)
+        elif kind == "uniform":
+            values = rng.uniform(0.05, 0.95, shape)
+        elif kind == "like" and like is not None and tuple(like.shape) == tuple(shape):
+            return tf.identity(like)
+        else:
+            values = (rng.uniform(0, 1, shape) < 0.5).astype(np.float64)
+            flat = values.reshape(-1)
+            if flat.size > 1:  # both classes present, so masks never empty by chance
+                flat[0], flat[1] = 1.0, 0.0
+        return tf.constant(values.astype(np.float32))
+
+    def target_kinds(self) -> tuple[str, ...]:
+        """Targets used to tell a dead gradient from one the targets switch off by design."""
+        if self.integer:
+            return ("random", "zeros", "cycle")
+        return ("random", "zeros", "ones", "uniform")
+
+
+@dataclass
+class Outcome:
+    raw: Any = None
+    value: Any = None
+    grad: Any = None
+    error: BaseException | None = None
+
+
+class Subject:
+    """Calls the loss like its call site: Keras's wrapper for a function given to `compile`,
+    the `Loss` instance itself, or a plain call for a custom training loop."""
+
+    def __init__(self, obj: Any, call_path: str, user_files: set[str]) -> None:
+        self.obj = obj
+        self.call_path = call_path
+        self.user_files = {os.path.realpath(f) for f in user_files} | set(user_files)
+        self.loss_object = isinstance(obj, keras.losses.Loss)
+        if self.loss_object:
+            self.path = "loss_class"
+            self._target = obj
+        elif call_path == "compile":
+            self.path = "compile"
+            # Exactly what compile() builds around a plain function (it aligns ranks first).
+            self._target = LossFunctionWrapper(obj)
+        else:
+            self.path = "direct"
+            self._target = None
+        self._custom_call = self.loss_object and type(obj).__call__ is not keras.losses.Loss.__call__
+
+    def describe_path(self) -> str:
+        return {"compile": "through Keras's LossFunctionWrapper (as compile() does)",
+                "loss_class": "as a keras.losses.Loss instance",
+                "direct": "directly (custom training loop)"}[self.path]
+
+    # -- calling --------------------------------------------------------------------------------------
+    def raw(self, y_true: Any, y_pred: Any) -> Any:
+        """What the user's code returns (before Keras reduces it)."""
+        if self._target is None:
+            return self.obj(y_true, y_pred)
+        if self._custom_call:
+            return self.obj(y_true, y_pred)
+        dtype = self._target.dtype
+        y_true = keras.ops.convert_to_tensor(y_true, dtype=dtype)
+        y_pred = keras.ops.convert_to_tensor(y_pred, dtype=dtype)
+        return self._target.call(y_true, y_pred)
+
+    def reduce(self, raw: Any) -> Any:
+        """The scalar Keras would optimise (the sum over the raw values on the direct path)."""
+        if self._target is None or self._custom_call:
+            return raw
+        if _keras_reduce is not None:
+            return _keras_reduce(raw, reduction=self._target.reduction, dtype=self._target.dtype)
+        return keras.ops.mean(raw)  # pragma: no cover
+
+    def run(self, y_true: Any, y_pred: Any, gradient: bool = True) -> Outcome:
+        out = Outcome()
+        try:
+            with tf.GradientTape() as tape:
+                tape.watch(y_pred)
+                out.raw = self.raw(y_true, y_pred)
+                out.value = self.reduce(out.raw)
+            if gradient:
+                out.grad = tape.gradient(out.value, y_pred) if tf.is_tensor(out.value) else None
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:  # the user's code may raise anything
+            out.error = exc
+        return out
+
+    def graph_function(self) -> Any:
+        """The loss and its gradient as one `tf.function`, autograph off: that is how `fit` meets the
+        loss (Python `if` on a tensor fails there, `.numpy()` does not exist)."""
+        def step(y_true: Any, y_pred: Any) -> Any:
+            with tf.GradientTape() as tape:
+                tape.watch(y_pred)
+                raw = self.raw(y_true, y_pred)
+                value = self.reduce(raw)
+            grad = tape.gradient(value, y_pred)
+            return value, (grad if grad is not None else tf.constant(0.0)), grad is None
+        return tf.function(step, autograph=False, reduce_retracing=False)
+
+    # -- reporting ------------------------------------------------------------------------------------
+    def user_line(self, frames: Any) -> int | None:
+        """The last line of the user's code among traceback frames (0-based), if any."""
+        line = None
+        for frame in frames or ():
+            filename = getattr(frame, "filename", None)
+            if filename is None and isinstance(frame, tuple):
+                filename = frame[0]
+            lineno = getattr(frame, "lineno", None)
+            if lineno is None and isinstance(frame, tuple):
+                lineno = frame[1]
+            if filename and (filename in self.user_files or os.path.realpath(filename) in self.user_files):
+                line = int(lineno) - 1
+        return line
+
+    def describe_error(self, exc: BaseException) -> dict[str, Any]:
+        frames = traceback.extract_tb(exc.__traceback__)
+        message = str(exc).strip()
+        if isinstance(exc, SystemExit):
+            message = f"SystemExit({exc.code!r})"
+        first = _first_meaningful_line(message)
+        return {
+            "type": type(exc).__name__,
+            "message": first[:400],
+            "line": self.user_line(frames),
+            "signature": _is_signature_error(exc, frames, self.user_files),
+        }
+
+
+def _first_meaningful_line(message: str) -> str:
+    for line in message.splitlines():
+        line = line.strip()
+        if line and not line.startswith("{{function_node") and not line.startswith("in user code"):
+            return line
+    return message.splitlines()[0].strip() if message else ""
+
+
+def _is_signature_error(exc: BaseException, frames: Any, user_files: set[str]) -> bool:
+    """A TypeError raised by the call into the loss itself (wrong number of arguments)."""
+    if not isinstance(exc, TypeError):
+        return False
+    text = str(exc)
+    if "required positional argument" not in text and "required keyword-only argument" not in text \
+            and "positional arguments but" not in text:
+        return False
+    # Raised at the call boundary: no frame of the user's function body is on the traceback.
+    return not any(f.filename in user_files for f in frames)
+
+
+def shape_of(value: Any) -> list[int] | None:
+    shape = getattr(value, "shape", None)
+    if shape is None:
+        return None
+    try:
+        return [int(d) if d is not None else -1 for d in shape]
+    except TypeError:
+        return None
+
+
+def describe_type(value: Any) -> dict[str, Any]:
+    """What the loss returned, in the words of LL402."""
+    if value is None:
+        return {"kind": "none", "text": "None"}
+    if isinstance(value, (tuple, list)):
+        return {"kind": type(value).__name__, "text": f"a {type(value).__name__} of {len(value)} values",
+                "length": len(value)}
+    if isinstance(value, (bool, int, float)):
+        return {"kind": "number", "text": f"a Python {type(value).__name__} ({value!r})"}
+    if isinstance(value, np.ndarray) or isinstance(value, np.generic):
+        return {"kind": "ndarray", "text": f"a NumPy {type(value).__name__} of shape {tuple(np.shape(value))}"}
+    if tf.is_tensor(value):
+        return {"kind": "tensor", "text": f"a {value.dtype.name} tensor of shape {tuple(shape_of(value) or ())}",
+                "dtype": value.dtype.name, "shape": shape_of(value)}
+    return {"kind": "other", "text": f"a {type(value).__name__}"}
+
+
+@dataclass
+class Context:
+    """What every probe gets: the loss, its inputs, the static codes flagged on it, and the
+    first eager run (shared, so the probes that only read it cost nothing)."""
+
+    subject: Subject
+    inputs: Inputs
+    codes: frozenset[str] = frozenset()
+    stated_shapes: bool = False
+    _first: Outcome | None = None
+    _first_inputs: tuple[Any, Any] | None = None
+
+    @property
+    def first(self) -> Outcome:
+        if self._first is None:
+            y_true, y_pred = self.inputs.true("random"), self.inputs.pred()
+            self._first_inputs = (y_true, y_pred)
+            self._first = self.subject.run(y_true, y_pred)
+        return self._first
+
+    @property
+    def first_inputs(self) -> tuple[Any, Any]:
+        _ = self.first
+        assert self._first_inputs is not None
+        return self._first_inputs
+
+
+def finite(value: Any) -> bool | None:
+    if value is None:
+        return None
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return bool(np.all(np.isfinite(array)))
+
+
+def to_float(value: Any) -> float | None:
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if array.size == 0:
+        return None
+    number = float(np.mean(array))
+    return number if np.isfinite(number) else None
