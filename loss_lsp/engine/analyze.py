@@ -19,7 +19,7 @@ from loss_lsp.engine.context import FileContext, LossContext, ModuleContext
 from loss_lsp.engine.dataflow import Flow
 from loss_lsp.engine.discovery import LossDef, discover, header_span
 from loss_lsp.engine.findings import Analysis, Finding, InputError, LossInfo, Related, Span
-from loss_lsp.engine.module import ModuleInfo, build_module
+from loss_lsp.engine.module import ModuleInfo, build_module, called_names
 from loss_lsp.engine import shapes as shape_context
 from loss_lsp.engine.suppression import is_suppressed
 from loss_lsp.engine.values import Val
@@ -80,6 +80,16 @@ def analyze(source: str, path: str = "<stdin>", settings: Settings | None = None
     return analysis
 
 
+def clear_caches() -> None:
+    """Forget every cached parse and result (benchmarks measure cold runs with it)."""
+    from loss_lsp.engine import chunks, discovery, module
+
+    chunks.PARSE_CACHE._items.clear()
+    discovery._NESTED.clear()
+    module._SUMMARY_CACHE.clear()
+    _CACHE.clear()
+
+
 def _rules() -> dict[str, Rule]:
     from loss_lsp.rules import RULES  # the rules import the engine's types: load them on first use
 
@@ -127,10 +137,10 @@ def _loss_findings(file: FileContext, loss: LossDef, shapes: shape_context.Shape
     key = (file.path, module_fp, loss.block.text, loss.name, helper_texts, loss.call_path, shapes,
            tuple(loss.external_sites), loss.construct, len(loss.bare_compile_exprs),
            tuple(site.call.lineno for site in loss.compile_sites))
-    starts = {block.text: block.start for block in module.blocks}
     cached = _CACHE.get(key)
     if cached is not None:
         _CACHE.move_to_end(key)
+        starts = file.block_starts()
         return [_reanchor(finding, text, start, starts) for text, start, finding in cached], []
     errors: list[InputError] = []
     if sum(1 for _ in ast.walk(loss.fn)) > MAX_LINE_NODES:
@@ -173,28 +183,13 @@ def _reanchor(finding: Finding, text: str, old_start: int, starts: dict[str, int
     return finding.shifted(starts[text] - old_start)
 
 
-_HELPER_CALLS: OrderedDict[int, frozenset[str]] = OrderedDict()
-
-
-def _called_names(block: Block) -> frozenset[str]:
-    key = id(block.tree)
-    hit = _HELPER_CALLS.get(key)
-    if hit is None:
-        hit = frozenset(n.func.id for n in ast.walk(block.tree) if isinstance(n, ast.Call)
-                        and isinstance(n.func, ast.Name)) if block.tree is not None else frozenset()
-        _HELPER_CALLS[key] = hit
-        if len(_HELPER_CALLS) > 20000:
-            _HELPER_CALLS.popitem(last=False)
-    return hit
-
-
 def _helper_block_texts(module: ModuleInfo, block: Block) -> tuple[str, ...]:
     texts = []
     seen = {block.text}
     frontier = [block]
     while frontier:
         current = frontier.pop()
-        for name in sorted(_called_names(current)):
+        for name in sorted(called_names(current.tree) if current.tree is not None else ()):
             if name in module.functions:
                 other = module.functions[name][1]
                 if other.text not in seen:

@@ -35,6 +35,13 @@ class FileContext:
     module: ModuleInfo
     settings: Settings
     path: str
+    _starts: dict[str, int] | None = None
+
+    def block_starts(self) -> dict[str, int]:
+        """Block text -> first line, for moving cached findings (computed once per file)."""
+        if self._starts is None:
+            self._starts = {block.text: block.start for block in self.module.blocks}
+        return self._starts
 
     def node_span(self, node: ast.AST, block_start: int) -> Span:
         lines = self.module.lines

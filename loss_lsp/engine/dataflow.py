@@ -56,6 +56,9 @@ class Flow:
         self.vals: dict[int, Val] = {}
         self.ops: dict[int, Op | None] = {}
         self.stmt_of: dict[int, ast.AST] = {}
+        self._evaluated: dict[int, ast.AST] = {}  # every evaluated expression, in evaluation order
+        self._walk: list[ast.AST] | None = None
+        self.memo: dict[str, object] = {}  # per-flow results shared by rules (e.g. naive guards)
         self.returns: list[ast.expr] = []
         self.helpers: list[tuple[ast.Call, Flow]] = []
         self.hard_ops: dict[int, str] = {}  # node id -> "compare"/"round"/"sign"/...
@@ -84,11 +87,16 @@ class Flow:
         return stmt is not None and id(stmt) in self.live
 
     def nodes(self, kind: type | tuple[type, ...] = ast.AST, live: bool = True) -> Iterator[ast.AST]:
-        """Expressions of this function (not helpers) in source order, live ones by default."""
-        body = self.fn.body if isinstance(self.fn, ast.Lambda) else self.fn
-        for node in ast.walk(body) if isinstance(body, ast.AST) else ():
-            if isinstance(node, kind) and id(node) in self.stmt_of and (not live or self.is_live(node)):
+        """Expressions of this function (not helpers) in evaluation order, live ones by default."""
+        for node in self._evaluated.values():
+            if isinstance(node, kind) and (not live or self.is_live(node)):
                 yield node
+
+    def walk(self) -> list[ast.AST]:
+        """Every node of the function (``ast.walk``, computed once)."""
+        if self._walk is None:
+            self._walk = list(ast.walk(self.fn))
+        return self._walk
 
     def all_flows(self) -> Iterator[Flow]:
         """This flow and the flows of the helpers it calls on its live path."""
@@ -260,6 +268,7 @@ class Flow:
     # --- expressions -------------------------------------------------------------------------
     def ev(self, node: ast.AST) -> Val:
         self.stmt_of[id(node)] = self._stmt
+        self._evaluated[id(node)] = node
         v = self._eval(node)
         self.vals[id(node)] = v
         return v

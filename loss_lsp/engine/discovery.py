@@ -10,6 +10,7 @@ the workspace index (see ``workspace.py``), which is where jedi is used.
 from __future__ import annotations
 
 import ast
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from loss_lsp.engine.chunks import Block
@@ -121,12 +122,9 @@ class _Builder:
         for fn_name, (fn, block) in self.module.functions.items():
             if is_loss_signature(fn):
                 self.add(fn, block, fn_name, "function", construct=fn_name)
-            for node in ast.walk(fn):
-                if node is fn or not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
-                    continue
-                if is_loss_signature(node):
-                    label = getattr(node, "name", f"<lambda>@{block.start + node.lineno}")
-                    self.add(node, block, f"{fn_name}.<locals>.{label}", "closure", factory=fn)
+            for node in _nested_losses(fn):
+                label = getattr(node, "name", f"<lambda>@{block.start + node.lineno}")
+                self.add(node, block, f"{fn_name}.<locals>.{label}", "closure", factory=fn)
 
     # --- 1. compile(loss=...) ------------------------------------------------------------------
     def scan_compile_sites(self) -> None:
@@ -195,16 +193,28 @@ class _Builder:
                 by_name[loss.name] = loss
         if not by_name:
             return
-        for block in self.module.blocks:
-            if block.tree is None:
-                continue
-            for node in ast.walk(block.tree):
-                if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in by_name
-                        and len(node.args) >= 2):
-                    loss = by_name[node.func.id]
-                    loss.direct_calls.append((node, block.start))
-                    if loss.call_path == "unknown":
-                        loss.call_path = "direct"
+        for node, block_start in self.module.name_calls:
+            if node.func.id in by_name and len(node.args) >= 2:  # type: ignore[attr-defined]
+                loss = by_name[node.func.id]  # type: ignore[attr-defined]
+                loss.direct_calls.append((node, block_start))
+                if loss.call_path == "unknown":
+                    loss.call_path = "direct"
+
+
+_NESTED: OrderedDict[int, tuple[ast.AST, list[FunctionNode]]] = OrderedDict()
+
+
+def _nested_losses(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[FunctionNode]:
+    """Inner functions/lambdas with a loss signature (cached with the parsed tree)."""
+    hit = _NESTED.get(id(fn))
+    if hit is not None and hit[0] is fn:
+        return hit[1]
+    found = [node for node in ast.walk(fn) if node is not fn
+             and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) and is_loss_signature(node)]
+    _NESTED[id(fn)] = (fn, found)
+    if len(_NESTED) > 50000:
+        _NESTED.popitem(last=False)
+    return found
 
 
 def _required_count(fn: FunctionNode) -> int:

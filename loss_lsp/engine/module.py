@@ -60,6 +60,8 @@ class BlockSummary:
     compile_calls: list[tuple[ast.Call, str]] = field(default_factory=list)
     layer_calls: list[ast.Call] = field(default_factory=list)
     fit_calls: list[ast.Call] = field(default_factory=list)
+    name_calls: list[ast.Call] = field(default_factory=list)  # f(...) by plain name: helpers, direct loss calls
+    called: frozenset[str] | None = None
     uses_keras_ops: bool = False
 
 
@@ -119,6 +121,8 @@ class _Scanner(ast.NodeVisitor):
             self.summary.fit_calls.append(node)
         elif name in _LAYER_NAMES:
             self.summary.layer_calls.append(node)
+        if isinstance(func, ast.Name):
+            self.summary.name_calls.append(node)
         self.generic_visit(node)
 
 
@@ -140,6 +144,14 @@ def summarize(tree: ast.Module) -> BlockSummary:
 
 
 _SUMMARY_CACHE: OrderedDict[int, tuple[ast.Module, BlockSummary]] = OrderedDict()
+
+
+def called_names(tree: ast.Module) -> frozenset[str]:
+    """Names called as ``name(...)`` anywhere in a block."""
+    summary = summary_of(tree)
+    if summary.called is None:
+        summary.called = frozenset(call.func.id for call in summary.name_calls)  # type: ignore[attr-defined]
+    return summary.called
 
 
 def summary_of(tree: ast.Module) -> BlockSummary:
@@ -168,6 +180,7 @@ class ModuleInfo:
     compile_sites: list[CompileSite] = field(default_factory=list)
     layers: list[LayerCall] = field(default_factory=list)
     fits: list[FitCall] = field(default_factory=list)
+    name_calls: list[tuple[ast.Call, int]] = field(default_factory=list)  # (call, block start)
     uses_keras_ops: bool = False
 
     def resolve(self, node: ast.AST, local_imports: dict[str, str] | None = None) -> str | None:
@@ -217,6 +230,7 @@ def build_module(path: str, lines: list[str], blocks: list[Block]) -> ModuleInfo
             info.layers.append(LayerCall(kind, call, block.start, order))
             order += 1
         info.fits.extend(FitCall(call, block.start) for call in summary.fit_calls)
+        info.name_calls.extend((call, block.start) for call in summary.name_calls)
     return info
 
 

@@ -12,7 +12,7 @@ from loss_lsp.rules.rule import Rule
 
 def check(ctx: LossContext) -> Iterator[Finding]:
     for flow in ctx.flow.all_flows():
-        for node in ast.walk(flow.fn):
+        for node in flow.walk():
             if not isinstance(node, (ast.If, ast.While, ast.IfExp, ast.BoolOp, ast.Call)):
                 continue
             probe = node.test if isinstance(node, (ast.If, ast.While)) else node

@@ -12,7 +12,6 @@ from loss_lsp.rules.rule import Rule
 
 
 def check(ctx: LossContext) -> Iterator[Finding]:
-    parent_maps: dict[int, dict[int, ast.AST]] = {}
     for flow, node, op in library_calls(ctx):
         if short(op) != "exp":
             continue
@@ -22,7 +21,7 @@ def check(ctx: LossContext) -> Iterator[Finding]:
         v = flow.val(target)
         if not v.pred or v.bounded or v.nonpos:
             continue
-        up = parent_maps.setdefault(id(flow), parents(flow.fn))
+        up = parents(flow)
         fix = _softplus(ctx, flow, node, target, up) or _logsumexp(ctx, flow, node, target, up)
         yield ctx.finding(
             RULE, node,
