@@ -6,6 +6,7 @@ the client's encoding) here, off the event loop, so the loop only sends them.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
@@ -57,10 +58,15 @@ class DocResult:
     errors: list[InputError] = field(default_factory=list)
     analysis: Analysis | None = None
     seconds: float = 0.0
+    _result_id: str = ""
 
     @property
     def result_id(self) -> str:
-        return f"{_SESSION}:{self.epoch}"
+        """Names the diagnostics' content, so a re-run that changes nothing reports "unchanged"."""
+        if not self._result_id:
+            digest = hashlib.blake2b(repr(self.diagnostics).encode("utf-8", "surrogatepass"), digest_size=12)
+            self._result_id = f"{_SESSION}:{digest.hexdigest()}"
+        return self._result_id
 
 
 _SESSION = f"{os.getpid()}-{int(time.time())}"

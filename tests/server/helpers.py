@@ -107,11 +107,14 @@ def change_document(client: LanguageClient, uri: str, version: int, text: str) -
 
 async def wait_diagnostics(client: RecordingClient, uri: str, version: int | None = None,
                            where: Callable[[list[types.Diagnostic]], bool] | None = None,
-                           timeout: float = TIMEOUT) -> types.PublishDiagnosticsParams:
-    """The first publishDiagnostics for ``uri`` (at ``version``) that satisfies ``where``, waiting for it."""
+                           since: int = 0, timeout: float = TIMEOUT) -> types.PublishDiagnosticsParams:
+    """The first publishDiagnostics for ``uri`` (at ``version``) that satisfies ``where``, waiting for it.
+
+    ``since``: ignore the first ``since`` notifications (``len(client.published)`` before a change).
+    """
 
     async def wait() -> types.PublishDiagnosticsParams:
-        seen = 0
+        seen = since
         while True:
             for params in client.published[seen:]:
                 if params.uri == uri and (version is None or params.version == version) and (
