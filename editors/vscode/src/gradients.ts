@@ -104,17 +104,18 @@ interface CheckedFinding {
   loss?: string;
 }
 
-/** One line such as "gradient check: 3 confirmed, 1 not reproduced (2 losses)". */
+/** One line such as "gradient check: 3 confirmed, 1 not reproduced in 2 file(s)". */
 export function summarize(result: unknown): string {
+  const line = (text: string) => (/^gradient check\b/.test(text) ? text : `gradient check: ${text}`);
   if (typeof result === "string") {
-    return result;
+    return line(result);
   }
   if (typeof result !== "object" || result === null) {
-    return "gradient check finished";
+    return line("finished");
   }
   const record = result as Record<string, unknown>;
   if (typeof record.summary === "string" && record.summary !== "") {
-    return record.summary;
+    return line(record.summary);
   }
   const findings = collectFindings(record);
   const counts = new Map<string, number>();
@@ -125,7 +126,7 @@ export function summarize(result: unknown): string {
   const parts = [...counts.entries()].map(([verdict, n]) => `${n} ${verdict}`);
   const losses = Array.isArray(record.losses) ? record.losses.length : undefined;
   const suffix = losses !== undefined ? ` (${losses} loss${losses === 1 ? "" : "es"} checked)` : "";
-  return parts.length > 0 ? `gradient check: ${parts.join(", ")}${suffix}` : `gradient check: no findings${suffix}`;
+  return line(parts.length > 0 ? `${parts.join(", ")}${suffix}` : `no findings${suffix}`);
 }
 
 function collectFindings(record: Record<string, unknown>): CheckedFinding[] {

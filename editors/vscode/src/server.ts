@@ -85,13 +85,8 @@ export class ServerManager implements vscode.Disposable {
       ],
       outputChannel: this.output,
       traceOutputChannel: this.output,
-      synchronize: {
-        configurationSection: "lossLsp",
-        fileEvents: [
-          vscode.workspace.createFileSystemWatcher("**/*.py"),
-          vscode.workspace.createFileSystemWatcher("**/pyproject.toml"),
-        ],
-      },
+      // No `synchronize`: the server registers its file watchers and its configuration
+      // notifications itself, and pulls the `lossLsp` section with workspace/configuration.
       initializationOptions: () => ({
         ...settingsForServer(folder),
         trusted: vscode.workspace.isTrusted,
@@ -118,6 +113,18 @@ export class ServerManager implements vscode.Disposable {
         handleWorkDoneProgress: (token, params, next) => {
           this.trackProgress(token, params);
           next(token, params);
+        },
+        workspace: {
+          // Only VS Code decides about trust: a workspace's own settings.json cannot claim it.
+          configuration: async (params, token, next) => {
+            const answer = await next(params, token);
+            if (!Array.isArray(answer)) {
+              return answer;
+            }
+            return answer.map((value, index) =>
+              params.items[index]?.section === "lossLsp" ? withTrust(value) : value,
+            );
+          },
         },
       },
     };
@@ -228,6 +235,16 @@ export class ServerManager implements vscode.Disposable {
     void this.stop();
     this.progressEmitter.dispose();
   }
+}
+
+function withTrust(value: unknown): unknown {
+  const trusted = vscode.workspace.isTrusted;
+  const section = typeof value === "object" && value !== null ? (value as Record<string, unknown>) : {};
+  return {
+    ...section,
+    trusted,
+    checkGradientsOnSave: trusted && section.checkGradientsOnSave === true,
+  };
 }
 
 /** The `lossLsp` settings as the server reads them (section `lossLsp`, camelCase keys). */

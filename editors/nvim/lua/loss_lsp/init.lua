@@ -104,16 +104,19 @@ local function notify(message, level)
   vim.notify("Loss LSP: " .. message, level or vim.log.levels.INFO, { title = "loss_lsp" })
 end
 
--- "gradient check: 2 confirmed, 1 not reproduced" from the command's result.
+-- "gradient check: 2 confirmed, 1 not reproduced in 1 file(s)" from the command's result.
 local function summarize(result)
+  local function line(text)
+    return text:match("^gradient check") and text or ("gradient check: " .. text)
+  end
   if type(result) == "string" then
-    return result
+    return line(result)
   end
   if type(result) ~= "table" then
-    return "gradient check finished"
+    return line("finished")
   end
   if type(result.summary) == "string" and result.summary ~= "" then
-    return result.summary
+    return line(result.summary)
   end
   local findings = result.findings
   if findings == nil and type(result.files) == "table" then
@@ -124,7 +127,7 @@ local function summarize(result)
   end
   local counts, order = {}, {}
   for _, finding in ipairs(findings or {}) do
-    local verdict = (finding.verdict or "not_run"):gsub("_", " ")
+    local verdict = type(finding.verdict) == "string" and finding.verdict:gsub("_", " ") or "not run"
     if not counts[verdict] then
       table.insert(order, verdict)
     end
@@ -134,10 +137,7 @@ local function summarize(result)
   for _, verdict in ipairs(order) do
     table.insert(parts, ("%d %s"):format(counts[verdict], verdict))
   end
-  if #parts == 0 then
-    return "gradient check: no findings"
-  end
-  return "gradient check: " .. table.concat(parts, ", ")
+  return line(#parts == 0 and "no findings" or table.concat(parts, ", "))
 end
 M._summarize = summarize
 
