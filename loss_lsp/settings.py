@@ -82,6 +82,11 @@ def _flatten(raw: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _camel(key: str) -> str:
+    """``gradientCheck.memory-mb`` -> ``gradientCheck.memoryMb`` (TOML spelling to editor spelling)."""
+    return ".".join(part.split("-")[0] + "".join(w.title() for w in part.split("-")[1:]) for part in key.split("."))
+
+
 def _codes(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         value = [value]
@@ -161,7 +166,7 @@ def merge(base: Settings, raw: Mapping[str, Any] | None) -> tuple[Settings, list
     changes: dict[str, Any] = {}
     warnings: list[str] = []
     for key, value in _flatten(raw).items():
-        name = _ALIASES.get(key, key.replace("-", "_"))
+        name = _ALIASES.get(key) or _ALIASES.get(_camel(key)) or key.replace("-", "_")
         if key in _IGNORED_KEYS or key.startswith("trace."):
             continue
         convert = _CONVERTERS.get(name)
