@@ -1,0 +1,211 @@
+"""LL407: a Loss object built inside a training loop or step function and called there."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+from loss_lsp.engine.chunks import Block
+from loss_lsp.engine.context import ModuleContext, char_col
+from loss_lsp.engine.discovery import loss_base_classes
+from loss_lsp.engine.findings import Edit, Finding, Fix, Span
+from loss_lsp.rules.rule import Rule
+
+_STEP_NAMES = {"train_step", "test_step"}
+_NOT_INSTANCES = {"Loss", "LossFunctionWrapper", "Reduction"}
+_LOOPS = (ast.For, ast.AsyncFor, ast.While)
+
+
+@dataclass
+class _Hit:
+    call: ast.Call
+    scope: ast.AST  # the innermost loop, or the step function
+    where: str  # "loop" or the function's description
+    local_class: bool
+
+
+def check_module(ctx: ModuleContext) -> Iterator[Finding]:
+    local_losses = loss_base_classes(ctx.module)
+    for block in ctx.module.blocks:
+        if block.tree is None:
+            continue
+        finder = _Finder(ctx, local_losses)
+        finder.visit(block.tree)
+        if not finder.hits:
+            continue
+        parent_of = {id(child): node for node in ast.walk(block.tree) for child in ast.iter_child_nodes(node)}
+        for hit in finder.hits:
+            if not _called_in_scope(hit, parent_of):
+                continue
+            span = ctx.span(hit.call, block.start)
+            name = ctx.file.text(ctx.span(hit.call.func, block.start))
+            if hit.where == "loop":
+                message = (f"`{name}(...)` is built on every iteration of this loop and called there: build it "
+                           "once before the loop. ")
+            else:
+                message = (f"`{name}(...)` is built inside {hit.where}, which runs once per training step: build "
+                           "it once (in `__init__` or at module level). ")
+            if hit.local_class:
+                message += ("A loss object that keeps state (variables, running statistics, counters) starts over "
+                            "every step, and one that creates variables fails inside `tf.function` after the first "
+                            "trace")
+            else:
+                message += "Built-in Keras losses hold no state, so this only rebuilds the object each step"
+            fix = _hoist(ctx, block, hit, parent_of) if hit.where == "loop" else None
+            finding = ctx.finding(RULE, span, message, fix)
+            if not hit.local_class:
+                finding = replace(finding, severity=ctx.file.settings.severity_for(RULE.code, "info"))
+            yield finding
+
+
+class _Finder(ast.NodeVisitor):
+    """Loss constructions inside loops, ``train_step`` / ``test_step`` and ``tf.function`` bodies."""
+
+    def __init__(self, ctx: ModuleContext, local_losses: set[str]) -> None:
+        self.ctx = ctx
+        self.local_losses = local_losses
+        self.hits: list[_Hit] = []
+        self.loops: list[ast.AST] = []
+        self.step: tuple[ast.AST, str] | None = None
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        saved_loops, saved_step = self.loops, self.step
+        self.loops = []
+        if node.name in _STEP_NAMES:
+            self.step = (node, f"`{node.name}`")
+        elif any(self._is_tf_function(d) for d in node.decorator_list):
+            self.step = (node, f"the `tf.function` `{node.name}`")
+        else:
+            self.step = None
+        for stmt in node.body:
+            self.visit(stmt)
+        self.loops, self.step = saved_loops, saved_step
+
+    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        return  # built when called, not per loop iteration
+
+    def _loop(self, node: ast.For | ast.AsyncFor | ast.While) -> None:
+        if isinstance(node, ast.While):
+            self.visit(node.test)
+        else:
+            self.visit(node.iter)
+        self.loops.append(node)
+        for stmt in node.body:
+            self.visit(stmt)
+        self.loops.pop()
+        for stmt in node.orelse:
+            self.visit(stmt)
+
+    visit_For = visit_AsyncFor = visit_While = _loop  # type: ignore[assignment]
+
+    def visit_Call(self, node: ast.Call) -> None:
+        kind = self._loss_class(node.func)
+        if kind is not None:
+            if self.loops:
+                self.hits.append(_Hit(node, self.loops[-1], "loop", kind == "local"))
+            elif self.step is not None:
+                self.hits.append(_Hit(node, self.step[0], self.step[1], kind == "local"))
+        self.generic_visit(node)
+
+    def _loss_class(self, func: ast.expr) -> str | None:
+        if isinstance(func, ast.Name) and func.id in self.local_losses:
+            return "local"
+        op = self.ctx.module.op(func)
+        if op is None:
+            return None
+        name = op.name
+        if op.namespace == "tf" and name.startswith("losses."):
+            name = name[len("losses."):]
+        elif op.namespace != "losses":
+            return None
+        if "." in name or not name[:1].isupper() or name in _NOT_INSTANCES:
+            return None
+        return "builtin"
+
+    def _is_tf_function(self, decorator: ast.expr) -> bool:
+        target = decorator.func if isinstance(decorator, ast.Call) else decorator
+        op = self.ctx.module.op(target)
+        return op is not None and op.namespace == "tf" and op.name == "function"
+
+
+def _called_in_scope(hit: _Hit, parent_of: dict[int, ast.AST]) -> bool:
+    """``Loss()(y, p)``, or ``fn = Loss()`` followed by a call of ``fn`` in the same loop/step."""
+    parent = parent_of.get(id(hit.call))
+    if isinstance(parent, ast.Call) and parent.func is hit.call:
+        return True
+    if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1):
+        return False
+    target = ast.dump(parent.targets[0], annotate_fields=False).replace("Store()", "Load()")
+    return any(isinstance(node, ast.Call) and ast.dump(node.func, annotate_fields=False) == target
+               for node in ast.walk(hit.scope))
+
+
+def _hoist(ctx: ModuleContext, block: Block, hit: _Hit, parent_of: dict[int, ast.AST]) -> Fix | None:
+    """Move ``fn = Loss(...)`` from the loop body to just before the loop, when nothing in it varies."""
+    stmt = parent_of.get(id(hit.call))
+    loop = hit.scope
+    if not (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) and isinstance(loop, _LOOPS)):
+        return None
+    if not any(s is stmt for s in loop.body):
+        return None  # nested under an if/with inside the loop: moving it changes when it runs
+    loop_bound = {n.id for n in ast.walk(loop) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    used = {n.id for n in ast.walk(hit.call) if isinstance(n, ast.Name)}
+    stores = [n for n in ast.walk(loop) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+              and n.id == stmt.targets[0].id]
+    if used & loop_bound or len(stores) != 1:
+        return None
+    lines = ctx.module.lines
+    first, last = block.start + stmt.lineno - 1, block.start + (stmt.end_lineno or stmt.lineno) - 1
+    loop_line = block.start + loop.lineno - 1
+    head = lines[first][:char_col(lines[first], stmt.col_offset)]
+    tail = lines[last][char_col(lines[last], stmt.end_col_offset or 0):].strip()
+    loop_indent = lines[loop_line][:char_col(lines[loop_line], loop.col_offset)]
+    if head.strip() or loop_indent.strip() or (tail and not tail.startswith("#")):
+        return None
+    depth = len(head) - len(loop_indent)
+    moved = []
+    for line in lines[first:last + 1]:
+        if line.strip() and line[:depth].strip():
+            return None
+        moved.append(line[depth:] if line.strip() else "")
+    edits = (Edit(Span(loop_line, 0, loop_line, 0), "\n".join(moved) + "\n"),
+             Edit(Span(first, 0, last + 1, 0), ""))
+    return Fix("Build the loss once, before the loop", "safe" if not hit.local_class else "unsafe", edits)
+
+
+RULE = Rule(
+    code="LL407",
+    name="loss-rebuilt-per-step",
+    severity="warning",
+    summary="A Loss object constructed inside a training loop, `train_step` or `tf.function` and called there",
+    why=(
+        "A loss object built inside the loop body or the step function is a new object on every step. "
+        "Whatever it keeps between calls (variables, running statistics, step counters, a warm-up schedule) "
+        "starts from scratch each time, so the behaviour its author wrote never happens, silently. A `Loss` "
+        "that creates variables in `__init__` also fails inside `tf.function` once the function is traced "
+        "again (variables may only be created on the first call). Built-in Keras losses hold no state: for "
+        "them this is only wasted work, reported as information."
+    ),
+    example=(
+        "import tensorflow as tf\n\n"
+        "for x, y in dataset:\n"
+        "    loss_fn = AdaptiveHuber(momentum=0.99)\n"
+        "    with tf.GradientTape() as tape:\n"
+        "        loss = loss_fn(y, model(x, training=True))\n"
+        "    ...\n"
+    ),
+    fixed=(
+        "import tensorflow as tf\n\n"
+        "loss_fn = AdaptiveHuber(momentum=0.99)\n"
+        "for x, y in dataset:\n"
+        "    with tf.GradientTape() as tape:\n"
+        "        loss = loss_fn(y, model(x, training=True))\n"
+        "    ...\n"
+    ),
+    fix_title="Build the loss once, before the loop (or in `__init__` for a `train_step`)",
+    check_module=check_module,
+    scope="module",
+)
