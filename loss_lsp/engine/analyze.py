@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import logging
+import time
 from collections import OrderedDict
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -32,7 +33,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_CHARS = 4_000_000  # beyond this a file is skipped with one clear error
-MAX_LINE_NODES = 200_000  # AST nodes of one block the dataflow will walk
+MAX_LINE_NODES = 200_000  # AST nodes of one loss the dataflow will walk
+BUDGET_SECONDS = 10.0  # per file: an editor must get an answer
 
 
 def analyze(source: str, path: str = "<stdin>", settings: Settings | None = None,
@@ -45,7 +47,7 @@ def analyze(source: str, path: str = "<stdin>", settings: Settings | None = None
         analysis.errors.append(InputError(path, problem))
         return analysis
     if source.startswith("\ufeff"):
-        source = " " + source[1:]  # keep columns; a BOM is not code
+        source = source[1:]  # a BOM is not code (columns of line 1 shift by one; it never holds a loss)
     lines = split_lines(source)
     blocks = split_blocks(lines)
     for block in blocks:
@@ -61,7 +63,12 @@ def analyze(source: str, path: str = "<stdin>", settings: Settings | None = None
     file = FileContext(module, settings, path)
     module_fp = _module_fingerprint(module, settings)
     findings: list[Finding] = []
-    for loss in losses:
+    deadline = time.monotonic() + BUDGET_SECONDS
+    for number, loss in enumerate(losses):
+        if time.monotonic() > deadline:
+            analysis.errors.append(InputError(path, f"analysis skipped for {len(losses) - number} more losses: "
+                                                    f"file too complex (over {BUDGET_SECONDS:.0f} s)"))
+            break
         shapes = _shapes_for(module, loss, settings)
         found, errors = _loss_findings(file, loss, shapes, module_fp)
         if loss.external_sites:  # a loss compiled in another file: point at where it is used

@@ -87,43 +87,40 @@ def _record_import(summary: BlockSummary, node: ast.Import | ast.ImportFrom) -> 
         summary.imports[alias.asname or alias.name] = f"{module}.{alias.name}"
 
 
-class _Scanner(ast.NodeVisitor):
-    def __init__(self, summary: BlockSummary) -> None:
-        self.summary = summary
-        self.function_stack: list[str] = []
+def _scan(summary: BlockSummary, tree: ast.AST) -> None:
+    """Imports, compile/fit/layer calls and direct calls of a block.
 
-    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        self.function_stack.append(node.name)
-        self.generic_visit(node)
-        self.function_stack.pop()
+    Iterative on purpose: a recursive visitor hits Python's recursion limit on deeply nested
+    expressions, and half-typed code produces those.
+    """
+    stack: list[tuple[ast.AST, str]] = [(tree, "")]
+    while stack:
+        node, enclosing = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            enclosing = enclosing or node.name
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            _record_import(summary, node)
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.endswith("ops") and "keras" in node.module:
+                summary.uses_keras_ops = True
+        elif isinstance(node, ast.Attribute):
+            if node.attr == "ops" and isinstance(node.value, ast.Name) and node.value.id == "keras":
+                summary.uses_keras_ops = True
+        elif isinstance(node, ast.Call):
+            _scan_call(summary, node, enclosing)
+        stack.extend((child, enclosing) for child in reversed(list(ast.iter_child_nodes(node))))
 
-    visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
 
-    def visit_Import(self, node: ast.Import) -> None:
-        _record_import(self.summary, node)
-
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        _record_import(self.summary, node)
-        if node.module and node.module.endswith("ops") and "keras" in node.module:
-            self.summary.uses_keras_ops = True
-
-    def visit_Attribute(self, node: ast.Attribute) -> None:
-        if node.attr == "ops" and isinstance(node.value, ast.Name) and node.value.id == "keras":
-            self.summary.uses_keras_ops = True
-        self.generic_visit(node)
-
-    def visit_Call(self, node: ast.Call) -> None:
-        func = node.func
-        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-        if name == "compile" and isinstance(func, ast.Attribute):
-            self.summary.compile_calls.append((node, self.function_stack[0] if self.function_stack else ""))
-        elif name in ("fit", "train_on_batch"):
-            self.summary.fit_calls.append(node)
-        elif name in _LAYER_NAMES:
-            self.summary.layer_calls.append(node)
-        if isinstance(func, ast.Name):
-            self.summary.name_calls.append(node)
-        self.generic_visit(node)
+def _scan_call(summary: BlockSummary, node: ast.Call, enclosing: str) -> None:
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    if name == "compile" and isinstance(func, ast.Attribute):
+        summary.compile_calls.append((node, enclosing))
+    elif name in ("fit", "train_on_batch"):
+        summary.fit_calls.append(node)
+    elif name in _LAYER_NAMES:
+        summary.layer_calls.append(node)
+    if isinstance(func, ast.Name):
+        summary.name_calls.append(node)
 
 
 def summarize(tree: ast.Module) -> BlockSummary:
@@ -139,7 +136,7 @@ def summarize(tree: ast.Module) -> BlockSummary:
                     summary.assignments[target.id] = node.value
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value:
             summary.assignments[node.target.id] = node.value
-    _Scanner(summary).visit(tree)
+    _scan(summary, tree)
     return summary
 
 
