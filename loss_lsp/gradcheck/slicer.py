@@ -391,6 +391,8 @@ def _render(module: _ParsedModule, kept: list[_Stmt], import_names: dict[str, se
         shared_first.setdefault(stmt.first, []).append(text)
     for line, texts in shared_first.items():
         out[line] = "; ".join(texts)
+    while out and not out[-1]:
+        out.pop()  # lines added below the slice do not change it (nor its cache key)
     return "\n".join(out) + "\n"
 
 

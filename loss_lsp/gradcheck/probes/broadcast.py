@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from loss_lsp.gradcheck.probes.subject import Context, Inputs, Subject, describe_type, shape_of
+from loss_lsp.gradcheck.probes.subject import USER_ERRORS, Context, Inputs, Subject, describe_type, shape_of, reraise_fatal
 
 _ELEMENTWISE = {
     "Sub", "AddV2", "Add", "Mul", "RealDiv", "Div", "DivNoNan", "SquaredDifference", "Maximum", "Minimum",
@@ -62,7 +62,8 @@ def probe_broadcast(ctx: Context) -> dict[str, Any]:
     try:
         concrete = function.get_concrete_function(y_true, y_pred)
         broadcasts = outer_broadcasts(concrete.graph, batch, ctx.subject)
-    except (Exception, SystemExit, KeyboardInterrupt):
+    except USER_ERRORS as exc:
+        reraise_fatal(exc)
         broadcasts = None  # eager-only losses: the raw shape below still tells
     out = ctx.subject.run(y_true, y_pred, gradient=False)
     if out.error is not None:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from loss_lsp.gradcheck.probes.subject import Context, Inputs, Subject, finite, to_float
+from loss_lsp.gradcheck.probes.subject import USER_ERRORS, Context, Inputs, Subject, finite, to_float, reraise_fatal
 
 LOGIT = 100.0
 MAX_LOCATED = 2
@@ -87,8 +87,8 @@ def locate(subject: Subject, y_true: Any, y_pred: Any) -> dict[str, Any] | None:
             function(y_true, y_pred)
         except tf.errors.InvalidArgumentError as exc:
             return _from_graph_error(exc, function, y_true, y_pred, subject)
-        except (Exception, SystemExit, KeyboardInterrupt):
-            pass  # eager-only loss: try eagerly below
+        except USER_ERRORS as exc:
+            reraise_fatal(exc)  # else an eager-only loss: try eagerly below
         try:
             with tf.GradientTape() as tape:
                 tape.watch(y_pred)
@@ -101,7 +101,8 @@ def locate(subject: Subject, y_true: Any, y_pred: Any) -> dict[str, Any] | None:
             line = subject.user_line(__import__("traceback").extract_tb(exc.__traceback__))
             return {"op": op.group(1) if op else "", "values": values.group(1) if values else "",
                     "line": line, "gradient_of": "", "gradient": line is None}
-        except (Exception, SystemExit, KeyboardInterrupt):
+        except USER_ERRORS as exc:
+            reraise_fatal(exc)
             return None
         return None
     finally:

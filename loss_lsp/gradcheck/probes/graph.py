@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from loss_lsp.gradcheck.probes.broadcast import outer_broadcasts
-from loss_lsp.gradcheck.probes.subject import Context, finite, to_float
+from loss_lsp.gradcheck.probes.subject import USER_ERRORS, Context, finite, to_float, reraise_fatal
 
 
 def probe_graph(ctx: Context) -> dict[str, Any]:
@@ -18,7 +18,8 @@ def probe_graph(ctx: Context) -> dict[str, Any]:
     try:
         concrete = function.get_concrete_function(y_true, y_pred)
         value, grad, grad_none = concrete(y_true, y_pred)
-    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+    except USER_ERRORS as exc:
+        reraise_fatal(exc)
         return {"ok": False, "error": ctx.subject.describe_error(exc)}
     batch = ctx.inputs.y_pred_shape[0] if ctx.inputs.y_pred_shape else 0
     return {

@@ -23,6 +23,16 @@ try:  # what compile() wraps a plain loss function in (not exported under keras.
 except ImportError:  # pragma: no cover
     LossFunctionWrapper = getattr(keras.losses, "LossFunctionWrapper", None)
 
+# What the user's code may raise that the probes catch and report.
+USER_ERRORS = (Exception, SystemExit, KeyboardInterrupt)
+
+
+def reraise_fatal(exc: BaseException) -> None:
+    """Running out of memory is not the loss's answer: the worker reports it and restarts."""
+    if isinstance(exc, (MemoryError, tf.errors.ResourceExhaustedError)):
+        raise exc
+
+
 INT_DTYPES = ("int", "int8", "int16", "int32", "int64", "uint8", "bool")
 
 
@@ -152,7 +162,8 @@ class Subject:
                 out.value = self.reduce(out.raw)
             if gradient:
                 out.grad = tape.gradient(out.value, y_pred) if tf.is_tensor(out.value) else None
-        except (Exception, SystemExit, KeyboardInterrupt) as exc:  # the user's code may raise anything
+        except USER_ERRORS as exc:  # the user's code may raise anything
+            reraise_fatal(exc)
             out.error = exc
         return out
 

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from loss_lsp.gradcheck.probes.subject import Context
+from loss_lsp.gradcheck.probes.subject import USER_ERRORS, Context, reraise_fatal
 
 
 class VariableRecorder:
@@ -51,7 +51,8 @@ def probe_variables(ctx: Context, recorder: VariableRecorder) -> dict[str, Any]:
         before = [_value(v) for v in trainable]
         x = np.random.default_rng(0).uniform(size=(shape[0], *shape[1:-1], 3)).astype("float32")
         model.train_on_batch(x, np.asarray(ctx.inputs.true("random")))
-    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+    except USER_ERRORS as exc:
+        reraise_fatal(exc)
         return {"ok": True, "trainable": len(trainable), "names": names,
                 "fit_error": ctx.subject.describe_error(exc)}
     model_vars = {id(getattr(v, "value", v)) for v in model.trainable_variables} | \

@@ -1,0 +1,272 @@
+"""``GradientChecker``: the server-side entry point of the gradient check (no TensorFlow here).
+
+    checker = GradientChecker(settings)
+    result = checker.check(source, path, analysis, loss_names=None, on_progress=cb, cancelled=cb)
+    result.findings  # every static finding of the checked losses, with verdict/evidence/probe,
+                     # plus LL901-LL905 findings at the loss definitions
+    result.losses    # one LossReport per loss: name, status, reason, seconds
+    checker.close()  # stops the worker
+
+``check`` blocks (call it from a thread); it never raises for anything the user's code does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from loss_lsp.engine.chunks import split_lines
+from loss_lsp.engine.findings import Analysis, Finding, LossInfo
+from loss_lsp.gradcheck import verdicts
+from loss_lsp.gradcheck.client import WorkerClient
+from loss_lsp.gradcheck.protocol import PROBES_VERSION
+from loss_lsp.gradcheck.slicer import LossSlice, SliceError, slice_loss
+from loss_lsp.settings import Settings, find_root
+
+BATCH = 8
+INT_DTYPES = ("int", "int8", "int16", "int32", "int64", "uint8", "bool")
+LossStatus = Literal["checked", "cached", "not_run"]
+UNTRUSTED = "workspace not trusted"
+
+
+@dataclass(frozen=True)
+class LossReport:
+    name: str
+    status: LossStatus  # checked: ran now; cached: same slice/shapes/TF as a previous run; not_run: see reason
+    reason: str = ""
+    seconds: float = 0.0
+
+
+@dataclass
+class CheckResult:
+    findings: list[Finding] = field(default_factory=list)
+    losses: list[LossReport] = field(default_factory=list)
+
+    def by_code(self, code: str) -> list[Finding]:
+        return [f for f in self.findings if f.code == code]
+
+
+def concrete_shapes(loss: LossInfo, settings: Settings) -> tuple[dict[str, Any], bool]:
+    """Shapes and dtype to run with (-1 = batch -> 8), and whether the code/settings stated them."""
+    y_true = loss.y_true_shape if loss.y_true_shape is not None else settings.default_shapes.get("y_true")
+    y_pred = loss.y_pred_shape if loss.y_pred_shape is not None else settings.default_shapes.get("y_pred")
+    stated = y_true is not None and y_pred is not None
+    dtype = loss.y_true_dtype or "float32"
+    integer = dtype in INT_DTYPES
+    others = [d for shape in (y_true, y_pred) if shape for d in shape[1:]]
+    batch = BATCH if BATCH not in others else BATCH - 1  # keep (B, B) recognisable
+
+    def fill(shape: tuple[int, ...]) -> list[int]:
+        return [batch if i == 0 and d in (-1, None) else (5 if d in (-1, None) else int(d)) for i, d in
+                enumerate(shape)]
+
+    if y_pred is None and y_true is None:
+        y_true, y_pred = (-1,) if integer else (-1, 1), (-1, 1)
+    elif y_pred is None:
+        y_pred = (-1, 1) if integer else y_true
+    elif y_true is None:
+        y_true = (tuple(y_pred[:-1]) or (-1,)) if integer and y_pred[-1] > 1 else y_pred
+    if not y_true or not y_pred:
+        y_true, y_pred = (y_true or (-1, 1)), (y_pred or (-1, 1))
+    return {"y_true": fill(tuple(y_true)), "y_pred": fill(tuple(y_pred)), "y_true_dtype": dtype}, stated
+
+
+class _Cache:
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._items: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+            return hit
+
+    def put(self, key: str, reply: dict[str, Any]) -> None:
+        with self._lock:
+            self._items[key] = reply
+            if len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+# Codes whose probes run only on demand: part of the cache key.
+_ON_DEMAND_CODES = ("LL301", "LL305", "LL401")
+
+
+class GradientChecker:
+    def __init__(self, settings: Settings | None = None,
+                 read_source: Callable[[str], str | None] | None = None) -> None:
+        """``read_source(path)`` returns an open editor buffer for a workspace module (else disk is read)."""
+        self._settings = settings or Settings()
+        self.read_source = read_source
+        self._client = self._new_client(self._settings)
+        self._cache = _Cache()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _new_client(settings: Settings) -> WorkerClient:
+        return WorkerClient(settings.interpreter, settings.gradient_memory_mb, settings.worker_idle_timeout)
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, value: Settings) -> None:
+        old = self._settings
+        self._settings = value
+        if (old.interpreter, old.gradient_memory_mb, old.worker_idle_timeout) != \
+                (value.interpreter, value.gradient_memory_mb, value.worker_idle_timeout):
+            self._client.close()
+            self._client = self._new_client(value)
+
+    @property
+    def client(self) -> WorkerClient:
+        return self._client
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- the check ---------------------------------------------------------------------------------------
+    def check(self, source: str, path: str, analysis: Analysis, loss_names: list[str] | None = None,
+              on_progress: Callable[[str, int, int], None] | None = None,
+              cancelled: Callable[[], bool] | None = None) -> CheckResult:
+        losses = [loss for loss in analysis.losses if loss_names is None or loss.name in loss_names]
+        static = {loss.name: [f for f in analysis.findings if f.loss == loss.name] for loss in losses}
+        result = CheckResult()
+        if not self._settings.trusted:
+            for loss in losses:
+                result.findings += [verdicts.apply(f, verdicts.Verdict("not_run", UNTRUSTED, "")) for f in static[loss.name]]
+                result.losses.append(LossReport(loss.name, "not_run", UNTRUSTED))
+            return result
+        with self._lock:
+            lines = split_lines(source)
+            root = find_root(Path(path))
+            total = len(losses)
+            for index, loss in enumerate(losses):
+                if cancelled is not None and cancelled():
+                    for rest in losses[index:]:
+                        result.findings += [verdicts.apply(f, verdicts.Verdict("not_run", "cancelled", ""))
+                                            for f in static[rest.name]]
+                        result.losses.append(LossReport(rest.name, "not_run", "cancelled"))
+                    break
+                if on_progress is not None:
+                    on_progress(f"checking {loss.name}", index, total)
+                report, findings = self._check_loss(source, path, lines, root, loss, static[loss.name], cancelled)
+                result.losses.append(report)
+                result.findings += findings
+            if on_progress is not None:
+                on_progress("done", total, total)
+        result.findings.sort(key=Finding.sort_key)
+        return result
+
+    def _check_loss(self, source: str, path: str, lines: list[str], root: Path, loss: LossInfo,
+                    findings: list[Finding], cancelled: Callable[[], bool] | None) -> tuple[LossReport, list[Finding]]:
+        started = time.perf_counter()
+        shapes, stated = concrete_shapes(loss, self._settings)
+        run = verdicts.LossRun(loss, path, shapes, stated)
+        status: LossStatus = "checked"
+        try:
+            loss_slice = slice_loss(source, path, loss, root, self.read_source)
+        except SliceError as exc:
+            run.failure = str(exc)
+        except (OSError, RecursionError, ValueError) as exc:
+            run.failure = f"cannot slice the module: {exc}"
+        else:
+            run.omitted = {name: reason for m in loss_slice.modules for name, reason in m.omitted}
+            codes = sorted({f.code for f in findings})
+            request = self._request(loss, loss_slice, shapes, stated, codes)
+            key = self._key(request)
+            reply = self._cache.get(key) if key else None
+            if reply is not None:
+                status = "cached"
+            else:
+                answer = self._client.request(request, self._settings.gradient_timeout, cancelled)
+                reply = answer.message
+                if answer.failure:
+                    run.failure = answer.failure
+                    reply = None
+                elif reply is not None and "probes" in reply:
+                    key = key or self._key(request)
+                    if key:
+                        self._cache.put(key, reply)
+            run.reply = reply
+        numeric = {f.code for f in findings if f.code in verdicts._NUMERIC_OPS}
+        decided = []
+        for finding in findings:
+            decided.append(verdicts.apply(finding, verdicts.decide(finding, run, numeric)))
+        confirmed = {f.code for f in decided if f.verdict == "confirmed"}
+
+        def make(code: str, evidence: str, probe: str, line: int | None) -> Finding:
+            return self._gradient_finding(code, evidence, probe, line, loss, path, lines)
+
+        decided += verdicts.new_findings(run, confirmed, make)
+        reason = verdicts.not_run_reason(run)
+        if reason:
+            status = "not_run"
+        elif (error := verdicts._call_error(run)) is not None:
+            reason = verdicts._call_error_reason(run, error)
+            if not any(f.verdict == "confirmed" for f in decided):
+                status = "not_run"  # it raised, and that explains nothing the rules or the check report
+        report = LossReport(loss.name, status, reason, time.perf_counter() - started)
+        return report, decided
+
+    def _gradient_finding(self, code: str, evidence: str, probe: str, line: int | None, loss: LossInfo, path: str,
+                          lines: list[str]) -> Finding:
+        from loss_lsp.rules import RULES
+
+        rule = RULES[code]
+        evidence = verdicts._one_line(evidence)
+        severity = self._settings.severity_for(code, rule.severity)
+        related = verdicts.related_line(path, lines, line, "the gradient check points here")
+        return Finding(code=code, name=rule.name, message=f"{rule.summary}: {evidence}", severity=severity,  # type: ignore[arg-type]
+                       span=loss.span, loss=loss.name, path=path, related=related, url=rule.url,
+                       verdict="confirmed", evidence=evidence, probe=probe)
+
+    def _request(self, loss: LossInfo, loss_slice: LossSlice, shapes: dict[str, Any], stated: bool,
+                 codes: list[str]) -> dict[str, Any]:
+        return {
+            "op": "check",
+            "main": loss_slice.main,
+            "modules": [m.to_json() for m in loss_slice.modules],
+            "workspace": loss_slice.workspace,
+            "sys_path": list(loss_slice.sys_path),
+            "construct": loss_slice.construct,
+            "call_path": loss.call_path if loss.call_path != "unknown" else "direct",
+            "shapes": shapes,
+            "codes": codes,
+            "stated": stated,
+            "seed": 0,
+        }
+
+    def _key(self, request: dict[str, Any]) -> str:
+        """Hash of the slice, the shapes, the probes asked for and the TensorFlow version ("" if unknown)."""
+        versions = self._client.versions
+        if not versions:
+            return ""
+        relevant = {k: v for k, v in request.items() if k not in ("codes", "id")}
+        relevant["codes"] = [c for c in request["codes"] if c in _ON_DEMAND_CODES]
+        relevant["versions"] = versions
+        relevant["interpreter"] = self._client.interpreter
+        relevant["probes_version"] = PROBES_VERSION
+        return hashlib.blake2b(json.dumps(relevant, sort_keys=True).encode("utf-8", "surrogatepass"),
+                               digest_size=20).hexdigest()
+
+    @property
+    def cache_size(self) -> int:
+        return len(self._cache)
+
+
+__all__ = ["CheckResult", "GradientChecker", "LossReport", "concrete_shapes"]
