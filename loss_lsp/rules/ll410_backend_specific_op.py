@@ -18,7 +18,9 @@ _DTYPES = {"float16", "float32", "float64", "bfloat16", "int8", "int16", "int32"
 
 
 def check(ctx: LossContext) -> Iterator[Finding]:
-    if not _uses_keras_ops(ctx):
+    # module.uses_keras_ops: ``keras.ops.x`` spelled out somewhere in the module. A loss that mixes
+    # keras.ops and tf.* counts too, whatever the import style.
+    if not (ctx.module.uses_keras_ops or _loss_calls_keras_ops(ctx)):
         return
     prefix = _ops_prefix(ctx)
     for flow, node, op in library_calls(ctx, ("tf",), live=False):
@@ -34,12 +36,9 @@ def check(ctx: LossContext) -> Iterator[Finding]:
             f"under JAX or PyTorch it fails; `{portable}` is the backend-neutral equivalent", fix, flow)
 
 
-def _uses_keras_ops(ctx: LossContext) -> bool:
-    """``module.uses_keras_ops``, plus ``from keras import ops`` (which the module summary misses)."""
-    if ctx.module.uses_keras_ops:
-        return True
-    return any(target in ("keras.ops", "tensorflow.keras.ops", "keras.src.ops") or target.startswith("keras.ops.")
-               for target in ctx.module.imports.values())
+def _loss_calls_keras_ops(ctx: LossContext) -> bool:
+    """The loss itself already calls keras.ops: its tf.* ops are the odd ones out."""
+    return any(True for _ in library_calls(ctx, ("ops",), live=False))
 
 
 def _ops_prefix(ctx: LossContext) -> str | None:
