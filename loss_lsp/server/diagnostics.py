@@ -31,6 +31,7 @@ _VERDICT_SUFFIX = {
     "not_run": "gradient check not run",
 }
 
+_EVIDENCE_CHARS = 100
 LinesFor = Callable[[str], "Lines | None"]
 
 
@@ -52,9 +53,10 @@ def message_of(finding: Finding) -> str:
     suffix = _VERDICT_SUFFIX.get(finding.verdict or "")
     if not suffix:
         return finding.message
-    if finding.evidence:
-        return f"{finding.message} [{suffix}: {finding.evidence}]"
-    return f"{finding.message} [{suffix}]"
+    evidence = finding.evidence
+    if len(evidence) > _EVIDENCE_CHARS:  # the whole evidence is in the hover and in data
+        evidence = evidence[:_EVIDENCE_CHARS - 1].rstrip() + "…"
+    return f"{finding.message} [{suffix}: {evidence}]" if evidence else f"{finding.message} [{suffix}]"
 
 
 def data_of(finding: Finding, version: int | None) -> dict[str, Any]:

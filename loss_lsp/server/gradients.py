@@ -117,12 +117,15 @@ class GradientRunner:
     running never holds up the server's exit.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, read_source: Callable[[str], str | None] | None = None) -> None:
+        self._read_source = read_source  # an open editor buffer for a workspace module
         self._thread: EngineThread | None = None
         self._checker: Any = None
         self._checker_settings: Settings | None = None
         self._lock = threading.Lock()
         self.runs: dict[str, GradientRun] = {}  # uri -> latest run (read on the event loop)
+        self.running = 0  # checks in progress on the thread
+        self.last_losses: dict[str, int] = {}  # status -> count, of the last finished check
 
     @property
     def thread(self) -> EngineThread:
@@ -134,16 +137,27 @@ class GradientRunner:
               loss_names: list[str] | None, on_progress: Callable[..., None] | None,
               cancelled: Callable[[], bool] | None) -> Any:
         """Blocking; call on :attr:`thread`."""
-        with self._lock:
-            checker = self._checker_for(settings)
-        return checker.check(source, path, analysis, loss_names=loss_names, on_progress=on_progress,
-                             cancelled=cancelled)
+        self.running += 1
+        try:
+            with self._lock:
+                checker = self._checker_for(settings)
+            result = checker.check(source, path, analysis, loss_names=loss_names, on_progress=on_progress,
+                                   cancelled=cancelled)
+        finally:
+            self.running -= 1
+        counts: dict[str, int] = {}
+        for report in result.losses:
+            status = "cancelled" if report.reason == "cancelled" else report.status
+            counts[status] = counts.get(status, 0) + 1
+        self.last_losses = counts
+        return result
 
     def _checker_for(self, settings: Settings) -> Any:
-        if self._checker is None or self._checker_settings != settings:
-            self._close_checker()
-            self._checker = load_checker_class()(settings)
-            self._checker_settings = settings
+        if self._checker is None:
+            self._checker = load_checker_class()(settings, read_source=self._read_source)
+        elif self._checker_settings != settings:
+            self._checker.settings = settings  # keeps the warm worker unless its process settings changed
+        self._checker_settings = settings
         return self._checker
 
     def _close_checker(self) -> None:

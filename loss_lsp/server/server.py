@@ -64,7 +64,7 @@ class LossLanguageServer(LanguageServer):
         self.engine: EngineThread | None = None
         self.scheduler: Scheduler[DocResult] | None = None
         self.indexer: Indexer | None = None
-        self.gradients = GradientRunner()
+        self.gradients = GradientRunner(read_source=self._open_text)
         self.encoding = UTF16
         self.pull_diagnostics = False
         self.refresh_support = False
@@ -267,7 +267,8 @@ class LossLanguageServer(LanguageServer):
             "diagnostics": "pull" if self.pull_diagnostics else "push",
             "workspaceFolders": self.config.folders,
             "settings": self.config.snapshot(),
-            "gradientCheck": {"available": available, "reason": why},
+            "gradientCheck": {"available": available, "reason": why, "running": self.gradients.running,
+                              "lastLosses": self.gradients.last_losses},
             "tensorflowImported": "tensorflow" in sys.modules,
             "openDocuments": len(scheduler.docs) if scheduler else 0,
             "indexedFiles": self.indexer.indexed_files if self.indexer else 0,
@@ -591,23 +592,23 @@ async def _check_gradients(ls: LossLanguageServer, uris: list[str] | None, posit
             result = await ls.result_for(uri) or await _closed_file_result(ls, uri)
             if result is None or result.analysis is None or result.path is None:
                 continue
-            if not result.settings.trusted:
-                raise JsonRpcException(f"{CHECK_GRADIENTS}: the workspace is not trusted; the gradient check "
-                                       "runs its loss code", code=REQUEST_FAILED)
             names = [loss] if loss else _loss_at(result, position) if position is not None else None
-            label = f"{number}/{len(uris)} {os.path.basename(result.path)}"
+            label = f"{os.path.basename(result.path)}" + (f" ({number}/{len(uris)})" if len(uris) > 1 else "")
             progress.report(label, int(100 * (number - 1) / max(len(uris), 1)), force=True)
 
-            def on_progress(*args: Any, _label: str = label, **kwargs: Any) -> None:
-                message = " ".join(str(a) for a in args if isinstance(a, str)) or kwargs.get("message", "")
-                loop.call_soon_threadsafe(progress.report, f"{_label} {message}".strip())
+            def on_progress(message: str = "", index: int = 0, total: int = 0, _label: str = label,
+                            _done: int = number - 1) -> None:
+                share = (_done + (index / total if total else 0)) / max(len(uris), 1)
+                loop.call_soon_threadsafe(progress.report, f"{_label}: {message}", int(100 * share))
 
             checked = await asyncio.wrap_future(ls.gradients.thread.submit(
                 ls.gradients.check, result.settings, result.text, result.path, result.analysis, names,
                 on_progress, cancelled))
-            findings = list(getattr(checked, "findings", []) or [])
+            findings = list(checked.findings)
             ls.gradients.runs[uri] = GradientRun(tuple(result.lines.lines or ()), tuple(findings))
-            files.append({"uri": uri, "findings": [_finding_summary(f) for f in findings]})
+            files.append({"uri": uri, "findings": [_finding_summary(f) for f in findings],
+                          "losses": [{"name": r.name, "status": r.status, "reason": r.reason,
+                                      "seconds": round(r.seconds, 3)} for r in checked.losses]})
             if ls.scheduler is not None and uri in ls.scheduler.docs:
                 ls.refresh_documents([uri])
     except asyncio.CancelledError:
@@ -615,7 +616,8 @@ async def _check_gradients(ls: LossLanguageServer, uris: list[str] | None, posit
         raise
     finally:
         progress.end()
-    return {"summary": _summary(files, cancelled()), "files": files}
+    return {"summary": _summary(files, cancelled()), "files": files,
+            "losses": [loss for file in files for loss in file["losses"]]}
 
 
 def _loss_at(result: DocResult, position: types.Position) -> list[str] | None:

@@ -1,0 +1,168 @@
+"""Rapid edits, cancellation, bad documents and the pygls bookkeeping leaks, on one server."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
+
+from tests.server.helpers import (
+    CONFIG,
+    RecordingClient,
+    capabilities,
+    change_document,
+    codes,
+    copy_data,
+    initialize,
+    open_document,
+    wait_diagnostics,
+)
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+PROBE = "def probe_loss(y_true, y_pred):\n    return tf.reduce_mean({})\n\n\nmodel.compile(loss=probe_loss)\n"
+
+
+def heavy_module(copies: int = 120) -> str:
+    """A few thousand lines of losses (so that one analysis takes long enough to be overtaken)."""
+    fixture = (Path(__file__).parent / "data" / "broken_losses.py").read_text()
+    head, _, body = fixture.partition("from tensorflow import keras\n")
+    parts = [head + "from tensorflow import keras\n", "model = keras.Sequential([keras.layers.Dense(1)])\n"]
+    for n in range(copies):
+        parts.append(body.replace("(y_true, y_pred)", f"_{n}(y_true, y_pred)")
+                     .replace("loss=numpy_mse", f"loss=numpy_mse_{n}")
+                     .replace("loss=detached_mae", f"loss=detached_mae_{n}")
+                     .replace("loss=cross_entropy", f"loss=cross_entropy_{n}")
+                     .replace("loss=plain_mse", f"loss=plain_mse_{n}"))
+    return "".join(parts)
+
+
+def with_probe(base: str, version: int) -> str:
+    """Odd versions have a detached tensor in probe_loss (LL102), even versions do not."""
+    return base + PROBE.format("y_pred.numpy()" if version % 2 else "y_pred")
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_data(tmp_path_factory.mktemp("robust"), "broken_losses.py")
+
+
+@pytest_lsp.fixture(config=CONFIG, scope="module")
+async def client(lsp_client: RecordingClient, workspace: Path):
+    await initialize(lsp_client, workspace, capabilities())
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def _info(client: RecordingClient) -> dict:
+    return await client.workspace_execute_command_async(types.ExecuteCommandParams(command="loss-lsp.serverInfo"))
+
+
+async def test_server_info_and_no_tensorflow(client: RecordingClient, workspace: Path) -> None:
+    uri = open_document(client, workspace / "broken_losses.py")
+    await wait_diagnostics(client, uri, version=1)
+    info = await _info(client)
+    assert info["name"] == "loss-lsp" and info["version"]
+    assert info["positionEncoding"] == "utf-16" and info["diagnostics"] == "push"
+    assert info["workspaceFolders"] == [str(workspace)]
+    assert info["tensorflowImported"] is False  # the server process never imports TensorFlow
+
+
+async def test_stale_results_are_never_published(client: RecordingClient, workspace: Path) -> None:
+    path = workspace / "heavy.py"
+    base = heavy_module()
+    path.write_text(with_probe(base, 1))
+    uri = open_document(client, path)
+    await wait_diagnostics(client, uri, version=1)
+    since = len(client.published)
+    last = 31
+    for version in range(2, last + 1):  # sent back to back, faster than one analysis
+        change_document(client, uri, version, with_probe(base, version))
+    await wait_diagnostics(client, uri, version=last, since=since)
+    published = [p for p in client.published[since:] if p.uri == uri]
+    versions = [p.version for p in published]
+    assert versions == sorted(set(versions)) and versions[-1] == last
+    assert len(versions) < last - 1  # rapid edits were coalesced
+    probe_line = with_probe(base, 1).split("\n").index("    return tf.reduce_mean(y_pred.numpy())")
+    for params in published:
+        on_probe = [d for d in params.diagnostics if d.range.start.line == probe_line and d.code == "LL102"]
+        assert bool(on_probe) == bool(params.version % 2), params.version
+    assert (await _info(client))["droppedStaleResults"] >= 1
+
+
+async def test_cancel_request_is_honoured(client: RecordingClient, workspace: Path) -> None:
+    path = workspace / "heavy.py"
+    uri = path.as_uri()
+    renamed = heavy_module().replace("_mse", "_mse_renamed")  # every block changes: a full analysis
+    change_document(client, uri, 40, with_probe(renamed, 40))
+    # send_request sends at once (the client's send_request_async only sends when awaited)
+    request = client.protocol.send_request(types.TEXT_DOCUMENT_HOVER, types.HoverParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), position=types.Position(line=7, character=12)),
+        msg_id="hover-to-cancel")
+    client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id="hover-to-cancel"))
+    with pytest.raises(JsonRpcRequestCancelled):
+        await asyncio.wrap_future(request)
+    await wait_diagnostics(client, uri, version=40)  # the analysis itself went on and was published
+
+
+async def test_futures_and_progress_tokens_do_not_leak(client: RecordingClient, workspace: Path) -> None:
+    uri = (workspace / "broken_losses.py").as_uri()
+    text = (workspace / "broken_losses.py").read_text()
+    before = await _info(client)
+    for version in range(2, 302):
+        change_document(client, uri, version, text + f"\n# edit {version}\n")
+    await wait_diagnostics(client, uri, version=301)
+    after = await _info(client)
+    # pygls 2.1.1 keeps one future per didChange in protocol._request_futures: 300 here.
+    assert after["pendingFutures"] <= before["pendingFutures"] + 2
+    assert after["progressTokens"] == 0
+
+
+async def test_syntax_error_keeps_other_findings(client: RecordingClient, workspace: Path) -> None:
+    text = (workspace / "broken_losses.py").read_text().replace(
+        "def plain_mse(y_true, y_pred):", "def half_typed(y_true, y_pred:\n    return (\n\n\ndef plain_mse(y_true, y_pred):")
+    logged = len(client.log_messages)
+    uri = open_document(client, workspace / "typing.py", text)
+    published = await wait_diagnostics(client, uri, version=1)
+    assert codes(list(published.diagnostics)) == ["LL101", "LL102", "LL201"]
+    assert any("syntax error" in m.message for m in client.log_messages[logged:])
+
+
+async def test_non_python_document_gets_no_diagnostics(client: RecordingClient, workspace: Path) -> None:
+    text = "np.mean(y_pred) and y_pred.numpy() in prose\n"
+    uri = open_document(client, workspace / "notes.txt", text, language_id="plaintext")
+    published = await wait_diagnostics(client, uri, version=1)
+    assert list(published.diagnostics) == []
+
+
+async def test_ten_megabyte_file_is_refused_politely(client: RecordingClient, workspace: Path) -> None:
+    logged = len(client.log_messages)
+    text = "def f(y_true, y_pred):\n    return np.mean(y_pred)\n" * 220_000  # ~10 MB
+    uri = open_document(client, workspace / "huge.py", text)
+    published = await wait_diagnostics(client, uri, version=1)
+    assert list(published.diagnostics) == []
+    assert any("too large" in m.message for m in client.log_messages[logged:])
+    client.text_document_did_close(types.DidCloseTextDocumentParams(
+        text_document=types.TextDocumentIdentifier(uri=uri)))
+    assert (await _info(client))["name"] == "loss-lsp"  # still up
+
+
+async def test_check_gradients_without_the_checker_is_an_error(client: RecordingClient, workspace: Path) -> None:
+    info = await _info(client)
+    if info["gradientCheck"]["available"]:
+        pytest.skip("the gradient check is installed: see test_gradient_check.py")
+    with pytest.raises(JsonRpcException) as raised:
+        await client.workspace_execute_command_async(types.ExecuteCommandParams(
+            command="loss-lsp.checkGradients", arguments=[(workspace / "broken_losses.py").as_uri()]))
+    assert raised.value.code == -32803 and "unavailable" in raised.value.message
+
+
+async def test_unknown_command_arguments_are_rejected(client: RecordingClient, workspace: Path) -> None:
+    with pytest.raises(JsonRpcException):
+        await client.workspace_execute_command_async(types.ExecuteCommandParams(
+            command="loss-lsp.checkGradients", arguments=[42]))
+    assert (await _info(client))["name"] == "loss-lsp"
