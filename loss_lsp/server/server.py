@@ -124,6 +124,8 @@ class LossLanguageServer(LanguageServer):
                                    context_for=self._context_for)
         if not self.configuration_support:
             self.configured.set()
+        if params.process_id:
+            self.spawn(_watch_parent(params.process_id), "client process watch")
 
     def shutdown_workers(self) -> None:
         for task in list(self.tasks):
@@ -448,6 +450,19 @@ def create_server() -> LossLanguageServer:
 def _version_of(ls: LossLanguageServer, uri: str) -> int | None:
     state = ls.scheduler.docs.get(uri) if ls.scheduler else None
     return state.version if state is not None else None
+
+
+async def _watch_parent(pid: int, every: float = 5.0) -> None:
+    """Exit when the editor that started us is gone (it may die without sending exit)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            log.warning("the client process %d is gone: exiting", pid)
+            os._exit(1)
+        except PermissionError:  # alive, owned by someone else
+            pass
 
 
 def _warm_up() -> None:

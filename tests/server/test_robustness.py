@@ -151,16 +151,6 @@ async def test_ten_megabyte_file_is_refused_politely(client: RecordingClient, wo
     assert (await _info(client))["name"] == "loss-lsp"  # still up
 
 
-async def test_check_gradients_without_the_checker_is_an_error(client: RecordingClient, workspace: Path) -> None:
-    info = await _info(client)
-    if info["gradientCheck"]["available"]:
-        pytest.skip("the gradient check is installed: see test_gradient_check.py")
-    with pytest.raises(JsonRpcException) as raised:
-        await client.workspace_execute_command_async(types.ExecuteCommandParams(
-            command="loss-lsp.checkGradients", arguments=[(workspace / "broken_losses.py").as_uri()]))
-    assert raised.value.code == -32803 and "unavailable" in raised.value.message
-
-
 async def test_unknown_command_arguments_are_rejected(client: RecordingClient, workspace: Path) -> None:
     with pytest.raises(JsonRpcException):
         await client.workspace_execute_command_async(types.ExecuteCommandParams(
