@@ -18,7 +18,7 @@ def check(ctx: LossContext) -> Iterator[Finding]:
     if isinstance(fn, ast.Lambda):
         yield from _check_value(ctx, fn.body)
         return
-    if _is_generator(fn):
+    if _is_generator(fn) or _overrides_dunder_call(ctx):
         return
     for ret in _returns(fn.body):
         if ret.value is None:
@@ -59,6 +59,13 @@ def _check_value(ctx: LossContext, value: ast.expr) -> Iterator[Finding]:
             "batches that take this path train nothing (and if every path does, fit fails with \"No gradients "
             "provided\"); return a tensor computed from y_pred, e.g. `0.0 * tf.reduce_sum(y_pred)`")
         yield replace(finding, severity=ctx.settings.severity_for(RULE.code, "warning"))
+
+
+def _overrides_dunder_call(ctx: LossContext) -> bool:
+    """A Loss class with its own ``__call__`` decides itself what ``call`` returns (Keras's CompileLoss)."""
+    cls = ctx.loss.cls
+    return cls is not None and any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == "__call__"
+                                   for n in cls.body)
 
 
 def _python_number(node: ast.AST) -> float | None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from loss_lsp.engine.chunks import Block
 from loss_lsp.engine.context import ModuleContext, char_col
+from loss_lsp.engine.discovery import loss_base_classes
 from loss_lsp.engine.findings import Edit, Finding, Fix
 from loss_lsp.rules.rule import Rule
 
@@ -23,24 +24,41 @@ def check_module(ctx: ModuleContext) -> Iterator[Finding]:
     if not roots & set(_LIBRARIES) or "tf_keras" in roots:
         return  # not Keras code, or Keras 2 on purpose (tf_keras / TF_USE_LEGACY_KERAS): the enum is valid
     quote = _quote_style(ctx)
+    local_losses = loss_base_classes(ctx.module)
     for block in ctx.module.blocks:
         if block.tree is None:
             continue
         parent_of = {id(child): node for node in ast.walk(block.tree) for child in ast.iter_child_nodes(node)}
+        inside_loss_class = {id(n) for cls in ast.walk(block.tree) if isinstance(cls, ast.ClassDef)
+                             and cls.name in local_losses for n in ast.walk(cls)}
         for node in ast.walk(block.tree):
             if isinstance(node, ast.ImportFrom):
                 yield from _removed_import(ctx, block, node)
             elif isinstance(node, (ast.Attribute, ast.Name)) and isinstance(node.ctx, ast.Load):
                 yield from _enum_use(ctx, block, node, parent_of.get(id(node)), quote)
-            elif isinstance(node, ast.keyword) and node.arg == "reduction":
-                yield from _auto_string(ctx, block, node.value)
-            elif isinstance(node, ast.arguments):
+            elif isinstance(node, ast.Call) and _builds_loss(ctx, node, local_losses, id(node) in inside_loss_class):
+                for kw in node.keywords:
+                    if kw.arg == "reduction":
+                        yield from _auto_string(ctx, block, kw.value)
+            elif isinstance(node, ast.arguments) and id(node) in inside_loss_class:
                 positional = node.posonlyargs + node.args
                 pairs = list(zip(positional[len(positional) - len(node.defaults):], node.defaults))
                 pairs += [(a, d) for a, d in zip(node.kwonlyargs, node.kw_defaults) if d is not None]
                 for param, default in pairs:
                     if param.arg == "reduction":
                         yield from _auto_string(ctx, block, default)
+
+
+def _builds_loss(ctx: ModuleContext, call: ast.Call, local_losses: set[str], in_loss_class: bool) -> bool:
+    """A Keras loss constructor: ``keras.losses.X(...)``, a local Loss subclass, or the ``__init__`` chain
+    inside one (``super().__init__(reduction=...)``). Other functions may use "auto" for their own ends."""
+    func = call.func
+    if isinstance(func, ast.Name) and func.id in local_losses:
+        return True
+    if isinstance(func, ast.Attribute) and func.attr == "__init__":
+        return in_loss_class
+    op = ctx.module.op(func)
+    return op is not None and (op.namespace == "losses" or (op.namespace == "tf" and op.name.startswith("losses.")))
 
 
 def _enum_use(ctx: ModuleContext, block: Block, node: ast.Attribute | ast.Name, parent: ast.AST | None,
