@@ -19,18 +19,35 @@ _KERAS_BASES = {"Model", "Sequential", "Layer"}
 def check(ctx: LossContext) -> Iterator[Finding]:
     enclosing_bound = _bound_names(ctx.loss.factory) if ctx.loss.factory is not None else set()
     enclosing_values = _assigned_values(ctx.loss.factory) if ctx.loss.factory is not None else {}
+    # Layers or models handed to the loss as extra parameters (bound with partial or a factory):
+    # a tensor has no `.output`, so on these names the attribute means a Keras object.
+    handed_in = set(ctx.loss.params[2:])
+    if ctx.loss.factory is not None:
+        factory_args = ctx.loss.factory.args
+        handed_in |= {a.arg for a in factory_args.posonlyargs + factory_args.args + factory_args.kwonlyargs}
     for scope in _scopes(ctx):
         bound = _bound_names(scope)
         for node in ast.walk(scope):
             if isinstance(node, ast.Attribute) and node.attr in _SYMBOLIC_ATTRS and isinstance(node.ctx, ast.Load):
                 what = _keras_object(ctx, node.value, bound, enclosing_bound, enclosing_values)
-                if what in ("model", "layer"):
+                if what is None and _is_handed_in(node.value, handed_in, scope, ctx):
+                    what = "layer or model passed to the loss"
+                if what is not None and what != "tensor":
                     yield ctx.finding(RULE, node, _message(f"`{ctx.text(node)}`", "the symbolic "
                                                            f"{node.attr} of a {what}"))
             elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in bound:
                 if _keras_object(ctx, node, bound, enclosing_bound, enclosing_values) == "tensor":
                     yield ctx.finding(RULE, node, _message(f"`{node.id}`", "a KerasTensor built with the model "
                                                            "(`Input(...)` or a layer's output)"))
+
+
+def _is_handed_in(node: ast.expr, handed_in: set[str], scope: ast.AST, ctx: LossContext) -> bool:
+    """A parameter of the loss (beyond y_true, y_pred) or of its factory, not reassigned in this scope."""
+    if not isinstance(node, ast.Name) or node.id not in handed_in:
+        return False
+    reassigned = any(isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store) and n.id == node.id
+                     for n in ast.walk(scope))
+    return not reassigned and (scope is ctx.loss.fn)
 
 
 def _message(spelled: str, what: str) -> str:
