@@ -261,9 +261,9 @@ RULE = Rule(
         "`fit` differentiates the value a loss returns; it does not look at tapes the loss opens itself. "
         "Gradients a loss computes and does not put into its return value are thrown away on every step, "
         "at the cost of a second backward pass. When they *are* part of the value (a gradient penalty), the "
-        "loss trains correctly on the TensorFlow backend (measured on Keras 3.15), but `tf.GradientTape` "
-        "does not exist under Keras's JAX or PyTorch backends, so the same model cannot switch backend: "
-        "that case is reported as information."
+        "loss trains correctly on the TensorFlow backend (measured on Keras 3.15), but under Keras's JAX or "
+        "PyTorch backend y_pred is not a TensorFlow tensor and a TensorFlow tape cannot differentiate it, so "
+        "the model cannot switch backend: that case is reported as information."
     ),
     example=(
         "import tensorflow as tf\n\n"

@@ -141,17 +141,15 @@ RULE = Rule(
     ),
     example=(
         "import tensorflow as tf\n\n"
-        "class ScaledMSE(tf.keras.losses.Loss):\n"
-        "    def __init__(self, scale=1.0, reduction=tf.keras.losses.Reduction.AUTO, name=\"scaled_mse\"):\n"
+        "class LogCosh(tf.keras.losses.Loss):\n"
+        "    def __init__(self, reduction=tf.keras.losses.Reduction.AUTO, name=\"log_cosh\"):\n"
         "        super().__init__(reduction=reduction, name=name)\n"
-        "        self.scale = scale\n"
     ),
     fixed=(
         "import tensorflow as tf\n\n"
-        "class ScaledMSE(tf.keras.losses.Loss):\n"
-        "    def __init__(self, scale=1.0, reduction=\"sum_over_batch_size\", name=\"scaled_mse\"):\n"
+        "class LogCosh(tf.keras.losses.Loss):\n"
+        "    def __init__(self, reduction=\"sum_over_batch_size\", name=\"log_cosh\"):\n"
         "        super().__init__(reduction=reduction, name=name)\n"
-        "        self.scale = scale\n"
     ),
     fix_title="Use the Keras 3 reduction string (\"sum_over_batch_size\", \"sum\" or \"none\")",
     check_module=check_module,

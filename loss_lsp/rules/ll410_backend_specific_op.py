@@ -78,20 +78,20 @@ RULE = Rule(
         "on the TensorFlow backend the loss trains correctly."
     ),
     example=(
-        "import tensorflow as tf\n"
-        "from keras import ops\n\n"
+        "import keras\n"
+        "import tensorflow as tf\n\n"
         "def mae(y_true, y_pred):\n"
-        "    return ops.mean(ops.abs(y_true - y_pred), axis=-1)\n\n"
+        "    return keras.ops.mean(keras.ops.abs(y_true - y_pred), axis=-1)\n\n"
         "def mse(y_true, y_pred):\n"
         "    return tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)\n"
     ),
     fixed=(
-        "import tensorflow as tf\n"
-        "from keras import ops\n\n"
+        "import keras\n"
+        "import tensorflow as tf\n\n"
         "def mae(y_true, y_pred):\n"
-        "    return ops.mean(ops.abs(y_true - y_pred), axis=-1)\n\n"
+        "    return keras.ops.mean(keras.ops.abs(y_true - y_pred), axis=-1)\n\n"
         "def mse(y_true, y_pred):\n"
-        "    return ops.mean(ops.square(y_true - y_pred), axis=-1)\n"
+        "    return keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1)\n"
     ),
     fix_title="Replace the `tf.*` op with its `keras.ops` equivalent",
     check=check,
