@@ -12,8 +12,10 @@
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from loss_lsp.engine.chunks import split_lines
+from loss_lsp.engine.chunks import split_blocks, split_lines
 from loss_lsp.engine.findings import Analysis, Finding, LossInfo
 from loss_lsp.gradcheck import verdicts
 from loss_lsp.gradcheck.client import WorkerClient
@@ -34,6 +36,9 @@ BATCH = 8
 INT_DTYPES = ("int", "int8", "int16", "int32", "int64", "uint8", "bool")
 LossStatus = Literal["checked", "cached", "not_run"]
 UNTRUSTED = "workspace not trusted"
+NOT_IN_A_LOSS = "not inside a loss the check can run (no runtime probe)"
+# Losses that need several classes: with no stated shapes, a single unit would make them degenerate.
+_MULTICLASS = re.compile(r"softmax|argmax|argmin|categorical|one_hot|top_k")
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,52 @@ def concrete_shapes(loss: LossInfo, settings: Settings) -> tuple[dict[str, Any],
     if not y_true or not y_pred:
         y_true, y_pred = (y_true or (-1, 1)), (y_pred or (-1, 1))
     return {"y_true": fill(tuple(y_true)), "y_pred": fill(tuple(y_pred)), "y_true_dtype": dtype}, stated
+
+
+def loss_ranges(source: str, losses: list[LossInfo]) -> dict[str, tuple[int, int]]:
+    """First and last line (0-based) of each loss's definition (the class for Loss subclasses)."""
+    headers = {loss.span.start_line: loss.name for loss in losses}
+    ranges: dict[str, tuple[int, int]] = {}
+    for block in split_blocks(split_lines(source)):
+        if block.tree is None:
+            continue
+        for node in ast.walk(block.tree):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+                first = block.start + node.lineno - 1
+                name = headers.get(first)
+                if name is not None and name not in ranges:
+                    ranges[name] = (first, block.start + (node.end_lineno or node.lineno) - 1)
+    return ranges
+
+
+def attach_findings(source: str, analysis: Analysis, losses: list[LossInfo]) -> tuple[dict[str, list[Finding]],
+                                                                                      list[Finding]]:
+    """The static findings of each loss: by its name, its class's name, or its definition's lines."""
+    static: dict[str, list[Finding]] = {loss.name: [] for loss in losses}
+    ranges = loss_ranges(source, losses)
+    by_name = {loss.name: loss.name for loss in losses}
+    for loss in losses:
+        if loss.kind == "loss_class":
+            by_name.setdefault(loss.name.split(".", 1)[0], loss.name)
+    unattached = []
+    for finding in analysis.findings:
+        owner = by_name.get(finding.loss) if finding.loss else None
+        if owner is None and not finding.loss:
+            line = finding.span.start_line
+            inside = [(last - first, name) for name, (first, last) in ranges.items() if first <= line <= last]
+            owner = min(inside)[1] if inside else None
+        if owner is not None:
+            static[owner].append(finding)
+        elif not finding.loss or finding.loss not in {l.name for l in analysis.losses}:
+            unattached.append(finding)
+    return static, unattached
+
+
+def multiclass_shapes(shapes: dict[str, Any], classes: int = 3) -> dict[str, Any]:
+    """Default shapes with a class axis: (B, 3) predictions, one-hot or class-id targets."""
+    batch = shapes["y_pred"][0]
+    integer = shapes.get("y_true_dtype") in INT_DTYPES
+    return {**shapes, "y_pred": [batch, classes], "y_true": [batch] if integer else [batch, classes]}
 
 
 class _Cache:
@@ -144,12 +195,15 @@ class GradientChecker:
               on_progress: Callable[[str, int, int], None] | None = None,
               cancelled: Callable[[], bool] | None = None) -> CheckResult:
         losses = [loss for loss in analysis.losses if loss_names is None or loss.name in loss_names]
-        static = {loss.name: [f for f in analysis.findings if f.loss == loss.name] for loss in losses}
+        static, unattached = attach_findings(source, analysis, losses)
         result = CheckResult()
         if not self._settings.trusted:
             for loss in losses:
                 result.findings += [verdicts.apply(f, verdicts.Verdict("not_run", UNTRUSTED, "")) for f in static[loss.name]]
                 result.losses.append(LossReport(loss.name, "not_run", UNTRUSTED))
+            if loss_names is None:
+                result.findings += [verdicts.apply(f, verdicts.Verdict("not_run", UNTRUSTED, "")) for f in unattached]
+            result.findings.sort(key=Finding.sort_key)
             return result
         with self._lock:
             lines = split_lines(source)
@@ -169,6 +223,8 @@ class GradientChecker:
                 result.findings += findings
             if on_progress is not None:
                 on_progress("done", total, total)
+        if loss_names is None:  # a whole-file check returns every finding, so it can replace them all
+            result.findings += [verdicts.apply(f, verdicts.Verdict("not_run", NOT_IN_A_LOSS, "")) for f in unattached]
         result.findings.sort(key=Finding.sort_key)
         return result
 
@@ -177,17 +233,22 @@ class GradientChecker:
         started = time.perf_counter()
         shapes, stated = concrete_shapes(loss, self._settings)
         run = verdicts.LossRun(loss, path, shapes, stated)
+        bare = loss.name if loss.kind == "function" and "LL404" in {f.code for f in findings} else ""
         status: LossStatus = "checked"
         try:
-            loss_slice = slice_loss(source, path, loss, root, self.read_source)
+            loss_slice = slice_loss(source, path, loss, root, self.read_source, extra_roots=(bare,) if bare else ())
         except SliceError as exc:
             run.failure = str(exc)
         except (OSError, RecursionError, ValueError) as exc:
             run.failure = f"cannot slice the module: {exc}"
         else:
             run.omitted = {name: reason for m in loss_slice.modules for name, reason in m.omitted}
+            if not stated and _MULTICLASS.search(loss_slice.modules[0].code):
+                shapes = multiclass_shapes(shapes)
+                run.shapes = shapes
             codes = sorted({f.code for f in findings})
             request = self._request(loss, loss_slice, shapes, stated, codes)
+            request["bare"] = bare
             key = self._key(request)
             reply = self._cache.get(key) if key else None
             if reply is not None:

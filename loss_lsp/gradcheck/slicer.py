@@ -465,7 +465,7 @@ def _lambda_construct(module: _ParsedModule, loss: LossInfo) -> str:
 
 
 def slice_loss(source: str, path: str, loss: LossInfo, root: str | Path,
-               read_source: Callable[[str], str | None] | None = None) -> LossSlice:
+               read_source: Callable[[str], str | None] | None = None, extra_roots: tuple[str, ...] = ()) -> LossSlice:
     """The runnable slice for one loss (raises SliceError with a one-line reason)."""
     file = Path(path).resolve()
     root_path = Path(root).resolve()
@@ -486,6 +486,7 @@ def slice_loss(source: str, path: str, loss: LossInfo, root: str | Path,
     except SyntaxError as exc:
         raise SliceError(f"cannot build this loss from `{construct}`: {exc.msg}") from exc
 
+    roots |= set(extra_roots)
     parsed: dict[str, _ParsedModule] = {main_name: main}
     needs: dict[str, set[str] | None] = {main_name: set(roots)}
 

@@ -23,13 +23,14 @@ _NUMERIC_OPS: dict[str, set[str]] = {
     "LL206": set(),
 }
 _LOGIT_RULES = {"LL204", "LL205"}
+# Rules that say "this line fails at run time": an exception raised by that very line confirms them.
+ERROR_RULES = {"LL105", "LL302", "LL303", "LL404", "LL405", "LL406"}
 _NO_PROBE = {
     "LL304": "no runtime probe: it is about the model's output layer, not the loss's arithmetic",
     "LL403": "no runtime probe: a tape inside the loss works on the TensorFlow backend (a portability issue)",
     "LL406": "",  # decided by the call probe when the removed API raises
     "LL407": "no runtime probe: it is about where the loss object is built in the training loop",
     "LL408": "no runtime probe: it is about the model's layers",
-    "LL409": "no runtime probe: it is about saving and loading the loss",
     "LL410": "no runtime probe: it is about portability to other Keras backends",
 }
 GRADIENT_CODES = ("LL901", "LL902", "LL903", "LL904", "LL905")
@@ -254,7 +255,7 @@ def _decide_error_rule(code: str, finding: Finding, run: LossRun) -> Verdict:
 
 def _error_matches(code: str, finding: Finding, error: dict[str, Any]) -> bool:
     message = (error.get("message") or "").lower()
-    if error.get("line") is not None and error["line"] == finding.span.start_line:
+    if code in ERROR_RULES and error.get("line") is not None and error["line"] == finding.span.start_line:
         return True
     if code == "LL404":
         return bool(error.get("signature"))
@@ -267,6 +268,39 @@ def _error_matches(code: str, finding: Finding, error: dict[str, Any]) -> bool:
     if code == "LL406":
         return "reduction" in message
     return False
+
+
+def _decide_signature(finding: Finding, run: LossRun) -> Verdict:
+    probe = _probes(run).get("signature") or {}
+    if not probe.get("ok"):
+        return Verdict("not_run", probe.get("skipped") or "the signature probe did not run", "signature")
+    raised = probe.get("raised")
+    callee = probe.get("callee", "the loss")
+    if raised and raised.get("signature"):
+        return Verdict("confirmed", f"`{callee}` called with (y_true, y_pred) as compile() does raises "
+                                    f"{_error_text(raised)}", "signature")
+    if raised:
+        return Verdict("not_run", f"`{callee}` raised {_error_text(raised)}", "signature")
+    return Verdict("not_reproduced", f"`{callee}` runs with only (y_true, y_pred)", "signature")
+
+
+def _decide_config(run: LossRun) -> Verdict:
+    probe = _probes(run).get("config") or {}
+    if not probe.get("ok"):
+        return Verdict("not_run", probe.get("skipped") or "the config probe did not run", "config")
+    changed = probe.get("changed") or {}
+    args = ", ".join(f"{k}={v!r}" for k, v in changed.items())
+    if probe.get("from_config_error"):
+        return Verdict("confirmed", f"{probe.get('cls', 'the loss')}.from_config(get_config()) raises "
+                                    f"{probe['from_config_error']}", "config")
+    lost = probe.get("lost") or []
+    if lost:
+        first = lost[0]
+        return Verdict("confirmed", f"{probe.get('cls')}({args}) rebuilt from get_config() has {first['attribute']}="
+                                    f"{first['restored']!r} instead of {first['given']!r}", "config")
+    if not changed:
+        return Verdict("not_run", "no numeric hyper-parameter with a default to change", "config")
+    return Verdict("not_reproduced", f"{probe.get('cls')}({args}) survives get_config()/from_config()", "config")
 
 
 def _decide_batch(run: LossRun) -> Verdict:
@@ -322,13 +356,18 @@ def _decide_return(run: LossRun) -> Verdict:
 
 def decide(finding: Finding, run: LossRun, numeric_codes: set[str]) -> Verdict:
     """The verdict for one static finding of a loss."""
+    code = finding.code
+    construct_error = (run.reply or {}).get("construct_error") if not run.failure else None
+    if construct_error and code in ERROR_RULES and _error_matches(code, finding, construct_error):
+        return Verdict("confirmed", f"building the loss raises {_error_text(construct_error)}", "call")
     reason = not_run_reason(run)
     if reason:
         return Verdict("not_run", reason, "")
+    if code == "LL404":
+        return _decide_signature(finding, run)
     error = _call_error(run)
-    code = finding.code
     if error is not None:
-        if code in ("LL302", "LL303", "LL404", "LL405", "LL406") or _error_matches(code, finding, error):
+        if code in ERROR_RULES:
             return _decide_error_rule(code, finding, run)
         return Verdict("not_run", _call_error_reason(run, error), "call")
     if code in ("LL101", "LL102", "LL103", "LL104", "LL105"):
@@ -337,8 +376,10 @@ def decide(finding: Finding, run: LossRun, numeric_codes: set[str]) -> Verdict:
         return _decide_numeric(code, finding, run, numeric_codes)
     if code == "LL301":
         return _decide_broadcast(finding, run)
-    if code in ("LL302", "LL303", "LL404", "LL405", "LL406"):
+    if code in ERROR_RULES - {"LL105"}:
         return _decide_error_rule(code, finding, run)
+    if code == "LL409":
+        return _decide_config(run)
     if code == "LL305":
         return _decide_batch(run)
     if code == "LL401":
@@ -357,7 +398,7 @@ def new_findings(run: LossRun, confirmed: set[str], make: Any) -> list[Finding]:
     out: list[Finding] = []
     error = _call_error(run)
     if error is not None:
-        if confirmed & {"LL302", "LL303", "LL404", "LL405", "LL406"} or not run.stated:
+        if confirmed & ERROR_RULES or not run.stated:
             return out
         if error.get("type") in ("SystemExit", "KeyboardInterrupt") or _missing_name(error.get("message", "")):
             return out
@@ -368,7 +409,7 @@ def new_findings(run: LossRun, confirmed: set[str], make: Any) -> list[Finding]:
         return out
     graph_error = _graph_error(probes)
     if _gradient_none(probes) or (probes.get("graph", {}).get("ok") and probes["graph"].get("grad_none")):
-        if not confirmed & {"LL101", "LL102", "LL103"}:
+        if not confirmed & {"LL101", "LL102", "LL103", "LL402"}:
             extra = f"; inside tf.function: {_error_text(graph_error)}" if graph_error else ""
             out.append(make("LL901", f"gradient of the loss with respect to y_pred is None (GradientTape, called "
                                      f"{_path_text(probes)}){extra}", "gradient", None))

@@ -93,23 +93,24 @@ def check(request: dict[str, Any], tf: Any) -> dict[str, Any]:
                 if _is_out_of_memory(exc):
                     raise
                 reply["load_error"] = _describe(exc, user_files)
-                return reply
+                module = None
             construct = request["construct"]
-            built: list[Any] = []
 
-            def make() -> Any:
+            def evaluate(expression: str) -> Any:
                 try:
-                    built.append(build(module, construct))
+                    return build(module, expression)
                 except BaseException as exc:  # noqa: BLE001
-                    if _is_out_of_memory(exc):
+                    if _is_out_of_memory(exc) or expression != construct:
                         raise
                     raise _ConstructError(exc) from exc
-                return built[-1]
 
             try:
-                reply["probes"] = run_probes(make, request.get("call_path", "direct"), user_files,
-                                             request["shapes"], frozenset(request.get("codes", ())),
-                                             bool(request.get("stated")), int(request.get("seed", 0)))
+                if module is not None:
+                        reply["probes"] = run_probes(evaluate, construct, request.get("call_path", "direct"),
+                                                 user_files,
+                                                 request["shapes"], frozenset(request.get("codes", ())),
+                                                 bool(request.get("stated")), str(request.get("bare", "")),
+                                                 int(request.get("seed", 0)))
             except _ConstructError as wrapped:
                 reply["construct_error"] = _describe(wrapped.inner, user_files)
     except BaseException as exc:  # noqa: BLE001

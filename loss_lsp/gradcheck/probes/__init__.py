@@ -9,6 +9,8 @@ verdict cites as the probe that decided it.
     broadcast       loss shape for (B,) labels and (B, 1) predictions; (B, B) intermediates
     batch-scaling   loss for the same samples at batch B and 2B (Loss subclasses)
     variables       variables created by the loss vs. a model compiled with it
+    signature       the bare function called with only (y_true, y_pred), as compile calls it
+    config          Loss subclass rebuilt from get_config() with changed hyper-parameters
 
 This package imports TensorFlow: only the worker imports it (``run_check``).
 """
@@ -22,8 +24,10 @@ from typing import Any
 from loss_lsp.gradcheck.probes.batch import probe_batch_scaling
 from loss_lsp.gradcheck.probes.broadcast import probe_broadcast
 from loss_lsp.gradcheck.probes.call import probe_call, probe_gradient
+from loss_lsp.gradcheck.probes.config import probe_config
 from loss_lsp.gradcheck.probes.edges import probe_edges
 from loss_lsp.gradcheck.probes.graph import probe_graph
+from loss_lsp.gradcheck.probes.signature import probe_signature
 from loss_lsp.gradcheck.probes.subject import Context, Inputs, Subject
 from loss_lsp.gradcheck.probes.variables import VariableRecorder, probe_variables
 from loss_lsp.gradcheck.probes.zeros import probe_zero_gradient
@@ -42,29 +46,36 @@ CORE: dict[str, Probe] = {
 ON_DEMAND: dict[str, tuple[frozenset[str], Probe]] = {
     "broadcast": (frozenset({"LL301"}), probe_broadcast),
     "batch-scaling": (frozenset({"LL305"}), probe_batch_scaling),
+    "signature": (frozenset({"LL404"}), probe_signature),
+    "config": (frozenset({"LL409"}), probe_config),
 }
 
 
-def run_probes(build: Callable[[], Any], call_path: str, user_files: set[str], shapes: dict[str, Any],
-               codes: frozenset[str], stated: bool, seed: int = 0) -> dict[str, Any]:
-    """Build the loss (inside the variable recorder) and run every relevant probe on it."""
+def run_probes(evaluate: Callable[[str], Any], construct: str, call_path: str, user_files: set[str],
+               shapes: dict[str, Any], codes: frozenset[str], stated: bool, bare: str = "",
+               seed: int = 0) -> dict[str, Any]:
+    """Build the loss (inside the variable recorder) and run every relevant probe on it.
+
+    ``evaluate(expression)`` evaluates in the loss's module; ``construct`` builds the loss.
+    """
     timings: dict[str, float] = {}
     started = time.perf_counter()
     recorder = VariableRecorder()
     with recorder.watching():
-        obj = build()
+        obj = evaluate(construct)
         subject = Subject(obj, call_path, user_files)
         inputs = Inputs(tuple(shapes["y_true"]), tuple(shapes["y_pred"]), shapes.get("y_true_dtype") or "float32",
                         seed)
-        ctx = Context(subject, inputs, codes, stated)
+        ctx = Context(subject, inputs, codes, stated, bare, evaluate)
         _ = ctx.first  # the first call may create variables too
     timings["build+first call"] = time.perf_counter() - started
     results: dict[str, Any] = {"path": subject.path}
     if ctx.first.error is not None:
-        # Nothing else can run; the call probe reports the exception (and the graph probe
-        # tells whether fit would fail the same way).
+        # Nothing else can run: the call probe reports the exception.
         for name in ("call", "gradient"):
             results[name] = CORE[name](ctx)
+        if "LL404" in codes:
+            results["signature"] = probe_signature(ctx)
         results["timings"] = timings
         return results
     for name, probe in CORE.items():
@@ -72,7 +83,7 @@ def run_probes(build: Callable[[], Any], call_path: str, user_files: set[str], s
         results[name] = probe(ctx)
         timings[name] = time.perf_counter() - begin
     for name, (wanted, probe) in ON_DEMAND.items():
-        if codes & wanted and (name != "batch-scaling" or subject.loss_object):
+        if codes & wanted and (name not in ("batch-scaling", "config") or subject.loss_object):
             begin = time.perf_counter()
             results[name] = probe(ctx)
             timings[name] = time.perf_counter() - begin

@@ -34,11 +34,21 @@ def _edges(inputs: Inputs) -> list[tuple[str, str, Any, Any]]:
     if not inputs.integer and inputs.y_true_shape == inputs.y_pred_shape:
         same = inputs.true("uniform")
         cases.append(("y_pred=y_true", "probability", same, tf.identity(same)))
-    cases += [
-        (f"y_pred=+{LOGIT:g}", "logit", random_true, inputs.pred(LOGIT)),
-        (f"y_pred=-{LOGIT:g}", "logit", random_true, inputs.pred(-LOGIT)),
-    ]
+    # Large logits of both signs side by side (along the class axis when there is one), so a
+    # softmax or sigmoid saturates to exactly 0 and 1 somewhere.
+    cases.append((f"y_pred=±{LOGIT:g} (large logits)", "logit", random_true, _alternating(inputs.y_pred_shape)))
     return cases
+
+
+def _alternating(shape: tuple[int, ...]) -> Any:
+    """+LOGIT for the first class of each row and -LOGIT for the rest (along the batch for one unit)."""
+    count = int(np.prod(shape))
+    index = np.arange(count)
+    if len(shape) >= 2 and shape[-1] > 1:
+        first = index % shape[-1] == 0
+    else:
+        first = index % 2 == 0
+    return tf.constant(np.where(first, LOGIT, -LOGIT).reshape(shape).astype(np.float32))
 
 
 def probe_edges(ctx: Context) -> dict[str, Any]:
@@ -128,8 +138,20 @@ def _from_graph_error(exc: Exception, function: Any, y_true: Any, y_pred: Any,
     if line is not None:
         result["line"] = line
         return result
-    # A gradient op: its inputs lead back to the forward op the user wrote.
+    # A gradient op: its name scope ("gradient_tape/pow/Pow") names the forward op; else its
+    # inputs lead back to the forward op the user wrote.
     result["gradient"] = True
+    parts = op.name.split("/")
+    for end in range(len(parts) - 1, 1, -1):
+        try:
+            forward = graph.get_operation_by_name("/".join(parts[1:end]))
+        except (KeyError, ValueError):
+            continue
+        line = subject.user_line(getattr(forward, "traceback", None))
+        if line is not None:
+            result["line"] = line
+            result["gradient_of"] = forward.type
+            return result
     seen = set()
     frontier = [t.op for t in op.inputs]
     while frontier:

@@ -161,7 +161,7 @@ class Subject:
                 out.raw = self.raw(y_true, y_pred)
                 out.value = self.reduce(out.raw)
             if gradient:
-                out.grad = tape.gradient(out.value, y_pred) if tf.is_tensor(out.value) else None
+                out.grad = tape.gradient(out.value, y_pred) if _differentiable(out.value) else None
         except USER_ERRORS as exc:  # the user's code may raise anything
             reraise_fatal(exc)
             out.error = exc
@@ -206,6 +206,13 @@ class Subject:
             "line": self.user_line(frames),
             "signature": _is_signature_error(exc, frames, self.user_files),
         }
+
+
+def _differentiable(value: Any) -> bool:
+    """A tensor, or (on the direct path) a tuple/list of tensors: the tape sums a structure."""
+    if tf.is_tensor(value):
+        return True
+    return isinstance(value, (tuple, list)) and bool(value) and all(tf.is_tensor(v) for v in value)
 
 
 def _first_meaningful_line(message: str) -> str:
@@ -264,6 +271,8 @@ class Context:
     inputs: Inputs
     codes: frozenset[str] = frozenset()
     stated_shapes: bool = False
+    bare: str = ""  # the plain function compile() receives, for the signature probe
+    evaluate: Any = None  # expression -> value in the loss's module
     _first: Outcome | None = None
     _first_inputs: tuple[Any, Any] | None = None
 

@@ -13,21 +13,32 @@ from typing import Any
 
 import numpy as np
 
-from loss_lsp.gradcheck.probes.subject import Context
+from loss_lsp.gradcheck.probes.subject import Context, Inputs
 
 DRAWS = 2
+BATCH = 32  # more points than the stated batch, so the fraction means something
 
 
 def probe_zero_gradient(ctx: Context) -> dict[str, Any]:
+    stated = ctx.inputs
+    bigger = Inputs((BATCH, *stated.y_true_shape[1:]), (BATCH, *stated.y_pred_shape[1:]), stated.y_true_dtype,
+                    stated.seed)
+    result = _zero_fraction(ctx, bigger)
+    if not result.get("ok"):  # a loss tied to its batch size
+        result = _zero_fraction(ctx, stated)
+    return result
+
+
+def _zero_fraction(ctx: Context, inputs: Inputs) -> dict[str, Any]:
     dead = 0
     total = 0
     zero_somewhere = 0
     for draw in range(DRAWS):
-        y_pred = ctx.inputs.pred(draw=draw + 1)
+        y_pred = inputs.pred(draw=draw + 1)
         alive = np.zeros(tuple(y_pred.shape), dtype=bool)
         seen_zero = np.zeros_like(alive)
-        for kind in ctx.inputs.target_kinds():
-            out = ctx.subject.run(ctx.inputs.true(kind, draw=draw), y_pred)
+        for kind in inputs.target_kinds():
+            out = ctx.subject.run(inputs.true(kind, draw=draw), y_pred)
             if out.error is not None:
                 return {"ok": False, "error": ctx.subject.describe_error(out.error)}
             if out.grad is None:
@@ -44,5 +55,5 @@ def probe_zero_gradient(ctx: Context) -> dict[str, Any]:
         "fraction": dead / total if total else 0.0,
         "explained_fraction": zero_somewhere / total if total else 0.0,
         "points": total,
-        "targets": list(ctx.inputs.target_kinds()),
+        "targets": list(inputs.target_kinds()),
     }
