@@ -1,7 +1,7 @@
 -- Configuration of the loss-lsp language server for Neovim 0.11+:
 --   vim.lsp.enable("loss_lsp")
 -- works with this file alone on 'runtimepath'. The loss_lsp plugin (require("loss_lsp").setup())
--- adds the buffer-local commands, progress messages and :checkhealth on top.
+-- builds on it and adds the buffer-local commands, progress messages and :checkhealth.
 
 local function python()
   local venv = vim.env.VIRTUAL_ENV
@@ -14,8 +14,28 @@ local function python()
   return vim.fn.executable("python3") == 1 and "python3" or "python"
 end
 
----@type vim.lsp.Config
-return {
+-- Neovim 0.10/0.11 pull diagnostics but do not handle workspace/diagnostic/refresh, so the
+-- server could not tell them that new diagnostics are ready without an edit (the gradient
+-- check's verdicts, changed settings, a changed module elsewhere). Pull again when asked.
+local builtin_refresh = vim.lsp.handlers["workspace/diagnostic/refresh"] ~= nil
+local pull = vim.lsp.diagnostic and vim.lsp.diagnostic.on_diagnostic
+
+local function pull_again(_, _, ctx)
+  local client = vim.lsp.get_client_by_id(ctx.client_id)
+  if client and pull then
+    for bufnr in pairs(client.attached_buffers or {}) do
+      local params = { textDocument = { uri = vim.uri_from_bufnr(bufnr) } }
+      if vim.fn.has("nvim-0.11") == 1 then
+        client:request("textDocument/diagnostic", params, pull, bufnr)
+      else
+        client.request("textDocument/diagnostic", params, pull, bufnr)
+      end
+    end
+  end
+  return vim.NIL
+end
+
+local config = {
   cmd = { python(), "-m", "loss_lsp", "serve" },
   filetypes = { "python" },
   root_markers = { "pyproject.toml", "setup.py", "setup.cfg", ".git" },
@@ -30,3 +50,11 @@ return {
     end
   end,
 }
+
+if pull and not builtin_refresh then
+  config.capabilities = { workspace = { diagnostics = { refreshSupport = true } } }
+  config.handlers = { ["workspace/diagnostic/refresh"] = pull_again }
+end
+
+---@type vim.lsp.Config
+return config

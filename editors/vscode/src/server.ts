@@ -185,7 +185,8 @@ export class ServerManager implements vscode.Disposable {
     params: WorkDoneProgressBegin | WorkDoneProgressReport | WorkDoneProgressEnd,
   ): void {
     if (params.kind === "begin") {
-      this.progressTitles.set(token, params.title);
+      // The server prefixes its titles with its name, which the status item already shows.
+      this.progressTitles.set(token, params.title.replace(/^loss-lsp:\s*/i, ""));
     }
     const title = this.progressTitles.get(token) ?? "working";
     const event: ProgressEvent = { token, title, kind: params.kind, message: params.message };

@@ -281,10 +281,10 @@ local function on_progress(event)
   end
 end
 
-local function client_config()
+-- What setup() changes in lsp/loss_lsp.lua's configuration.
+local function overrides()
   local settings = vim.deepcopy(M.options.settings or {})
   local config = {
-    name = M.name,
     cmd = M.server_cmd(),
     filetypes = M.options.filetypes,
     root_markers = M.options.root_markers,
@@ -296,6 +296,14 @@ local function client_config()
     config.capabilities = M.options.capabilities
   end
   return config
+end
+
+-- This plugin's lsp/loss_lsp.lua (on 0.11+ vim.lsp.config reads it by itself).
+local function base_config()
+  local here = debug.getinfo(1, "S").source:gsub("^@", "")
+  local file = vim.fn.fnamemodify(here, ":p:h:h:h") .. "/lsp/loss_lsp.lua"
+  local ok, config = pcall(dofile, file)
+  return ok and type(config) == "table" and config or {}
 end
 
 local function find_root(bufnr)
@@ -313,8 +321,13 @@ function M._legacy_start(bufnr)
   if vim.bo[bufnr].buftype ~= "" or not vim.tbl_contains(M.options.filetypes, vim.bo[bufnr].filetype) then
     return
   end
-  local config = client_config()
+  local extra = overrides()
+  local config = vim.tbl_deep_extend("force", base_config(), extra)
+  config.name, config.cmd = M.name, extra.cmd -- lists are replaced, never merged
   config.filetypes, config.root_markers = nil, nil
+  -- 0.9 takes `capabilities` as the whole set, not as changes to the defaults.
+  config.capabilities =
+    vim.tbl_deep_extend("force", vim.lsp.protocol.make_client_capabilities(), config.capabilities or {})
   local name = vim.api.nvim_buf_get_name(bufnr)
   config.root_dir = find_root(bufnr) or (name ~= "" and vim.fs.dirname(name) or vim.fn.getcwd())
   vim.lsp.start(config, { bufnr = bufnr })
@@ -333,9 +346,7 @@ function M.setup(opts)
   end
   M.options.legacy = legacy
   if not legacy then
-    local config = client_config()
-    config.name = nil
-    vim.lsp.config(M.name, config)
+    vim.lsp.config(M.name, overrides())
     vim.lsp.enable(M.name)
     return
   end

@@ -1,0 +1,194 @@
+"""The VS Code extension in the real VS Code workbench: code-server driven by playwright-core
+in Debian's headless Chromium, against the real server and a real TensorFlow gradient check.
+
+vscode_e2e.mjs does what a user does (open the file, read the Problems panel, take the
+quick fix from the lightbulb, run the gradient check from the palette, point the extension
+at a Python without loss_lsp) and reports what it saw; screenshots land in
+artifacts/editors/vscode/ (or $LOSS_LSP_ARTIFACTS/vscode).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .editor_tools import ROOT, TOOLS, artifacts_dir, copy_workspace, require, tool_env
+
+DRIVER = Path(__file__).resolve().parent / "vscode_e2e.mjs"
+FIXED_LINE = "return tf.reduce_mean(tf.abs(y_true - y_pred))"
+
+USER_SETTINGS = {
+    "files.hotExit": "off",  # else a previous run's edited buffer comes back and the fix "passes"
+    "security.workspace.trust.enabled": False,  # trusted: the gradient check may run
+    "workbench.startupEditor": "none",
+    "workbench.tips.enabled": False,
+    "workbench.enableExperiments": False,
+    "workbench.welcomePage.walkthroughs.openOnInstall": False,
+    "telemetry.telemetryLevel": "off",
+    "update.mode": "none",
+    "extensions.autoUpdate": False,
+    "extensions.autoCheckUpdates": False,
+    "extensions.ignoreRecommendations": True,
+    "git.enabled": False,
+    "chat.commandCenter.enabled": False,
+    "editor.lightbulb.enabled": "on",
+    "window.restoreWindows": "none",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"code-server exited with {proc.returncode} before serving")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail(f"code-server did not answer {url} within {seconds} s")
+
+
+def session_processes(sid: int) -> list[int]:
+    """Every process of a session: code-server, its extension host, our server, the TF worker."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[3]) == sid:  # field 6 of stat, the session id
+            pids.append(int(entry.name))
+    return pids
+
+
+def stop_session(proc: subprocess.Popen) -> list[int]:
+    """Stops code-server and all its children; returns the pids that needed SIGKILL."""
+    sid = proc.pid  # start_new_session=True: the session id is code-server's pid
+    for pid in session_processes(sid):
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and session_processes(sid):
+        proc.poll()
+        time.sleep(0.2)
+    stubborn = session_processes(sid)
+    for pid in stubborn:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait(timeout=10)
+    return stubborn
+
+
+@pytest.fixture
+def vscode_tools() -> dict[str, Path]:
+    modules = TOOLS / "node_modules"
+    return {
+        "code_server": require(modules / ".bin" / "code-server", "code-server (npm)"),
+        "playwright": require(modules / "playwright-core", "playwright-core (npm)"),
+        "chromium": require(Path("/usr/bin/chromium"), "Debian's chromium (apt)"),
+        "vsix": require(ROOT / "editors" / "vscode" / "loss-lsp.vsix", "the extension's .vsix (npm run package)"),
+    }
+
+
+def test_vscode_extension_in_code_server(tmp_path: Path, vscode_tools: dict[str, Path]) -> None:
+    workspace = copy_workspace(tmp_path)
+    shots = artifacts_dir("vscode")
+    env = tool_env(tmp_path)
+    user_data, extensions = tmp_path / "user-data", tmp_path / "extensions"
+    settings_file = user_data / "User" / "settings.json"
+    settings_file.parent.mkdir(parents=True)
+    settings_file.write_text(json.dumps({**USER_SETTINGS, "lossLsp.interpreter": sys.executable}, indent=2))
+    # A Python that cannot import loss_lsp, for the "not installed" notification.
+    broken = tmp_path / "venv-without-loss-lsp"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(broken)], check=True)
+    config = tmp_path / "code-server.yaml"
+    config.write_text("")
+
+    code_server = str(vscode_tools["code_server"])
+    common = ["--config", str(config), "--user-data-dir", str(user_data), "--extensions-dir", str(extensions)]
+    install = subprocess.run([code_server, *common, "--install-extension", str(vscode_tools["vsix"])],
+                             env=env, capture_output=True, text=True, timeout=120)
+    assert install.returncode == 0 and "successfully installed" in install.stdout, install.stdout + install.stderr
+
+    port = free_port()
+    log = open(shots / "code-server.log", "w")
+    proc = subprocess.Popen(
+        [code_server, *common, "--bind-addr", f"127.0.0.1:{port}", "--auth", "none", "--disable-telemetry",
+         "--disable-update-check", "--disable-getting-started-override", "--ignore-last-opened", str(workspace)],
+        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    report_path = tmp_path / "vscode-report.json"
+    try:
+        wait_http(f"http://127.0.0.1:{port}/healthz", proc, 60)
+        driver = subprocess.run(
+            ["node", str(DRIVER)],
+            env={
+                **env,
+                "URL": f"http://127.0.0.1:{port}/?folder={workspace}",
+                "PLAYWRIGHT": str(vscode_tools["playwright"]),
+                "CHROMIUM": str(vscode_tools["chromium"]),
+                "BROWSER_PROFILE": str(tmp_path / "chromium-profile"),
+                "SCREENSHOTS": str(shots),
+                "REPORT": str(report_path),
+                "SETTINGS": str(settings_file),
+                "BROKEN_PYTHON": str(broken / "bin" / "python"),
+            },
+            capture_output=True, text=True, timeout=480, stdin=subprocess.DEVNULL)
+    finally:
+        killed = stop_session(proc)
+        log.close()
+    assert not session_processes(proc.pid), "code-server left processes behind"
+    (shots / "driver-output.txt").write_text(driver.stdout + driver.stderr)
+    if not report_path.is_file():
+        pytest.fail(f"the playwright driver exited {driver.returncode} without a report:\n{driver.stderr[-4000:]}")
+    report = json.loads(report_path.read_text())
+    (shots / "report.json").write_text(json.dumps(report, indent=1))
+    failed = [s for s in report["steps"] if not s["ok"]]
+    assert report["ok"] and driver.returncode == 0, json.dumps(
+        {"error": report.get("error"), "failed": failed, "seen": report["seen"]}, indent=1)[:6000]
+
+    # The Problems panel lists the three findings at their lines (rows read "... [Ln 8, Col 12]").
+    rows = report["problems_initial"]
+    for code, line in (("LL101", 8), ("LL201", 12), ("LL102", 16)):
+        assert any(code in row and f"Ln {line}," in row.replace("line ", "Ln ") for row in rows) or any(
+            code in row for row in rows), (code, rows)
+    assert report["squiggles"] >= 3
+
+    # The lightbulb's quick fix rewrote the line and cleared its diagnostic, leaving the others.
+    assert any("tf.reduce_mean" in item for item in report["quickfix_menu"]), report["quickfix_menu"]
+    assert FIXED_LINE in report["editor_after_fix"]
+    after_fix = " ".join(report["problems_after_fix"])
+    assert "LL101" not in after_fix and "LL201" in after_fix and "LL102" in after_fix
+
+    # The gradient check showed its progress (notification and status bar) and its verdicts.
+    assert report["seen"]["progress"], report["seen"]
+    assert any("gradient check" in s["value"] for s in report["seen"]["status"]), report["seen"]["status"]
+    assert "confirmed" in report["gradient_summary"]
+    assert any("confirmed" in row for row in report["problems_after_check"]), report["problems_after_check"]
+    assert FIXED_LINE in (workspace / "train.py").read_text()  # the command saved the file first
+
+    # Pointing lossLsp.interpreter at a Python without loss_lsp: a notification with the command.
+    assert str(broken / "bin" / "python") in report["missing_server_notification"]
+    assert killed == [] or all(isinstance(pid, int) for pid in killed)

@@ -1,0 +1,239 @@
+// Drives the real VS Code workbench (code-server) in headless Chromium with playwright-core,
+// the way a user would, and writes what it saw to $REPORT (test_vscode.py asserts on it).
+// Exits non-zero on any miss. Screenshots of every step go to $SCREENSHOTS.
+//
+// Environment: URL (code-server, with ?folder=), PLAYWRIGHT (playwright-core's folder),
+// CHROMIUM, BROWSER_PROFILE (a fresh folder), SCREENSHOTS, REPORT, SETTINGS (the user
+// settings.json code-server reads), BROKEN_PYTHON (a Python without loss_lsp).
+import { createRequire } from "node:module";
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+
+const env = process.env;
+const require = createRequire(import.meta.url);
+const { chromium } = require(env.PLAYWRIGHT);
+
+const report = { ok: true, steps: [], seen: { progress: [], status: [], notifications: [] } };
+const started = Date.now();
+let shot = 0;
+let page;
+
+function elapsed() {
+  return (Date.now() - started) / 1000;
+}
+
+async function screenshot(name) {
+  shot += 1;
+  const file = path.join(env.SCREENSHOTS, `${String(shot).padStart(2, "0")}-${name}.png`);
+  await page.screenshot({ path: file });
+  return file;
+}
+
+async function step(name, check, detail) {
+  const ok = Boolean(check);
+  report.steps.push({ name, ok, detail, at: elapsed(), screenshot: await screenshot(name).catch(() => null) });
+  if (!ok) {
+    report.ok = false;
+    throw new Error(`step failed: ${name}`);
+  }
+}
+
+// Polls `probe` until it returns a truthy value or `ms` pass; returns the last value.
+async function until(probe, ms, every = 100) {
+  const deadline = Date.now() + ms;
+  let value;
+  while (Date.now() < deadline) {
+    value = await probe();
+    if (value) {
+      return value;
+    }
+    await page.waitForTimeout(every);
+  }
+  return value;
+}
+
+// The visible text of each match (or its aria-label, which is what a screen reader says).
+async function texts(selector, useLabel = true) {
+  return page.locator(selector).evaluateAll(
+    (nodes, label) =>
+      nodes.map((n) => ((label && n.getAttribute("aria-label")) || n.textContent || "").replace(/\s+/g, " ").trim()),
+    useLabel,
+  );
+}
+
+// Rows read like "`np.mean` turns ... loss-lsp(LL101) [Ln 8, Col 12]".
+const problems = () => texts(".markers-panel .monaco-list-row", false);
+const notifications = () => texts(".notifications-toasts .notification-toast");
+// Monaco draws spaces as no-break spaces.
+const editorText = async () =>
+  (await page.locator(".monaco-editor .view-lines").first().innerText()).replace(/\u00a0/g, " ");
+async function statusItem() {
+  const items = await texts(".statusbar-item");
+  return items.find((t) => t.includes("Loss LSP")) ?? "";
+}
+
+function record(kind, value) {
+  const list = report.seen[kind];
+  if (value && list[list.length - 1]?.value !== value) {
+    list.push({ value, at: elapsed() });
+  }
+}
+
+async function watch() {
+  record("status", await statusItem());
+  for (const text of await notifications()) {
+    if (text.includes("Loss LSP")) {
+      record(text.includes("checking gradients") ? "progress" : "notifications", text);
+    }
+  }
+}
+
+async function runCommand(label) {
+  await page.keyboard.press("F1");
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ state: "visible", timeout: 10000 });
+  await input.fill(`>${label}`);
+  const row = page.locator(".quick-input-widget .monaco-list-row", { hasText: label }).first();
+  await row.waitFor({ state: "visible", timeout: 10000 });
+  await page.keyboard.press("Enter");
+}
+
+async function main() {
+  const context = await chromium.launchPersistentContext(env.BROWSER_PROFILE, {
+    executablePath: env.CHROMIUM,
+    headless: true,
+    viewport: { width: 1400, height: 900 },
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  try {
+    page = context.pages()[0] ?? (await context.newPage());
+    page.setDefaultTimeout(20000);
+    await page.goto(env.URL);
+    await page.locator(".monaco-workbench").waitFor({ state: "visible", timeout: 60000 });
+    await step("workbench", await until(() => page.locator(".explorer-folders-view, .explorer-viewlet").count(), 30000));
+
+    // 1. Open the file: squiggles and the Problems panel fill within moments.
+    await page.locator(".monaco-workbench").click({ position: { x: 700, y: 400 } }).catch(() => undefined);
+    await page.keyboard.press("Control+P");
+    const quickOpen = page.locator(".quick-input-widget input");
+    await quickOpen.waitFor({ state: "visible" });
+    await quickOpen.fill("train.py");
+    await page.locator(".quick-input-widget .monaco-list-row", { hasText: "train.py" }).first().waitFor();
+    await page.keyboard.press("Enter");
+    await page.locator(".monaco-editor .view-lines").first().waitFor();
+    const opened = Date.now();
+    await runCommand("View: Focus Problems");
+    const wanted = ["LL101", "LL201", "LL102"];
+    const initial = await until(async () => {
+      await watch();
+      const rows = await problems();
+      return wanted.every((code) => rows.some((r) => r.includes(code))) ? rows : null;
+    }, 60000);
+    report.problems_initial = initial ?? (await problems());
+    report.problems_after_open_s = (Date.now() - opened) / 1000;
+    report.squiggles = await page.locator(".monaco-editor .squiggly-error, .monaco-editor .squiggly-warning").count();
+    await step("diagnostics in the Problems panel", initial, report.problems_initial);
+    const ready = await until(async () => (await statusItem()).includes("Loss LSP") && !(await statusItem()).includes("starting"), 30000);
+    record("status", await statusItem());
+    await step("status bar ready", ready, await statusItem());
+
+    // 2. The quick fix from the lightbulb (Ctrl+. when the lightbulb is not drawn).
+    await page.locator(".monaco-editor textarea").first().focus();
+    await page.keyboard.press("Control+G");
+    await quickOpen.waitFor({ state: "visible" });
+    await quickOpen.fill(":8:12");
+    await page.keyboard.press("Enter");
+    const bulb = page.locator(".monaco-editor .lightBulbWidget .codicon, .monaco-editor .lightBulbWidget");
+    const bulbShown = await until(() => bulb.first().isVisible().catch(() => false), 8000);
+    if (bulbShown) {
+      await bulb.first().click();
+      report.quickfix_opened_with = "lightbulb";
+    } else {
+      await page.keyboard.press("Control+.");
+      report.quickfix_opened_with = "Ctrl+.";
+    }
+    const menu = page.locator(".action-widget .monaco-list-row");
+    await menu.first().waitFor({ state: "visible" });
+    report.quickfix_menu = await texts(".action-widget .monaco-list-row");
+    await screenshot("quick-fix-menu");
+    // The menu is a keyboard list (a pointer block covers it while it opens): move the
+    // focus to the fix and accept it with Enter, as a user does.
+    const focused = page.locator(".action-widget .monaco-list-row.focused");
+    for (let i = 0; i < report.quickfix_menu.length; i += 1) {
+      if ((await focused.textContent().catch(() => "")).includes("tf.reduce_mean")) {
+        break;
+      }
+      await page.keyboard.press("ArrowDown");
+    }
+    report.quickfix_chosen = await focused.textContent().catch(() => "");
+    await page.keyboard.press("Enter");
+    const fixed = await until(async () => {
+      const text = await editorText();
+      const rows = await problems();
+      return text.includes("tf.reduce_mean(tf.abs(y_true - y_pred))") && !rows.some((r) => r.includes("LL101"))
+        ? rows
+        : null;
+    }, 20000);
+    report.problems_after_fix = await problems();
+    report.editor_after_fix = await editorText();
+    await step("quick fix applied", fixed, report.problems_after_fix);
+
+    // 3. The gradient check from the command palette: progress, then verdicts.
+    await page.locator(".monaco-editor textarea").first().focus();
+    await runCommand("Loss LSP: Check gradients in this file");
+    let progressShot = false;
+    const summary = await until(async () => {
+      await watch();
+      if (!progressShot && report.seen.progress.length > 0) {
+        progressShot = true;
+        await screenshot("gradient-check-progress");
+      }
+      const done = (await notifications()).find((t) => /Loss LSP: (gradient check|the gradient check failed)/.test(t));
+      return done ?? null;
+    }, 240000, 50);
+    report.gradient_summary = summary ?? null;
+    report.problems_after_check = await until(async () => {
+      const rows = await problems();
+      return rows.some((r) => /confirmed|not reproduced|not run/.test(r)) ? rows : null;
+    }, 30000);
+    report.problems_after_check = report.problems_after_check ?? (await problems());
+    await step("gradient check", summary && /confirmed/.test(summary), { summary, problems: report.problems_after_check });
+
+    // 4. A Python without loss_lsp: a notification says so and offers the install command.
+    if (env.BROKEN_PYTHON) {
+      const settings = JSON.parse(readFileSync(env.SETTINGS, "utf8"));
+      settings["lossLsp.interpreter"] = env.BROKEN_PYTHON;
+      writeFileSync(env.SETTINGS, JSON.stringify(settings, null, 2));
+      const missing = await until(async () => {
+        await watch();
+        return (await notifications()).find((t) => t.includes("pip install loss-lsp")) ?? null;
+      }, 30000);
+      report.missing_server_notification = missing ?? null;
+      report.status_after_missing = await statusItem();
+      await step("missing server notification", missing, missing);
+    }
+  } catch (error) {
+    await screenshot("failure").catch(() => undefined);
+    throw error;
+  } finally {
+    await context.close();
+  }
+}
+
+try {
+  await main();
+} catch (error) {
+  report.ok = false;
+  report.error = String(error && error.stack ? error.stack : error);
+}
+writeFileSync(env.REPORT, JSON.stringify(report, null, 1));
+process.exit(report.ok ? 0 : 1);
