@@ -13,9 +13,12 @@ from loss_lsp.rules.rule import Rule
 _CONSTRUCTORS = {"Variable", "KerasVariable", "get_variable"}
 _WEIGHT_METHODS = {"add_weight", "add_variable"}
 _CLASS_METHODS = ("__init__", "build", "call")
+_WORDS = ("Variable", "add_weight", "add_variable", "get_variable")
 
 
 def check(ctx: LossContext) -> Iterator[Finding]:
+    if not any(word in ctx.loss.block.text for word in _WORDS):
+        return  # the block names no variable constructor: skip the walk
     seen: set[int] = set()
     for scope in _scopes(ctx):
         local_imports = _local_imports(scope)

@@ -18,7 +18,7 @@ def check(ctx: LossContext) -> Iterator[Finding]:
     if isinstance(fn, ast.Lambda):
         yield from _check_value(ctx, fn.body)
         return
-    if _is_generator(fn) or _overrides_dunder_call(ctx):
+    if ("yield" in ctx.loss.block.text and _is_generator(fn)) or _overrides_dunder_call(ctx):
         return
     for ret in _returns(fn.body):
         if ret.value is None:

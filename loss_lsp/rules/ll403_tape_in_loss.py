@@ -17,7 +17,7 @@ _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
 
 def check(ctx: LossContext) -> Iterator[Finding]:
     fn = ctx.loss.fn
-    if isinstance(fn, ast.Lambda):
+    if isinstance(fn, ast.Lambda) or "GradientTape" not in ctx.loss.block.text:
         return
     flow = ctx.flow
     for stmt, parent_body in _own_statements(fn.body):

@@ -14,9 +14,14 @@ _MODEL_BUILDERS = {"Model", "Sequential", "Functional", "load_model", "clone_mod
                    "model_from_config"}
 _TENSOR_BUILDERS = {"Input"}
 _KERAS_BASES = {"Model", "Sequential", "Layer"}
+_WORDS = (".output", ".input", "layers[", "get_layer", "Input", ")(")
 
 
 def check(ctx: LossContext) -> Iterator[Finding]:
+    text = ctx.loss.block.text
+    tensor_names = {name for name, (value, _) in ctx.module.assignments.items() if _maybe_keras_tensor(value)}
+    if not (any(word in text for word in _WORDS) or any(name in text for name in tensor_names)):
+        return  # nothing symbolic can be named here: skip the walk
     enclosing_bound = _bound_names(ctx.loss.factory) if ctx.loss.factory is not None else set()
     enclosing_values = _assigned_values(ctx.loss.factory) if ctx.loss.factory is not None else {}
     # Layers or models handed to the loss as extra parameters (bound with partial or a factory):
@@ -35,10 +40,20 @@ def check(ctx: LossContext) -> Iterator[Finding]:
                 if what is not None and what != "tensor":
                     yield ctx.finding(RULE, node, _message(f"`{ctx.text(node)}`", "the symbolic "
                                                            f"{node.attr} of a {what}"))
-            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in bound:
+            elif (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in bound
+                  and (node.id in tensor_names or node.id in enclosing_values)):
                 if _keras_object(ctx, node, bound, enclosing_bound, enclosing_values) == "tensor":
                     yield ctx.finding(RULE, node, _message(f"`{node.id}`", "a KerasTensor built with the model "
                                                            "(`Input(...)` or a layer's output)"))
+
+
+def _maybe_keras_tensor(value: ast.expr) -> bool:
+    """Cheap syntactic test: ``Layer(...)(x)`` or ``...Input(...)`` (confirmed later by ``_built_by``)."""
+    if not isinstance(value, ast.Call):
+        return False
+    func = value.func
+    return isinstance(func, ast.Call) or (func.attr if isinstance(func, ast.Attribute)
+                                          else getattr(func, "id", "")) in _TENSOR_BUILDERS
 
 
 def _is_handed_in(node: ast.expr, handed_in: set[str], scope: ast.AST, ctx: LossContext) -> bool:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ast
+from collections import OrderedDict
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from loss_lsp.engine.chunks import Block
 from loss_lsp.engine.context import ModuleContext, char_col
@@ -17,36 +19,92 @@ _KERAS3_STRING = {"AUTO": "sum_over_batch_size", "SUM_OVER_BATCH_SIZE": "sum_ove
                   "SUM": "sum", "NONE": "none"}
 _ENUMS = {"Reduction", "ReductionV2"}
 _LIBRARIES = ("tensorflow", "keras", "tf_keras")
+_WORDS = ("Reduction", "reduction", "import")
+_REMOVED_MODULES = {"keras.losses", "keras.utils", "keras.utils.losses_utils"}
+
+
+@dataclass(frozen=True)
+class _Scan:
+    """What one block holds that this rule may report: found syntactically, cached with the block's tree."""
+
+    imports: tuple[ast.ImportFrom, ...]
+    enums: tuple[tuple[ast.expr, ast.expr, str | None], ...]  # (reported node, enum node, member)
+    auto_calls: tuple[tuple[ast.Call, ast.expr, str | None], ...]  # (call, "auto" literal, enclosing class)
+    auto_defaults: tuple[tuple[ast.expr, str | None], ...]  # ("auto" default, enclosing class)
+
+
+_SCANS: OrderedDict[int, tuple[ast.Module, _Scan]] = OrderedDict()
 
 
 def check_module(ctx: ModuleContext) -> Iterator[Finding]:
     roots = {target.split(".", 1)[0] for target in ctx.module.imports.values()}
     if not roots & set(_LIBRARIES) or "tf_keras" in roots:
         return  # not Keras code, or Keras 2 on purpose (tf_keras / TF_USE_LEGACY_KERAS): the enum is valid
-    quote = _quote_style(ctx)
-    local_losses = loss_base_classes(ctx.module)
+    local_losses: set[str] | None = None
     for block in ctx.module.blocks:
-        if block.tree is None:
-            continue
-        parent_of = {id(child): node for node in ast.walk(block.tree) for child in ast.iter_child_nodes(node)}
-        inside_loss_class = {id(n) for cls in ast.walk(block.tree) if isinstance(cls, ast.ClassDef)
-                             and cls.name in local_losses for n in ast.walk(cls)}
-        for node in ast.walk(block.tree):
-            if isinstance(node, ast.ImportFrom):
-                yield from _removed_import(ctx, block, node)
-            elif isinstance(node, (ast.Attribute, ast.Name)) and isinstance(node.ctx, ast.Load):
-                yield from _enum_use(ctx, block, node, parent_of.get(id(node)), quote)
-            elif isinstance(node, ast.Call) and _builds_loss(ctx, node, local_losses, id(node) in inside_loss_class):
-                for kw in node.keywords:
-                    if kw.arg == "reduction":
-                        yield from _auto_string(ctx, block, kw.value)
-            elif isinstance(node, ast.arguments) and id(node) in inside_loss_class:
-                positional = node.posonlyargs + node.args
-                pairs = list(zip(positional[len(positional) - len(node.defaults):], node.defaults))
-                pairs += [(a, d) for a, d in zip(node.kwonlyargs, node.kw_defaults) if d is not None]
-                for param, default in pairs:
-                    if param.arg == "reduction":
-                        yield from _auto_string(ctx, block, default)
+        if block.tree is None or not any(word in block.text for word in _WORDS):
+            continue  # a substring test is far cheaper than walking the block
+        scan = _scan(block.tree)
+        for node in scan.imports:
+            yield from _removed_import(ctx, block, node)
+        for target, enum, member in scan.enums:
+            yield from _enum_use(ctx, block, target, enum, member)
+        if scan.auto_calls or scan.auto_defaults:
+            local_losses = loss_base_classes(ctx.module) if local_losses is None else local_losses
+        for call, literal, cls in scan.auto_calls:
+            if _builds_loss(ctx, call, local_losses or set(), cls in (local_losses or set())):
+                yield from _auto_string(ctx, block, literal)
+        for literal, cls in scan.auto_defaults:
+            if cls in (local_losses or set()):
+                yield from _auto_string(ctx, block, literal)
+
+
+def _is_auto(node: ast.AST | None) -> bool:
+    return isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.lower() == "auto"
+
+
+def _scan(tree: ast.Module) -> _Scan:
+    hit = _SCANS.get(id(tree))
+    if hit is not None and hit[0] is tree:
+        return hit[1]
+    imports: list[ast.ImportFrom] = []
+    enums: list[tuple[ast.expr, ast.expr, str | None]] = []
+    members: set[int] = set()
+    bare: list[ast.expr] = []
+    auto_calls: list[tuple[ast.Call, ast.expr, str | None]] = []
+    auto_defaults: list[tuple[ast.expr, str | None]] = []
+    for top in tree.body:
+        cls = top.name if isinstance(top, ast.ClassDef) else None
+        for node in ast.walk(top):
+            kind = type(node)
+            if kind is ast.Attribute:
+                inner = node.value  # type: ignore[attr-defined]
+                inner_name = inner.attr if type(inner) is ast.Attribute else inner.id if type(inner) is ast.Name else ""
+                if inner_name in _ENUMS:
+                    enums.append((node, inner, node.attr))  # type: ignore[arg-type, attr-defined]
+                    members.add(id(inner))
+                elif node.attr in _ENUMS and type(node.ctx) is ast.Load:  # type: ignore[attr-defined]
+                    bare.append(node)  # type: ignore[arg-type]
+            elif kind is ast.Name:
+                if node.id in _ENUMS and type(node.ctx) is ast.Load:  # type: ignore[attr-defined]
+                    bare.append(node)  # type: ignore[arg-type]
+            elif kind is ast.Call:
+                for kw in node.keywords:  # type: ignore[attr-defined]
+                    if kw.arg == "reduction" and _is_auto(kw.value):
+                        auto_calls.append((node, kw.value, cls))  # type: ignore[arg-type]
+            elif kind is ast.arguments:
+                positional = node.posonlyargs + node.args  # type: ignore[attr-defined]
+                pairs = list(zip(positional[len(positional) - len(node.defaults):], node.defaults))  # type: ignore[attr-defined]
+                pairs += [(a, d) for a, d in zip(node.kwonlyargs, node.kw_defaults) if d is not None]  # type: ignore[attr-defined]
+                auto_defaults += [(d, cls) for p, d in pairs if p.arg == "reduction" and _is_auto(d)]
+            elif kind is ast.ImportFrom and node.module in _REMOVED_MODULES and not node.level:  # type: ignore[attr-defined]
+                imports.append(node)  # type: ignore[arg-type]
+    enums += [(node, node, None) for node in bare if id(node) not in members]
+    scan = _Scan(tuple(imports), tuple(enums), tuple(auto_calls), tuple(auto_defaults))
+    _SCANS[id(tree)] = (tree, scan)  # holding the tree keeps its id unique while cached
+    if len(_SCANS) > 20000:
+        _SCANS.popitem(last=False)
+    return scan
 
 
 def _builds_loss(ctx: ModuleContext, call: ast.Call, local_losses: set[str], in_loss_class: bool) -> bool:
@@ -61,18 +119,17 @@ def _builds_loss(ctx: ModuleContext, call: ast.Call, local_losses: set[str], in_
     return op is not None and (op.namespace == "losses" or (op.namespace == "tf" and op.name.startswith("losses.")))
 
 
-def _enum_use(ctx: ModuleContext, block: Block, node: ast.Attribute | ast.Name, parent: ast.AST | None,
-              quote: str) -> Iterator[Finding]:
-    path = ctx.module.resolve(node) or ""
+def _enum_use(ctx: ModuleContext, block: Block, target: ast.expr, enum: ast.expr,
+              member: str | None) -> Iterator[Finding]:
+    path = ctx.module.resolve(enum) or ""
     if path.rsplit(".", 1)[-1] not in _ENUMS:
         return
-    member = parent.attr if isinstance(parent, ast.Attribute) and parent.value is node else None
-    target: ast.AST = parent if member is not None else node  # type: ignore[assignment]
     span = ctx.span(target, block.start)
     spelled = ctx.file.text(span)
     fix = None
     if member in _KERAS3_STRING:
         string = _KERAS3_STRING[member]
+        quote = _quote_style(ctx, block)
         fix = Fix(f"Use the Keras 3 string {quote}{string}{quote}", "safe", (Edit(span, f"{quote}{string}{quote}"),))
     if path.startswith(("keras.losses.", "keras.utils.losses_utils.", "keras.src.utils.losses_utils.")):
         yield ctx.finding(RULE, span, f"`{spelled}`: Keras 3 removed the reduction enum (AttributeError: module "
@@ -98,8 +155,6 @@ def _auto_string(ctx: ModuleContext, block: Block, value: ast.expr) -> Iterator[
 
 
 def _removed_import(ctx: ModuleContext, block: Block, node: ast.ImportFrom) -> Iterator[Finding]:
-    if node.level or node.module not in ("keras.losses", "keras.utils", "keras.utils.losses_utils"):
-        return
     for alias in node.names:
         if alias.name in _ENUMS or alias.name == "losses_utils":
             yield ctx.finding(RULE, ctx.span(node, block.start),
@@ -108,21 +163,18 @@ def _removed_import(ctx: ModuleContext, block: Block, node: ast.ImportFrom) -> I
             return
 
 
-def _quote_style(ctx: ModuleContext) -> str:
-    """The quote the file mostly uses for its string literals, for inserted strings."""
+def _quote_style(ctx: ModuleContext, block: Block) -> str:
+    """The quote the block mostly uses for its string literals, for inserted strings."""
     counts = {"'": 0, '"': 0}
     lines = ctx.module.lines
-    for block in ctx.module.blocks:
-        if block.tree is None:
-            continue
-        for node in ast.walk(block.tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                line = block.start + node.lineno - 1
-                text = lines[line] if line < len(lines) else ""
-                col = char_col(text, node.col_offset)
-                char = text[col:col + 1]
-                if char in counts and text[col:col + 3] != char * 3:
-                    counts[char] += 1
+    for node in ast.walk(block.tree) if block.tree is not None else ():
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            line = block.start + node.lineno - 1
+            text = lines[line] if line < len(lines) else ""
+            col = char_col(text, node.col_offset)
+            char = text[col:col + 1]
+            if char in counts and text[col:col + 3] != char * 3:
+                counts[char] += 1
     return "'" if counts["'"] > counts['"'] else '"'
 
 

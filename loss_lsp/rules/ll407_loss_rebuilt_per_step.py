@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
@@ -14,29 +15,38 @@ from loss_lsp.rules.rule import Rule
 
 _STEP_NAMES = {"train_step", "test_step"}
 _NOT_INSTANCES = {"Loss", "LossFunctionWrapper", "Reduction"}
+_WORDS = ("for ", "while ", "_step", "function")
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Hit:
     call: ast.Call
+    parent: ast.AST | None  # the node holding the call (an Assign, or the Call that calls it)
     scope: ast.AST  # the innermost loop, or the step function
     where: str  # "loop" or the function's description
-    local_class: bool
+    decorator: ast.expr | None  # for a function that counts as a step because of this decorator
+    local_class: bool = False
+
+
+_SCANS: OrderedDict[int, tuple[ast.Module, tuple[_Hit, ...]]] = OrderedDict()
 
 
 def check_module(ctx: ModuleContext) -> Iterator[Finding]:
-    local_losses = loss_base_classes(ctx.module)
+    local_losses: set[str] | None = None
     for block in ctx.module.blocks:
-        if block.tree is None:
+        if block.tree is None or not any(word in block.text for word in _WORDS):
+            continue  # no loop and no step function: a substring test is far cheaper than a walk
+        candidates = _scan(block.tree)
+        if not candidates:
             continue
-        finder = _Finder(ctx, local_losses)
-        finder.visit(block.tree)
-        if not finder.hits:
-            continue
-        parent_of = {id(child): node for node in ast.walk(block.tree) for child in ast.iter_child_nodes(node)}
-        for hit in finder.hits:
-            if not _called_in_scope(hit, parent_of):
+        local_losses = loss_base_classes(ctx.module) if local_losses is None else local_losses
+        for candidate in candidates:
+            kind = _loss_class(ctx, candidate.call.func, local_losses)
+            if kind is None or (candidate.decorator is not None and not _is_tf_function(ctx, candidate.decorator)):
+                continue
+            hit = replace(candidate, local_class=kind == "local")
+            if not _called_in_scope(hit):
                 continue
             span = ctx.span(hit.call, block.start)
             name = ctx.file.text(ctx.span(hit.call.func, block.start))
@@ -52,32 +62,72 @@ def check_module(ctx: ModuleContext) -> Iterator[Finding]:
                             "trace")
             else:
                 message += "Built-in Keras losses hold no state, so this only rebuilds the object each step"
-            fix = _hoist(ctx, block, hit, parent_of) if hit.where == "loop" else None
+            fix = _hoist(ctx, block, hit) if hit.where == "loop" else None
             finding = ctx.finding(RULE, span, message, fix)
             if not hit.local_class:
                 finding = replace(finding, severity=ctx.file.settings.severity_for(RULE.code, "info"))
             yield finding
 
 
-class _Finder(ast.NodeVisitor):
-    """Loss constructions inside loops, ``train_step`` / ``test_step`` and ``tf.function`` bodies."""
+def _scan(tree: ast.Module) -> tuple[_Hit, ...]:
+    """Calls of CamelCase names in loops and step functions (cached with the block's tree)."""
+    hit = _SCANS.get(id(tree))
+    if hit is not None and hit[0] is tree:
+        return hit[1]
+    finder = _Finder()
+    finder.visit(tree)
+    found: tuple[_Hit, ...] = ()
+    if finder.hits:
+        parent_of = {id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+        found = tuple(replace(h, parent=parent_of.get(id(h.call))) for h in finder.hits)
+    _SCANS[id(tree)] = (tree, found)  # holding the tree keeps its id unique while cached
+    if len(_SCANS) > 20000:
+        _SCANS.popitem(last=False)
+    return found
 
-    def __init__(self, ctx: ModuleContext, local_losses: set[str]) -> None:
-        self.ctx = ctx
-        self.local_losses = local_losses
+
+def _loss_class(ctx: ModuleContext, func: ast.expr, local_losses: set[str]) -> str | None:
+    if isinstance(func, ast.Name) and func.id in local_losses:
+        return "local"
+    op = ctx.module.op(func)
+    if op is None:
+        return None
+    name = op.name
+    if op.namespace == "tf" and name.startswith("losses."):
+        name = name[len("losses."):]
+    elif op.namespace != "losses":
+        return None
+    if "." in name or not name[:1].isupper() or name in _NOT_INSTANCES:
+        return None
+    return "builtin"
+
+
+def _is_tf_function(ctx: ModuleContext, decorator: ast.expr) -> bool:
+    target = decorator.func if isinstance(decorator, ast.Call) else decorator
+    op = ctx.module.op(target)
+    return op is not None and op.namespace == "tf" and op.name == "function"
+
+
+class _Finder(ast.NodeVisitor):
+    """Calls of CamelCase names (class constructions) inside loops, ``train_step`` / ``test_step`` and
+    functions decorated with something named ``function`` (checked against ``tf.function`` later)."""
+
+    def __init__(self) -> None:
         self.hits: list[_Hit] = []
         self.loops: list[ast.AST] = []
-        self.step: tuple[ast.AST, str] | None = None
+        self.step: tuple[ast.AST, str, ast.expr | None] | None = None
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         saved_loops, saved_step = self.loops, self.step
         self.loops = []
+        self.step = None
         if node.name in _STEP_NAMES:
-            self.step = (node, f"`{node.name}`")
-        elif any(self._is_tf_function(d) for d in node.decorator_list):
-            self.step = (node, f"the `tf.function` `{node.name}`")
-        else:
-            self.step = None
+            self.step = (node, f"`{node.name}`", None)
+        for decorator in node.decorator_list:
+            target = decorator.func if isinstance(decorator, ast.Call) else decorator
+            name = target.attr if isinstance(target, ast.Attribute) else getattr(target, "id", "")
+            if name == "function" and self.step is None:
+                self.step = (node, f"the `tf.function` `{node.name}`", decorator)
         for stmt in node.body:
             self.visit(stmt)
         self.loops, self.step = saved_loops, saved_step
@@ -102,38 +152,19 @@ class _Finder(ast.NodeVisitor):
     visit_For = visit_AsyncFor = visit_While = _loop  # type: ignore[assignment]
 
     def visit_Call(self, node: ast.Call) -> None:
-        kind = self._loss_class(node.func)
-        if kind is not None:
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if name[:1].isupper():
             if self.loops:
-                self.hits.append(_Hit(node, self.loops[-1], "loop", kind == "local"))
+                self.hits.append(_Hit(node, None, self.loops[-1], "loop", None))
             elif self.step is not None:
-                self.hits.append(_Hit(node, self.step[0], self.step[1], kind == "local"))
+                self.hits.append(_Hit(node, None, self.step[0], self.step[1], self.step[2]))
         self.generic_visit(node)
 
-    def _loss_class(self, func: ast.expr) -> str | None:
-        if isinstance(func, ast.Name) and func.id in self.local_losses:
-            return "local"
-        op = self.ctx.module.op(func)
-        if op is None:
-            return None
-        name = op.name
-        if op.namespace == "tf" and name.startswith("losses."):
-            name = name[len("losses."):]
-        elif op.namespace != "losses":
-            return None
-        if "." in name or not name[:1].isupper() or name in _NOT_INSTANCES:
-            return None
-        return "builtin"
 
-    def _is_tf_function(self, decorator: ast.expr) -> bool:
-        target = decorator.func if isinstance(decorator, ast.Call) else decorator
-        op = self.ctx.module.op(target)
-        return op is not None and op.namespace == "tf" and op.name == "function"
-
-
-def _called_in_scope(hit: _Hit, parent_of: dict[int, ast.AST]) -> bool:
+def _called_in_scope(hit: _Hit) -> bool:
     """``Loss()(y, p)``, or ``fn = Loss()`` followed by a call of ``fn`` in the same loop/step."""
-    parent = parent_of.get(id(hit.call))
+    parent = hit.parent
     if isinstance(parent, ast.Call) and parent.func is hit.call:
         return True
     if not (isinstance(parent, ast.Assign) and len(parent.targets) == 1):
@@ -143,9 +174,9 @@ def _called_in_scope(hit: _Hit, parent_of: dict[int, ast.AST]) -> bool:
                for node in ast.walk(hit.scope))
 
 
-def _hoist(ctx: ModuleContext, block: Block, hit: _Hit, parent_of: dict[int, ast.AST]) -> Fix | None:
+def _hoist(ctx: ModuleContext, block: Block, hit: _Hit) -> Fix | None:
     """Move ``fn = Loss(...)`` from the loop body to just before the loop, when nothing in it varies."""
-    stmt = parent_of.get(id(hit.call))
+    stmt = hit.parent
     loop = hit.scope
     if not (isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Name) and isinstance(loop, _LOOPS)):
         return None

@@ -9,6 +9,7 @@ layer (the layer that produces y_pred).
 from __future__ import annotations
 
 import ast
+from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
@@ -76,26 +77,46 @@ def _custom_compiles(ctx: ModuleContext) -> list[tuple[CompileSite, list[LossDef
 def _toggles(ctx: ModuleContext) -> list[_Toggle]:
     out: list[_Toggle] = []
     for block in ctx.module.blocks:
-        if block.tree is None:
-            continue
-        for top in block.tree.body:
-            enclosing = top.name if isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef)) else ""
-            parent_of = {id(c): n for n in ast.walk(top) for c in ast.iter_child_nodes(n)}
-            for node in ast.walk(top):
-                if isinstance(node, ast.Assign) and _bool(node.value):
-                    for target in node.targets:
-                        if isinstance(target, ast.Attribute) and target.attr == "trainable":
-                            out.append(_Toggle(target.value, node.value, None,  # type: ignore[arg-type]
-                                               block.start + node.lineno - 1, enclosing, block.start))
-                elif isinstance(node, ast.Call):
-                    for kw in node.keywords:
-                        if kw.arg == "trainable" and _bool(kw.value) and kw.value.value is False:  # type: ignore[attr-defined]
-                            parent = parent_of.get(id(node))
-                            target = (parent.targets[0] if isinstance(parent, ast.Assign) and len(parent.targets) == 1
-                                      and isinstance(parent.targets[0], ast.Name) else None)
-                            out.append(_Toggle(target, kw.value, node,  # type: ignore[arg-type]
-                                               block.start + node.lineno - 1, enclosing, block.start))
+        if block.tree is not None and "trainable" in block.text:
+            out += [replace(t, line=t.line + block.start, block_start=block.start) for t in _scan(block.tree)]
     return out
+
+
+_SCANS: OrderedDict[int, tuple[ast.Module, tuple[_Toggle, ...]]] = OrderedDict()
+
+
+def _scan(tree: ast.Module) -> tuple[_Toggle, ...]:
+    """The block's trainable toggles, lines relative to the block (cached with the block's tree)."""
+    hit = _SCANS.get(id(tree))
+    if hit is not None and hit[0] is tree:
+        return hit[1]
+    out: list[_Toggle] = []
+    for top in tree.body:
+        enclosing = top.name if isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef)) else ""
+        assigned: dict[int, ast.expr] = {}  # call id -> the single Name it is assigned to
+        for node in ast.walk(top):
+            kind = type(node)
+            if kind is ast.Assign:
+                targets = node.targets  # type: ignore[attr-defined]
+                if len(targets) == 1 and type(targets[0]) is ast.Name:
+                    assigned[id(node.value)] = targets[0]  # type: ignore[attr-defined]
+                if _bool(node.value):  # type: ignore[attr-defined]
+                    for target in targets:
+                        if type(target) is ast.Attribute and target.attr == "trainable":
+                            out.append(_Toggle(target.value, node.value, None,  # type: ignore[attr-defined]
+                                               node.lineno - 1, enclosing, 0))  # type: ignore[attr-defined]
+            elif kind is ast.Call:
+                for kw in node.keywords:  # type: ignore[attr-defined]
+                    if kw.arg == "trainable" and _bool(kw.value) and kw.value.value is False:
+                        out.append(_Toggle(None, kw.value, node, node.lineno - 1, enclosing, 0))  # type: ignore[arg-type, attr-defined]
+        # ast.walk visits an assignment before its value, so the names are known by now
+        out = [replace(t, target=assigned.get(id(t.ctor))) if t.ctor is not None and t.target is None else t
+               for t in out]
+    result = tuple(out)
+    _SCANS[id(tree)] = (tree, result)  # holding the tree keeps its id unique while cached
+    if len(_SCANS) > 20000:
+        _SCANS.popitem(last=False)
+    return result
 
 
 def _bool(node: ast.AST) -> bool:

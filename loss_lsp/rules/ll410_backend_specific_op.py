@@ -20,6 +20,8 @@ _DTYPES = {"float16", "float32", "float64", "bfloat16", "int8", "int16", "int32"
 def check(ctx: LossContext) -> Iterator[Finding]:
     # module.uses_keras_ops: ``keras.ops.x`` spelled out somewhere in the module. A loss that mixes
     # keras.ops and tf.* counts too, whatever the import style.
+    if not ctx.module.uses_keras_ops and "ops" not in ctx.loss.block.text:
+        return  # cannot mix keras.ops and tf.* without naming ops: skip the walk
     if not (ctx.module.uses_keras_ops or _loss_calls_keras_ops(ctx)):
         return
     prefix = _ops_prefix(ctx)
