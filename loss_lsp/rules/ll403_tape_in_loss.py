@@ -234,8 +234,10 @@ def _unwrap_edit(ctx: LossContext, with_stmt: ast.With | ast.AsyncWith, doomed: 
     outer = char_col(lines[first], with_stmt.col_offset)
     inner = char_col(lines[body_first], with_stmt.body[0].col_offset)
     depth = inner - outer
+    header_last = ctx.loss.block.start + max((i.optional_vars or i.context_expr).end_lineno or with_stmt.lineno
+                                             for i in with_stmt.items) - 1
     kept: list[str] = []
-    for index in range(body_first, last + 1):
+    for index in range(header_last + 1, last + 1):  # comment lines above the first statement move too
         if index in drop:
             continue
         line = lines[index]
@@ -247,6 +249,8 @@ def _unwrap_edit(ctx: LossContext, with_stmt: ast.With | ast.AsyncWith, doomed: 
             kept.append(line[depth:])
     while kept and not kept[-1]:
         kept.pop()
+    while kept and not kept[0]:
+        kept.pop(0)
     if not kept:
         return [Edit(Span(first, 0, last + 1, 0), "")]
     return [Edit(Span(first, 0, last, len(lines[last])), "\n".join(kept))]
