@@ -3,10 +3,10 @@
 // Exits non-zero on any miss. Screenshots of every step go to $SCREENSHOTS.
 //
 // Environment: URL (code-server, with ?folder=), PLAYWRIGHT (playwright-core's folder),
-// CHROMIUM, BROWSER_PROFILE (a fresh folder), SCREENSHOTS, REPORT, SETTINGS (the user
-// settings.json code-server reads), BROKEN_PYTHON (a Python without loss_lsp).
+// CHROMIUM, BROWSER_PROFILE (a fresh folder), SCREENSHOTS, REPORT, BROKEN_PYTHON (a Python
+// without loss_lsp).
 import { createRequire } from "node:module";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 
 const env = process.env;
@@ -63,7 +63,7 @@ async function texts(selector, useLabel = true) {
 
 // Rows read like "`np.mean` turns ... loss-lsp(LL101) [Ln 8, Col 12]".
 const problems = () => texts(".markers-panel .monaco-list-row", false);
-const notifications = () => texts(".notifications-toasts .notification-toast");
+const notifications = () => texts(".notifications-toasts .notification-list-item-message", false);
 // Monaco draws spaces as no-break spaces.
 const editorText = async () =>
   (await page.locator(".monaco-editor .view-lines").first().innerText()).replace(/\u00a0/g, " ");
@@ -208,11 +208,21 @@ async function main() {
     report.problems_after_check = report.problems_after_check ?? (await problems());
     await step("gradient check", summary && /confirmed/.test(summary), { summary, problems: report.problems_after_check });
 
-    // 4. A Python without loss_lsp: a notification says so and offers the install command.
+    // 4. In the Settings editor, point lossLsp.interpreter at a Python without loss_lsp: the
+    //    server restarts, and a notification says what is missing and offers the command.
     if (env.BROKEN_PYTHON) {
-      const settings = JSON.parse(readFileSync(env.SETTINGS, "utf8"));
-      settings["lossLsp.interpreter"] = env.BROKEN_PYTHON;
-      writeFileSync(env.SETTINGS, JSON.stringify(settings, null, 2));
+      await runCommand("Preferences: Open User Settings");
+      await page.locator(".settings-editor").waitFor({ state: "visible" });
+      await page.keyboard.type("lossLsp.interpreter");
+      // code-server is a remote: a machine-overridable setting is edited in the Remote tab.
+      await page.locator(".settings-editor .settings-tabs-widget .action-label", { hasText: "Remote" }).click();
+      const field = page.locator(".settings-editor .setting-item-contents", { hasText: "Interpreter" })
+        .locator("input").first();
+      await field.waitFor({ state: "visible" });
+      report.settings_editor = await texts(".settings-editor .setting-item-contents", false);
+      await field.fill(env.BROKEN_PYTHON);
+      await page.keyboard.press("Tab");
+      await screenshot("settings-interpreter");
       const missing = await until(async () => {
         await watch();
         return (await notifications()).find((t) => t.includes("pip install loss-lsp")) ?? null;
