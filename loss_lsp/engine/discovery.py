@@ -228,6 +228,9 @@ def discover(module: ModuleInfo) -> list[LossDef]:
     builder.scan_definitions()
     builder.scan_compile_sites()
     builder.scan_direct_calls()
+    for key, loss in list(builder.losses.items()):
+        if loss.kind == "function" and loss.name in module.metric_names and not loss.compile_sites:
+            del builder.losses[key]  # a metric: it reports a value, nothing differentiates it
     return sorted(builder.losses.values(), key=lambda loss: (loss.block.start, loss.fn.lineno, loss.fn.col_offset))
 
 

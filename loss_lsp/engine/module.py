@@ -178,6 +178,7 @@ class ModuleInfo:
     layers: list[LayerCall] = field(default_factory=list)
     fits: list[FitCall] = field(default_factory=list)
     name_calls: list[tuple[ast.Call, int]] = field(default_factory=list)  # (call, block start)
+    metric_names: set[str] = field(default_factory=set)  # functions given to compile(metrics=...)
     uses_keras_ops: bool = False
 
     def resolve(self, node: ast.AST, local_imports: dict[str, str] | None = None) -> str | None:
@@ -221,6 +222,9 @@ def build_module(path: str, lines: list[str], blocks: list[Block]) -> ModuleInfo
         for call, enclosing in summary.compile_calls:
             for expr in _loss_expressions(call):
                 info.compile_sites.append(CompileSite(expr, call, block.start, enclosing))
+            for keyword in call.keywords:
+                if keyword.arg in ("metrics", "weighted_metrics"):
+                    info.metric_names.update(n.id for n in ast.walk(keyword.value) if isinstance(n, ast.Name))
         for call in summary.layer_calls:
             func = call.func
             kind = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
