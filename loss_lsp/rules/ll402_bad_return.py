@@ -11,6 +11,7 @@ from loss_lsp.engine.findings import Finding, Span
 from loss_lsp.rules.rule import Rule
 
 _NESTED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+_FAILS = "fit fails with \"ValueError: None values not supported\""
 
 
 def check(ctx: LossContext) -> Iterator[Finding]:
@@ -22,22 +23,20 @@ def check(ctx: LossContext) -> Iterator[Finding]:
         return
     for ret in _returns(fn.body):
         if ret.value is None:
-            yield ctx.finding(RULE, ret, "bare `return` in a loss: Keras receives None as the loss value "
-                                          "and fit fails (None cannot become a loss tensor)")
+            yield ctx.finding(RULE, ret, f"bare `return` in a loss: Keras receives None as the loss value and {_FAILS}")
         else:
             yield from _check_value(ctx, ret.value)
     if _terminates(fn.body) or (_is_stub(fn) and ctx.loss.call_path != "compile"):
         return
     has_value = any(r.value is not None for r in _returns(fn.body))
-    message = ("the loss can reach the end of the function without `return`: on that path it returns None "
-               "and fit fails (None cannot become a loss tensor)" if has_value else
-               "the loss has no `return`: it returns None and fit fails (None cannot become a loss tensor)")
+    message = (f"the loss can reach the end of the function without `return`: on that path it returns None and "
+               f"{_FAILS}" if has_value else f"the loss has no `return`: it returns None and {_FAILS}")
     yield make_finding(ctx.file, RULE, _header(ctx, fn), message, None, ctx.loss.name, ())
 
 
 def _check_value(ctx: LossContext, value: ast.expr) -> Iterator[Finding]:
     if isinstance(value, ast.Constant) and value.value is None:
-        yield ctx.finding(RULE, value, "the loss returns None: fit fails (None cannot become a loss tensor)")
+        yield ctx.finding(RULE, value, f"the loss returns None: {_FAILS}")
     elif isinstance(value, (ast.Tuple, ast.List)) and value.elts:
         if ctx.loss.call_path == "direct":
             return  # a custom training loop unpacks what it asked for

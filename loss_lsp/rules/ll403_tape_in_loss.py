@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 
 from loss_lsp.engine.context import LossContext, char_col
-from loss_lsp.engine.dataflow import Flow  # noqa: F401
+from loss_lsp.engine.dataflow import Flow
 from loss_lsp.engine.findings import Edit, Finding, Fix, Span
 from loss_lsp.rules.rule import Rule
 

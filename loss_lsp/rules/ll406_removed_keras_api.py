@@ -63,6 +63,13 @@ def _is_auto(node: ast.AST | None) -> bool:
     return isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.lower() == "auto"
 
 
+def _defaults(args: ast.arguments) -> list[tuple[str, ast.expr]]:
+    """(parameter name, default value) pairs of a signature."""
+    positional = args.posonlyargs + args.args
+    pairs = [(a.arg, d) for a, d in zip(positional[len(positional) - len(args.defaults):], args.defaults)]
+    return pairs + [(a.arg, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+
+
 def _scan(tree: ast.Module) -> _Scan:
     hit = _SCANS.get(id(tree))
     if hit is not None and hit[0] is tree:
@@ -76,29 +83,25 @@ def _scan(tree: ast.Module) -> _Scan:
     for top in tree.body:
         cls = top.name if isinstance(top, ast.ClassDef) else None
         for node in ast.walk(top):
-            kind = type(node)
-            if kind is ast.Attribute:
-                inner = node.value  # type: ignore[attr-defined]
-                inner_name = inner.attr if type(inner) is ast.Attribute else inner.id if type(inner) is ast.Name else ""
+            if isinstance(node, ast.Attribute):
+                inner = node.value
+                inner_name = (inner.attr if isinstance(inner, ast.Attribute)
+                              else inner.id if isinstance(inner, ast.Name) else "")
                 if inner_name in _ENUMS:
-                    enums.append((node, inner, node.attr))  # type: ignore[arg-type, attr-defined]
+                    enums.append((node, inner, node.attr))
                     members.add(id(inner))
-                elif node.attr in _ENUMS and type(node.ctx) is ast.Load:  # type: ignore[attr-defined]
-                    bare.append(node)  # type: ignore[arg-type]
-            elif kind is ast.Name:
-                if node.id in _ENUMS and type(node.ctx) is ast.Load:  # type: ignore[attr-defined]
-                    bare.append(node)  # type: ignore[arg-type]
-            elif kind is ast.Call:
-                for kw in node.keywords:  # type: ignore[attr-defined]
-                    if kw.arg == "reduction" and _is_auto(kw.value):
-                        auto_calls.append((node, kw.value, cls))  # type: ignore[arg-type]
-            elif kind is ast.arguments:
-                positional = node.posonlyargs + node.args  # type: ignore[attr-defined]
-                pairs = list(zip(positional[len(positional) - len(node.defaults):], node.defaults))  # type: ignore[attr-defined]
-                pairs += [(a, d) for a, d in zip(node.kwonlyargs, node.kw_defaults) if d is not None]  # type: ignore[attr-defined]
-                auto_defaults += [(d, cls) for p, d in pairs if p.arg == "reduction" and _is_auto(d)]
-            elif kind is ast.ImportFrom and node.module in _REMOVED_MODULES and not node.level:  # type: ignore[attr-defined]
-                imports.append(node)  # type: ignore[arg-type]
+                elif node.attr in _ENUMS and isinstance(node.ctx, ast.Load):
+                    bare.append(node)
+            elif isinstance(node, ast.Name):
+                if node.id in _ENUMS and isinstance(node.ctx, ast.Load):
+                    bare.append(node)
+            elif isinstance(node, ast.Call):
+                auto_calls += [(node, kw.value, cls) for kw in node.keywords
+                               if kw.arg == "reduction" and _is_auto(kw.value)]
+            elif isinstance(node, ast.arguments):
+                auto_defaults += [(d, cls) for name, d in _defaults(node) if name == "reduction" and _is_auto(d)]
+            elif isinstance(node, ast.ImportFrom) and node.module in _REMOVED_MODULES and not node.level:
+                imports.append(node)
     enums += [(node, node, None) for node in bare if id(node) not in members]
     scan = _Scan(tuple(imports), tuple(enums), tuple(auto_calls), tuple(auto_defaults))
     _SCANS[id(tree)] = (tree, scan)  # holding the tree keeps its id unique while cached

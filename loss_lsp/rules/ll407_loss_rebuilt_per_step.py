@@ -56,16 +56,22 @@ def check_module(ctx: ModuleContext) -> Iterator[Finding]:
             else:
                 message = (f"`{name}(...)` is built inside {hit.where}, which runs once per training step: build "
                            "it once (in `__init__` or at module level). ")
-            if hit.local_class:
+            severity = "warning"
+            if hit.local_class and hit.where != "loop" and _creates_variables(ctx, hit.call.func):
+                message += ("This loss creates variables when it is built, and `fit`/`tf.function` steps run as "
+                            "graphs: it fails with \"tf.function only supports singleton tf.Variables created on "
+                            "the first call\" (measured on TF 2.21)")
+                severity = "error"
+            elif hit.local_class:
                 message += ("A loss object that keeps state (variables, running statistics, counters) starts over "
-                            "every step, and one that creates variables fails inside `tf.function` after the first "
-                            "trace")
+                            "every step, silently")
             else:
                 message += "Built-in Keras losses hold no state, so this only rebuilds the object each step"
+                severity = "info"
             fix = _hoist(ctx, block, hit) if hit.where == "loop" else None
             finding = ctx.finding(RULE, span, message, fix)
-            if not hit.local_class:
-                finding = replace(finding, severity=ctx.file.settings.severity_for(RULE.code, "info"))
+            if severity != RULE.severity:
+                finding = replace(finding, severity=ctx.file.settings.severity_for(RULE.code, severity))
             yield finding
 
 
@@ -100,6 +106,26 @@ def _loss_class(ctx: ModuleContext, func: ast.expr, local_losses: set[str]) -> s
     if "." in name or not name[:1].isupper() or name in _NOT_INSTANCES:
         return None
     return "builtin"
+
+
+def _creates_variables(ctx: ModuleContext, func: ast.expr) -> bool:
+    """The local Loss class (or a local base) builds a tf.Variable / keras.Variable / add_weight."""
+    seen: set[str] = set()
+    names = [func.id] if isinstance(func, ast.Name) else []
+    while names:
+        name = names.pop()
+        if name in seen or name not in ctx.module.classes:
+            continue
+        seen.add(name)
+        cls = ctx.module.classes[name][0]
+        for node in ast.walk(cls):
+            if isinstance(node, ast.Call):
+                op = ctx.module.op(node.func)
+                if op is not None and op.namespace in ("tf", "keras", "K") and op.name.rsplit(".", 1)[-1] in (
+                        "Variable", "KerasVariable"):
+                    return True
+        names += [b.id for b in cls.bases if isinstance(b, ast.Name)]
+    return False
 
 
 def _is_tf_function(ctx: ModuleContext, decorator: ast.expr) -> bool:
@@ -216,9 +242,10 @@ RULE = Rule(
         "A loss object built inside the loop body or the step function is a new object on every step. "
         "Whatever it keeps between calls (variables, running statistics, step counters, a warm-up schedule) "
         "starts from scratch each time, so the behaviour its author wrote never happens, silently. A `Loss` "
-        "that creates variables in `__init__` also fails inside `tf.function` once the function is traced "
-        "again (variables may only be created on the first call). Built-in Keras losses hold no state: for "
-        "them this is only wasted work, reported as information."
+        "that creates variables in `__init__` cannot be built inside a `tf.function` step (or a `train_step`, "
+        "which `fit` runs as a graph) at all: TensorFlow stops with \"tf.function only supports singleton "
+        "tf.Variables created on the first call\" (measured on TF 2.21), reported as an error. Built-in Keras "
+        "losses hold no state: for them this is only wasted work, reported as information."
     ),
     example=(
         "import keras\n"

@@ -95,20 +95,15 @@ def _scan(tree: ast.Module) -> tuple[_Toggle, ...]:
         enclosing = top.name if isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef)) else ""
         assigned: dict[int, ast.expr] = {}  # call id -> the single Name it is assigned to
         for node in ast.walk(top):
-            kind = type(node)
-            if kind is ast.Assign:
-                targets = node.targets  # type: ignore[attr-defined]
-                if len(targets) == 1 and type(targets[0]) is ast.Name:
-                    assigned[id(node.value)] = targets[0]  # type: ignore[attr-defined]
-                if _bool(node.value):  # type: ignore[attr-defined]
-                    for target in targets:
-                        if type(target) is ast.Attribute and target.attr == "trainable":
-                            out.append(_Toggle(target.value, node.value, None,  # type: ignore[attr-defined]
-                                               node.lineno - 1, enclosing, 0))  # type: ignore[attr-defined]
-            elif kind is ast.Call:
-                for kw in node.keywords:  # type: ignore[attr-defined]
-                    if kw.arg == "trainable" and _bool(kw.value) and kw.value.value is False:
-                        out.append(_Toggle(None, kw.value, node, node.lineno - 1, enclosing, 0))  # type: ignore[arg-type, attr-defined]
+            if isinstance(node, ast.Assign):
+                if len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                    assigned[id(node.value)] = node.targets[0]
+                if isinstance(node.value, ast.Constant) and isinstance(node.value.value, bool):
+                    out += [_Toggle(t.value, node.value, None, node.lineno - 1, enclosing, 0) for t in node.targets
+                            if isinstance(t, ast.Attribute) and t.attr == "trainable"]
+            elif isinstance(node, ast.Call):
+                out += [_Toggle(None, kw.value, node, node.lineno - 1, enclosing, 0) for kw in node.keywords
+                        if kw.arg == "trainable" and isinstance(kw.value, ast.Constant) and kw.value.value is False]
         # ast.walk visits an assignment before its value, so the names are known by now
         out = [replace(t, target=assigned.get(id(t.ctor))) if t.ctor is not None and t.target is None else t
                for t in out]
@@ -117,10 +112,6 @@ def _scan(tree: ast.Module) -> tuple[_Toggle, ...]:
     if len(_SCANS) > 20000:
         _SCANS.popitem(last=False)
     return result
-
-
-def _bool(node: ast.AST) -> bool:
-    return isinstance(node, ast.Constant) and isinstance(node.value, bool)
 
 
 def _same(a: ast.AST | None, b: ast.AST | None) -> bool:
@@ -142,7 +133,8 @@ def _load(node: ast.AST | None) -> ast.AST | None:
 def _why_it_matters(ctx: ModuleContext, freeze: _Toggle, model: ast.expr | None, losses: list[LossDef]) -> str | None:
     target = _load(freeze.target)
     if freeze.ctor is None and _same(target, model):
-        return (f"`{ast.unparse(model)}.trainable = False` freezes the whole model: it has no trainable weights, "  # type: ignore[arg-type]
+        spelled = ast.unparse(model) if model is not None else "model"
+        return (f"`{spelled}.trainable = False` freezes the whole model: it has no trainable weights, "
                 "so fit changes nothing (Keras only warns \"The model does not have any trainable weights\"; "
                 "the loss stays flat)")
     if isinstance(target, ast.Name):

@@ -98,7 +98,8 @@ def _stored_as(init: ast.FunctionDef | ast.AsyncFunctionDef, param: str) -> str 
     for node in ast.walk(init):
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id == param:
             for target in node.targets:
-                if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) and target.value.id == "self":
+                if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
+                        and target.value.id == "self"):
                     return target.attr
     return None
 
