@@ -57,7 +57,8 @@ class DocResult:
     diagnostics: list[types.Diagnostic] = field(default_factory=list)
     errors: list[InputError] = field(default_factory=list)
     analysis: Analysis | None = None
-    seconds: float = 0.0
+    seconds: float = 0.0  # the job on the engine thread
+    queued: float = 0.0  # perf_counter() when the job was queued
     _result_id: str = ""
 
     @property
@@ -106,7 +107,7 @@ def run(snapshot: Snapshot, context: JobContext, text_cache: TextCache) -> DocRe
     started = time.perf_counter()
     lines = Lines(split_lines(snapshot.text), context.encoding)
     result = DocResult(snapshot.uri, context.path, snapshot.version, snapshot.epoch, snapshot.text, lines,
-                       context.settings)
+                       context.settings, queued=snapshot.queued)
     if not context.python:
         return result
     analysis = analyze(snapshot.text, context.path or snapshot.uri, context.settings, context.workspace)

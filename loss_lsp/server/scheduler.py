@@ -116,6 +116,7 @@ class Snapshot:
     text: str
     epoch: int
     context: Any = None  # settings etc. in effect when the job was queued
+    queued: float = 0.0  # perf_counter() at queueing, for the latency log
 
 
 class Scheduler(Generic[R]):
@@ -218,7 +219,7 @@ class Scheduler(Generic[R]):
         if state.closed or state.job_epoch is not None:
             return
         context = self._context_for(state.uri) if self._context_for is not None else None
-        snapshot = Snapshot(state.uri, state.version, state.text, state.epoch, context)
+        snapshot = Snapshot(state.uri, state.version, state.text, state.epoch, context, time.perf_counter())
         state.job_epoch = snapshot.epoch
         future = self._engine.submit(self._job, snapshot, priority=priority)
         started = time.perf_counter()

@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Coroutine
 from typing import Any
 
@@ -162,6 +163,10 @@ class LossLanguageServer(LanguageServer):
         if not self.pull_diagnostics:
             self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
                 uri=result.uri, diagnostics=result.diagnostics, version=result.version))
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s v%s: %d diagnostics; engine job %.1f ms, queued to sent %.1f ms", result.uri,
+                      result.version, len(result.diagnostics), result.seconds * 1e3,
+                      (time.perf_counter() - result.queued) * 1e3)
 
     def _log_input_errors(self, result: DocResult) -> None:
         messages = {e.message for e in result.errors}
