@@ -6,6 +6,7 @@ Imported only inside the worker (it imports TensorFlow and Keras).
 from __future__ import annotations
 
 import os
+import re
 import traceback
 from dataclasses import dataclass, field
 from typing import Any
@@ -215,7 +216,11 @@ def _differentiable(value: Any) -> bool:
     return isinstance(value, (tuple, list)) and bool(value) and all(tf.is_tensor(v) for v in value)
 
 
+_TF_NOISE = re.compile(r"\{\{function_node [^}]*\}\}\s*|\s*name:\s*$")
+
+
 def _first_meaningful_line(message: str) -> str:
+    message = "\n".join(_TF_NOISE.sub("", line) for line in message.splitlines())
     for line in message.splitlines():
         line = line.strip()
         if line and not line.startswith("{{function_node") and not line.startswith("in user code"):
