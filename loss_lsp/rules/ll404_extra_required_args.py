@@ -4,32 +4,37 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from dataclasses import replace
 
-from loss_lsp.engine.context import LossContext, char_col, make_finding
+from loss_lsp.engine.context import ModuleContext, char_col
 from loss_lsp.engine.findings import Edit, Finding, Fix, Related, Span
 from loss_lsp.engine.module import ModuleInfo
 from loss_lsp.rules.rule import Rule
 
 
-def check(ctx: LossContext) -> Iterator[Finding]:
-    fn = ctx.loss.fn
-    if isinstance(fn, ast.Lambda) or not ctx.loss.bare_compile_exprs:
-        return
-    required, positional_only = _extra_required(fn)
-    if not required:
-        return
-    names = ", ".join(f"`{name}`" for name in required)
-    definition = Related(ctx.file.path, _header(ctx, fn), f"`{fn.name}` is defined here")
-    for expr in ctx.loss.bare_compile_exprs:
-        block_start = _block_start_of(ctx.module, expr)
-        if block_start is None:
+def check_module(ctx: ModuleContext) -> Iterator[Finding]:
+    # A module rule, not a per-loss one: the finding sits on the compile call, in another block than the
+    # loss, and per-loss results are cached by the loss's own block.
+    for loss in ctx.losses:
+        fn = loss.fn
+        if isinstance(fn, ast.Lambda) or not loss.bare_compile_exprs:
             continue
-        span = ctx.file.node_span(expr, block_start)
-        fix = None if positional_only else _partial_fix(ctx, span, required)
-        message = (f"`{ctx.file.text(span)}` is passed to `compile`, which calls it with (y_true, y_pred) only, "
-                   f"but it also requires {names}: fit fails with TypeError (missing required argument); "
-                   "bind the values with `functools.partial` or a factory")
-        yield make_finding(ctx.file, RULE, span, message, fix, ctx.loss.name, (definition,))
+        required, positional_only = _extra_required(fn)
+        if not required:
+            continue
+        names = ", ".join(f"`{name}`" for name in required)
+        definition = Related(ctx.file.path, _header(ctx, fn, loss.block.start), f"`{fn.name}` is defined here")
+        for expr in loss.bare_compile_exprs:
+            block_start = _block_start_of(ctx.module, expr)
+            if block_start is None:
+                continue
+            span = ctx.span(expr, block_start)
+            fix = None if positional_only else _partial_fix(ctx, span, required)
+            message = (f"`{ctx.file.text(span)}` is passed to `compile`, which calls it with (y_true, y_pred) only, "
+                       f"but it also requires {names}: fit fails with TypeError (missing required argument); "
+                       "bind the values with `functools.partial` or a factory")
+            finding = ctx.finding(RULE, span, message, fix, loss.name)
+            yield replace(finding, related=(definition,))
 
 
 def _extra_required(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[list[str], bool]:
@@ -43,7 +48,7 @@ def _extra_required(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> tuple[list[st
     return [p.arg for p in extra] + keyword_only, positional_only
 
 
-def _partial_fix(ctx: LossContext, span: Span, required: list[str]) -> Fix:
+def _partial_fix(ctx: ModuleContext, span: Span, required: list[str]) -> Fix:
     imports = ctx.module.imports
     extra: tuple[Edit, ...] = ()
     local = next((name for name, target in imports.items() if target == "functools.partial"), None)
@@ -67,8 +72,8 @@ def _block_start_of(module: ModuleInfo, node: ast.AST) -> int | None:
     return None
 
 
-def _header(ctx: LossContext, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> Span:
-    line = ctx.loss.block.start + fn.lineno - 1
+def _header(ctx: ModuleContext, fn: ast.FunctionDef | ast.AsyncFunctionDef, block_start: int) -> Span:
+    line = block_start + fn.lineno - 1
     text = ctx.module.lines[line] if line < len(ctx.module.lines) else ""
     start = char_col(text, fn.col_offset)
     at = text.find(fn.name, start)
@@ -102,5 +107,6 @@ RULE = Rule(
         "model.compile(optimizer=\"adam\", loss=functools.partial(focal, gamma=2.0))\n"
     ),
     fix_title="Wrap the loss with `functools.partial`, binding the extra parameters (fill in their values)",
-    check=check,
+    check_module=check_module,
+    scope="module",
 )
