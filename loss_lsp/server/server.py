@@ -79,6 +79,10 @@ class LossLanguageServer(LanguageServer):
         self.text_cache = TextCache(self._open_text)
         self._logged_errors: dict[str, set[str]] = {}
 
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Log it (errors reach the client as window/logMessage) instead of pygls' pop-up per failure."""
+        log.error("%s: %s", getattr(source, "__name__", source), error)
+
     # --- plumbing used by the handlers -----------------------------------------------------
     def spawn(self, coro: Coroutine[Any, Any, Any], what: str) -> asyncio.Task[Any]:
         task = asyncio.ensure_future(coro)

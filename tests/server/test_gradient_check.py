@@ -82,6 +82,24 @@ async def test_verdicts_survive_an_edit_elsewhere(client: RecordingClient, works
         "LL101": "confirmed", "LL102": "confirmed", "LL201": "confirmed"}
 
 
+async def test_check_on_save(client: RecordingClient, workspace: Path) -> None:
+    path = workspace / "on_save.py"
+    path.write_text("import tensorflow as tf\n\n\ndef hinge_log(y_true, y_pred):\n"
+                    "    return tf.reduce_mean(tf.math.log(y_pred) * y_true)\n")
+    uri = open_document(client, path)
+    first = await wait_diagnostics(client, uri, version=1)
+    assert [d.code for d in first.diagnostics] == ["LL201"] and "verdict" not in first.diagnostics[0].data
+    # This client cannot answer workspace/configuration: the settings come with the notification.
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"lossLsp": {"checkGradientsOnSave": True}}))
+    since = len(client.published)
+    client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
+    published = await wait_diagnostics(client, uri, since=since,
+                                       where=lambda d: bool(d) and d[0].data.get("verdict") is not None)
+    assert published.diagnostics[0].data["verdict"] == "confirmed"
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings={"lossLsp": {}}))
+
+
 async def test_cancel_stops_the_running_check(client: RecordingClient, workspace: Path) -> None:
     uri = open_document(client, workspace / "many_losses.py")
     await wait_diagnostics(client, uri, version=1)

@@ -1,4 +1,4 @@
-"""A client with pull diagnostics and UTF-8 positions (what newer Neovim and Helix offer)."""
+"""A client with pull diagnostics, UTF-8 positions and lazily resolved code actions."""
 
 from __future__ import annotations
 
@@ -7,14 +7,17 @@ from pathlib import Path
 import pytest
 import pytest_lsp
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 
 from tests.server.helpers import (
     CONFIG,
     RecordingClient,
     capabilities,
+    apply_text_edits,
     change_document,
     codes,
     copy_data,
+    edits_of,
     initialize,
     open_document,
 )
@@ -29,7 +32,8 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest_lsp.fixture(config=CONFIG, scope="module")
 async def client(lsp_client: RecordingClient, workspace: Path):
-    result = await initialize(lsp_client, workspace, capabilities(pull=True, encodings=["utf-16", "utf-8"]))
+    result = await initialize(lsp_client, workspace,
+                              capabilities(pull=True, encodings=["utf-16", "utf-8"], lazy_actions=True))
     lsp_client.initialize_result = result  # type: ignore[attr-defined]
     yield
     await lsp_client.shutdown_session()
@@ -98,3 +102,25 @@ async def test_workspace_diagnostics_cover_closed_files(client: RecordingClient,
                 if item.result_id]
     again = await client.workspace_diagnostic_async(types.WorkspaceDiagnosticParams(previous_result_ids=previous))
     assert all(isinstance(item, types.WorkspaceUnchangedDocumentDiagnosticReport) for item in again.items)
+
+
+async def test_code_actions_are_resolved_lazily(client: RecordingClient, workspace: Path) -> None:
+    path = workspace / "broken_losses.py"
+    uri = path.as_uri()
+    text = path.read_text().replace("y_pred.numpy()", "y_pred")  # version 2, as the earlier test left it
+    report = await _pull(client, uri)
+    target = next(d for d in report.items if d.code == "LL201")
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), range=target.range,
+        context=types.CodeActionContext(diagnostics=[target])))
+    assert actions and all(a.edit is None and a.data for a in actions)  # nothing computed yet
+    fix = next(a for a in actions if a.is_preferred)
+    resolved = await client.code_action_resolve_async(fix)
+    fixed = apply_text_edits(text, edits_of(resolved.edit, uri))  # UTF-8 columns = UTF-16 here: ASCII line
+    assert "tf.math.log(tf.clip_by_value(y_pred" in fixed
+    change_document(client, uri, 3, fixed)
+    with pytest.raises(JsonRpcException) as stale:  # offered for version 2, the document is at 3 now
+        await client.code_action_resolve_async(next(a for a in actions if not a.is_preferred))
+    assert stale.value.code == -32801  # ContentModified
+    after = await _pull(client, uri)
+    assert codes(list(after.items)) == ["LL101"]
