@@ -112,51 +112,52 @@ def vscode_tools() -> dict[str, Path]:
     }
 
 
-def test_vscode_extension_in_code_server(tmp_path: Path, vscode_tools: dict[str, Path]) -> None:
+def run_scenario(tmp_path: Path, tools: dict[str, Path], scenario: str, settings: dict) -> tuple[dict, Path]:
+    """Installs the .vsix into a fresh code-server, runs the playwright driver, stops everything."""
     workspace = copy_workspace(tmp_path)
-    shots = artifacts_dir("vscode")
+    shots = artifacts_dir(f"vscode-{scenario}")
     env = tool_env(tmp_path)
     user_data, extensions = tmp_path / "user-data", tmp_path / "extensions"
     settings_file = user_data / "User" / "settings.json"
     settings_file.parent.mkdir(parents=True)
-    settings_file.write_text(json.dumps({**USER_SETTINGS, "lossLsp.interpreter": sys.executable}, indent=2))
+    settings_file.write_text(json.dumps({**USER_SETTINGS, "lossLsp.interpreter": sys.executable, **settings}))
     # A Python that cannot import loss_lsp, for the "not installed" notification.
     broken = tmp_path / "venv-without-loss-lsp"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(broken)], check=True)
     config = tmp_path / "code-server.yaml"
     config.write_text("")
 
-    code_server = str(vscode_tools["code_server"])
+    code_server = str(tools["code_server"])
     common = ["--config", str(config), "--user-data-dir", str(user_data), "--extensions-dir", str(extensions)]
-    install = subprocess.run([code_server, *common, "--install-extension", str(vscode_tools["vsix"])],
+    install = subprocess.run([code_server, *common, "--install-extension", str(tools["vsix"])],
                              env=env, capture_output=True, text=True, timeout=120)
     assert install.returncode == 0 and "successfully installed" in install.stdout, install.stdout + install.stderr
 
     port = free_port()
-    log = open(shots / "code-server.log", "w")
-    proc = subprocess.Popen(
-        [code_server, *common, "--bind-addr", f"127.0.0.1:{port}", "--auth", "none", "--disable-telemetry",
-         "--disable-update-check", "--disable-getting-started-override", "--ignore-last-opened", str(workspace)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     report_path = tmp_path / "vscode-report.json"
-    try:
-        wait_http(f"http://127.0.0.1:{port}/healthz", proc, 60)
-        driver = subprocess.run(
-            ["node", str(DRIVER)],
-            env={
-                **env,
-                "URL": f"http://127.0.0.1:{port}/?folder={workspace}",
-                "PLAYWRIGHT": str(vscode_tools["playwright"]),
-                "CHROMIUM": str(vscode_tools["chromium"]),
-                "BROWSER_PROFILE": str(tmp_path / "chromium-profile"),
-                "SCREENSHOTS": str(shots),
-                "REPORT": str(report_path),
-                "BROKEN_PYTHON": str(broken / "bin" / "python"),
-            },
-            capture_output=True, text=True, timeout=480, stdin=subprocess.DEVNULL)
-    finally:
-        stop_session(proc)
-        log.close()
+    with open(shots / "code-server.log", "w") as log:
+        proc = subprocess.Popen(
+            [code_server, *common, "--bind-addr", f"127.0.0.1:{port}", "--auth", "none", "--disable-telemetry",
+             "--disable-update-check", "--disable-getting-started-override", "--ignore-last-opened", str(workspace)],
+            env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            wait_http(f"http://127.0.0.1:{port}/healthz", proc, 60)
+            driver = subprocess.run(
+                ["node", str(DRIVER)],
+                env={
+                    **env,
+                    "SCENARIO": scenario,
+                    "URL": f"http://127.0.0.1:{port}/?folder={workspace}",
+                    "PLAYWRIGHT": str(tools["playwright"]),
+                    "CHROMIUM": str(tools["chromium"]),
+                    "BROWSER_PROFILE": str(tmp_path / "chromium-profile"),
+                    "SCREENSHOTS": str(shots),
+                    "REPORT": str(report_path),
+                    "BROKEN_PYTHON": str(broken / "bin" / "python"),
+                },
+                capture_output=True, text=True, timeout=480, stdin=subprocess.DEVNULL)
+        finally:
+            stop_session(proc)
     assert not session_processes(proc.pid), "code-server left processes behind"
     (shots / "driver-output.txt").write_text(driver.stdout + driver.stderr)
     if not report_path.is_file():
@@ -166,12 +167,21 @@ def test_vscode_extension_in_code_server(tmp_path: Path, vscode_tools: dict[str,
     failed = [s for s in report["steps"] if not s["ok"]]
     assert report["ok"] and driver.returncode == 0, json.dumps(
         {"error": report.get("error"), "failed": failed, "seen": report["seen"]}, indent=1)[:6000]
+    report["broken_python"] = str(broken / "bin" / "python")
+    return report, workspace
 
+
+def assert_initial_problems(report: dict) -> None:
     # The Problems panel lists the three findings at their lines ("... loss-lspLL101[Ln 8, Col 12]").
     rows = report["problems_initial"]
     for code, line in (("LL101", 8), ("LL201", 12), ("LL102", 16)):
         assert any(f"{code}[Ln {line}," in row for row in rows), (code, line, rows)
     assert report["squiggles"] >= 3
+
+
+def test_vscode_extension_in_code_server(tmp_path: Path, vscode_tools: dict[str, Path]) -> None:
+    report, workspace = run_scenario(tmp_path, vscode_tools, "trusted", {})
+    assert_initial_problems(report)
     assert "Loss LSP" in report["seen"]["status"][-1]["value"]
 
     # The lightbulb's quick fix rewrote the line and cleared its diagnostic, leaving the others.
@@ -193,6 +203,23 @@ def test_vscode_extension_in_code_server(tmp_path: Path, vscode_tools: dict[str,
 
     # lossLsp.interpreter set to a Python without loss_lsp, in the Settings editor: a notification
     # names it and gives the install command; the status bar shows the error.
-    python = str(broken / "bin" / "python")
+    python = report["broken_python"]
     assert f"{python} -m pip install loss-lsp" in report["missing_server_notification"]
     assert "error" in report["status_after_missing"]
+
+    # The hover over a confirmed finding shows the check's evidence.
+    hover = report["hover"]
+    assert "LL102" in hover and "Why it breaks training" in hover, hover
+    assert "Gradient check: confirmed" in hover and "gradient is None" in hover, hover
+
+
+def test_vscode_untrusted_workspace_is_restricted(tmp_path: Path, vscode_tools: dict[str, Path]) -> None:
+    """Workspace trust on, and "No, I don't trust the authors" in its dialog."""
+    report, _ = run_scenario(tmp_path, vscode_tools, "untrusted", {"security.workspace.trust.enabled": True})
+    assert_initial_problems(report)  # the static checks work in restricted mode
+    assert "restricted" in report["status_untrusted"]
+    palette = report["palette_untrusted"]
+    assert any("Restart server" in row for row in palette), palette
+    assert not any("Check gradients" in row for row in palette), palette
+    # What the server itself reports (loss-lsp.serverInfo, logged in the output channel).
+    assert "trusted: false" in report["output_untrusted"] and "trusted: true" not in report["output_untrusted"]

@@ -2,9 +2,9 @@
 // the way a user would, and writes what it saw to $REPORT (test_vscode.py asserts on it).
 // Exits non-zero on any miss. Screenshots of every step go to $SCREENSHOTS.
 //
-// Environment: URL (code-server, with ?folder=), PLAYWRIGHT (playwright-core's folder),
-// CHROMIUM, BROWSER_PROFILE (a fresh folder), SCREENSHOTS, REPORT, BROKEN_PYTHON (a Python
-// without loss_lsp).
+// Environment: SCENARIO ("trusted" or "untrusted"), URL (code-server, with ?folder=),
+// PLAYWRIGHT (playwright-core's folder), CHROMIUM, BROWSER_PROFILE (a fresh folder),
+// SCREENSHOTS, REPORT, BROKEN_PYTHON (a Python without loss_lsp).
 import { createRequire } from "node:module";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
@@ -98,8 +98,8 @@ async function runCommand(label) {
   await page.keyboard.press("Enter");
 }
 
-async function main() {
-  const context = await chromium.launchPersistentContext(env.BROWSER_PROFILE, {
+async function launch() {
+  return chromium.launchPersistentContext(env.BROWSER_PROFILE, {
     executablePath: env.CHROMIUM,
     headless: true,
     viewport: { width: 1400, height: 900 },
@@ -114,122 +114,196 @@ async function main() {
       "--disable-sync",
     ],
   });
+}
+
+const quickInput = () => page.locator(".quick-input-widget input");
+
+async function goToPosition(line, column) {
+  await page.locator(".monaco-editor textarea").first().focus();
+  await page.keyboard.press("Control+G");
+  await quickInput().waitFor({ state: "visible" });
+  await quickInput().fill(`:${line}:${column}`);
+  await page.keyboard.press("Enter");
+}
+
+// Opens the workbench on the fixture folder and train.py in it; waits for the three findings.
+async function openFixture({ trust }) {
+  await page.goto(env.URL);
+  await page.locator(".monaco-workbench").waitFor({ state: "visible", timeout: 60000 });
+  if (trust !== undefined) {
+    // The workspace-trust dialog of a folder opened for the first time.
+    const answer = trust ? "Yes, I trust the authors" : "No, I don't trust the authors";
+    const button = page.locator(".monaco-dialog-box .monaco-button", { hasText: answer });
+    await button.waitFor({ state: "visible", timeout: 30000 });
+    await screenshot("trust-dialog");
+    await button.click();
+  }
+  await step("workbench", await until(() => page.locator(".explorer-folders-view, .explorer-viewlet").count(), 30000));
+
+  await page.locator(".monaco-workbench").click({ position: { x: 700, y: 400 } }).catch(() => undefined);
+  await page.keyboard.press("Control+P");
+  await quickInput().waitFor({ state: "visible" });
+  await quickInput().fill("train.py");
+  await page.locator(".quick-input-widget .monaco-list-row", { hasText: "train.py" }).first().waitFor();
+  await page.keyboard.press("Enter");
+  await page.locator(".monaco-editor .view-lines").first().waitFor();
+  const opened = Date.now();
+  await runCommand("View: Focus Problems");
+  const wanted = ["LL101", "LL201", "LL102"];
+  const initial = await until(async () => {
+    await watch();
+    const rows = await problems();
+    return wanted.every((code) => rows.some((r) => r.includes(code))) ? rows : null;
+  }, 60000);
+  report.problems_initial = initial ?? (await problems());
+  report.problems_after_open_s = (Date.now() - opened) / 1000;
+  report.squiggles = await page.locator(".monaco-editor .squiggly-error, .monaco-editor .squiggly-warning").count();
+  await step("diagnostics in the Problems panel", initial, report.problems_initial);
+  const ready = await until(async () => {
+    const text = await statusItem();
+    return text.includes("Loss LSP") && !text.includes("starting") ? text : null;
+  }, 30000);
+  record("status", await statusItem());
+  await step("status bar ready", ready, await statusItem());
+}
+
+async function quickFix() {
+  // The lightbulb at the cursor (Ctrl+. when it is not drawn) opens the code-action menu.
+  await goToPosition(8, 12);
+  const bulb = page.locator(".monaco-editor .lightBulbWidget .codicon, .monaco-editor .lightBulbWidget");
+  const bulbShown = await until(() => bulb.first().isVisible().catch(() => false), 8000);
+  if (bulbShown) {
+    await bulb.first().click();
+    report.quickfix_opened_with = "lightbulb";
+  } else {
+    await page.keyboard.press("Control+.");
+    report.quickfix_opened_with = "Ctrl+.";
+  }
+  const menu = page.locator(".action-widget .monaco-list-row");
+  await menu.first().waitFor({ state: "visible" });
+  report.quickfix_menu = await texts(".action-widget .monaco-list-row");
+  await screenshot("quick-fix-menu");
+  // The menu is a keyboard list (a pointer block covers it while it opens): move the
+  // focus to the fix and accept it with Enter, as a user does.
+  const focused = page.locator(".action-widget .monaco-list-row.focused");
+  for (let i = 0; i < report.quickfix_menu.length; i += 1) {
+    if ((await focused.textContent().catch(() => "")).includes("tf.reduce_mean")) {
+      break;
+    }
+    await page.keyboard.press("ArrowDown");
+  }
+  report.quickfix_chosen = await focused.textContent().catch(() => "");
+  await page.keyboard.press("Enter");
+  const fixed = await until(async () => {
+    const text = await editorText();
+    const rows = await problems();
+    return text.includes("tf.reduce_mean(tf.abs(y_true - y_pred))") && !rows.some((r) => r.includes("LL101"))
+      ? rows
+      : null;
+  }, 20000);
+  report.problems_after_fix = await problems();
+  report.editor_after_fix = await editorText();
+  await step("quick fix applied", fixed, report.problems_after_fix);
+}
+
+async function gradientCheck() {
+  await page.locator(".monaco-editor textarea").first().focus();
+  await runCommand("Loss LSP: Check gradients in this file");
+  let progressShot = false;
+  const summary = await until(async () => {
+    await watch();
+    if (!progressShot && report.seen.progress.length > 0) {
+      progressShot = true;
+      await screenshot("gradient-check-progress");
+    }
+    const done = (await notifications()).find((t) => /Loss LSP: (gradient check|the gradient check failed)/.test(t));
+    return done ?? null;
+  }, 240000, 50);
+  report.gradient_summary = summary ?? null;
+  report.problems_after_check = await until(async () => {
+    const rows = await problems();
+    return rows.some((r) => /confirmed|not reproduced|not run/.test(r)) ? rows : null;
+  }, 30000);
+  report.problems_after_check = report.problems_after_check ?? (await problems());
+  await step("gradient check", summary && /confirmed/.test(summary), { summary, problems: report.problems_after_check });
+
+  // The hover on a confirmed finding explains it, with the check's evidence.
+  await goToPosition(16, 20);
+  await runCommand("Show or Focus Hover");
+  const hover = page.locator(".monaco-hover:not(.hidden)").first();
+  await hover.waitFor({ state: "visible" });
+  // The server's part of the hover arrives after the diagnostic's part.
+  report.hover = await until(async () => {
+    const text = (await hover.innerText().catch(() => "")).replace(/\u00a0/g, " ");
+    return text.includes("Why it breaks training") ? text : null;
+  }, 10000);
+  report.hover = report.hover ?? (await hover.innerText().catch(() => ""));
+  await step("hover with verdict", /Gradient check: confirmed/.test(report.hover), report.hover);
+  await page.keyboard.press("Escape");
+}
+
+async function missingServer() {
+  // In the Settings editor, point lossLsp.interpreter at a Python without loss_lsp: the
+  // server restarts, and a notification says what is missing and offers the command.
+  await runCommand("Preferences: Open User Settings");
+  await page.locator(".settings-editor").waitFor({ state: "visible" });
+  await page.keyboard.type("lossLsp.interpreter");
+  // code-server is a remote: a machine-overridable setting is edited in the Remote tab.
+  await page.locator(".settings-editor .settings-tabs-widget .action-label", { hasText: "Remote" }).click();
+  const field = page.locator(".settings-editor .setting-item-contents", { hasText: "Interpreter" })
+    .locator("input").first();
+  await field.waitFor({ state: "visible" });
+  report.settings_editor = await texts(".settings-editor .setting-item-contents", false);
+  await field.fill(env.BROKEN_PYTHON);
+  await page.keyboard.press("Tab");
+  await screenshot("settings-interpreter");
+  const missing = await until(async () => {
+    await watch();
+    return (await notifications()).find((t) => t.includes("pip install loss-lsp")) ?? null;
+  }, 30000);
+  report.missing_server_notification = missing ?? null;
+  report.status_after_missing = await statusItem();
+  await step("missing server notification", missing, missing);
+}
+
+async function untrusted() {
+  // Restricted mode: the static checks work, the gradient check is not offered.
+  report.status_untrusted = await statusItem();
+  await step("status shows restricted mode", report.status_untrusted.includes("restricted"), report.status_untrusted);
+  await page.locator(".monaco-editor textarea").first().focus();
+  await page.keyboard.press("F1");
+  await quickInput().waitFor({ state: "visible" });
+  await quickInput().fill(">Loss LSP");
+  await page.locator(".quick-input-widget .monaco-list-row").first().waitFor();
+  report.palette_untrusted = await texts(".quick-input-widget .monaco-list-row", false);
+  await screenshot("palette-untrusted");
+  await page.keyboard.press("Escape");
+  await runCommand("Loss LSP: Show output");
+  const output = await until(async () => {
+    const text = await page.locator(".panel .monaco-editor .view-lines").first().innerText().catch(() => "");
+    return text.includes("trusted:") ? text.replace(/\u00a0/g, " ") : null;
+  }, 20000);
+  report.output_untrusted = output ?? null;
+  await step("the server was told: not trusted", output && output.includes("trusted: false"), output);
+  await step("palette without the gradient check",
+    report.palette_untrusted.some((t) => t.includes("Restart server")) &&
+      !report.palette_untrusted.some((t) => t.includes("Check gradients")),
+    report.palette_untrusted);
+}
+
+async function main() {
+  const context = await launch();
   try {
     page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(20000);
-    await page.goto(env.URL);
-    await page.locator(".monaco-workbench").waitFor({ state: "visible", timeout: 60000 });
-    await step("workbench", await until(() => page.locator(".explorer-folders-view, .explorer-viewlet").count(), 30000));
-
-    // 1. Open the file: squiggles and the Problems panel fill within moments.
-    await page.locator(".monaco-workbench").click({ position: { x: 700, y: 400 } }).catch(() => undefined);
-    await page.keyboard.press("Control+P");
-    const quickOpen = page.locator(".quick-input-widget input");
-    await quickOpen.waitFor({ state: "visible" });
-    await quickOpen.fill("train.py");
-    await page.locator(".quick-input-widget .monaco-list-row", { hasText: "train.py" }).first().waitFor();
-    await page.keyboard.press("Enter");
-    await page.locator(".monaco-editor .view-lines").first().waitFor();
-    const opened = Date.now();
-    await runCommand("View: Focus Problems");
-    const wanted = ["LL101", "LL201", "LL102"];
-    const initial = await until(async () => {
-      await watch();
-      const rows = await problems();
-      return wanted.every((code) => rows.some((r) => r.includes(code))) ? rows : null;
-    }, 60000);
-    report.problems_initial = initial ?? (await problems());
-    report.problems_after_open_s = (Date.now() - opened) / 1000;
-    report.squiggles = await page.locator(".monaco-editor .squiggly-error, .monaco-editor .squiggly-warning").count();
-    await step("diagnostics in the Problems panel", initial, report.problems_initial);
-    const ready = await until(async () => (await statusItem()).includes("Loss LSP") && !(await statusItem()).includes("starting"), 30000);
-    record("status", await statusItem());
-    await step("status bar ready", ready, await statusItem());
-
-    // 2. The quick fix from the lightbulb (Ctrl+. when the lightbulb is not drawn).
-    await page.locator(".monaco-editor textarea").first().focus();
-    await page.keyboard.press("Control+G");
-    await quickOpen.waitFor({ state: "visible" });
-    await quickOpen.fill(":8:12");
-    await page.keyboard.press("Enter");
-    const bulb = page.locator(".monaco-editor .lightBulbWidget .codicon, .monaco-editor .lightBulbWidget");
-    const bulbShown = await until(() => bulb.first().isVisible().catch(() => false), 8000);
-    if (bulbShown) {
-      await bulb.first().click();
-      report.quickfix_opened_with = "lightbulb";
+    if (env.SCENARIO === "untrusted") {
+      await openFixture({ trust: false });
+      await untrusted();
     } else {
-      await page.keyboard.press("Control+.");
-      report.quickfix_opened_with = "Ctrl+.";
-    }
-    const menu = page.locator(".action-widget .monaco-list-row");
-    await menu.first().waitFor({ state: "visible" });
-    report.quickfix_menu = await texts(".action-widget .monaco-list-row");
-    await screenshot("quick-fix-menu");
-    // The menu is a keyboard list (a pointer block covers it while it opens): move the
-    // focus to the fix and accept it with Enter, as a user does.
-    const focused = page.locator(".action-widget .monaco-list-row.focused");
-    for (let i = 0; i < report.quickfix_menu.length; i += 1) {
-      if ((await focused.textContent().catch(() => "")).includes("tf.reduce_mean")) {
-        break;
-      }
-      await page.keyboard.press("ArrowDown");
-    }
-    report.quickfix_chosen = await focused.textContent().catch(() => "");
-    await page.keyboard.press("Enter");
-    const fixed = await until(async () => {
-      const text = await editorText();
-      const rows = await problems();
-      return text.includes("tf.reduce_mean(tf.abs(y_true - y_pred))") && !rows.some((r) => r.includes("LL101"))
-        ? rows
-        : null;
-    }, 20000);
-    report.problems_after_fix = await problems();
-    report.editor_after_fix = await editorText();
-    await step("quick fix applied", fixed, report.problems_after_fix);
-
-    // 3. The gradient check from the command palette: progress, then verdicts.
-    await page.locator(".monaco-editor textarea").first().focus();
-    await runCommand("Loss LSP: Check gradients in this file");
-    let progressShot = false;
-    const summary = await until(async () => {
-      await watch();
-      if (!progressShot && report.seen.progress.length > 0) {
-        progressShot = true;
-        await screenshot("gradient-check-progress");
-      }
-      const done = (await notifications()).find((t) => /Loss LSP: (gradient check|the gradient check failed)/.test(t));
-      return done ?? null;
-    }, 240000, 50);
-    report.gradient_summary = summary ?? null;
-    report.problems_after_check = await until(async () => {
-      const rows = await problems();
-      return rows.some((r) => /confirmed|not reproduced|not run/.test(r)) ? rows : null;
-    }, 30000);
-    report.problems_after_check = report.problems_after_check ?? (await problems());
-    await step("gradient check", summary && /confirmed/.test(summary), { summary, problems: report.problems_after_check });
-
-    // 4. In the Settings editor, point lossLsp.interpreter at a Python without loss_lsp: the
-    //    server restarts, and a notification says what is missing and offers the command.
-    if (env.BROKEN_PYTHON) {
-      await runCommand("Preferences: Open User Settings");
-      await page.locator(".settings-editor").waitFor({ state: "visible" });
-      await page.keyboard.type("lossLsp.interpreter");
-      // code-server is a remote: a machine-overridable setting is edited in the Remote tab.
-      await page.locator(".settings-editor .settings-tabs-widget .action-label", { hasText: "Remote" }).click();
-      const field = page.locator(".settings-editor .setting-item-contents", { hasText: "Interpreter" })
-        .locator("input").first();
-      await field.waitFor({ state: "visible" });
-      report.settings_editor = await texts(".settings-editor .setting-item-contents", false);
-      await field.fill(env.BROKEN_PYTHON);
-      await page.keyboard.press("Tab");
-      await screenshot("settings-interpreter");
-      const missing = await until(async () => {
-        await watch();
-        return (await notifications()).find((t) => t.includes("pip install loss-lsp")) ?? null;
-      }, 30000);
-      report.missing_server_notification = missing ?? null;
-      report.status_after_missing = await statusItem();
-      await step("missing server notification", missing, missing);
+      await openFixture({});
+      await quickFix();
+      await gradientCheck();
+      await missingServer();
     }
   } catch (error) {
     await screenshot("failure").catch(() => undefined);

@@ -4,6 +4,7 @@ import * as vscode from "vscode";
 import {
   CloseAction,
   ErrorAction,
+  ExecuteCommandRequest,
   LanguageClient,
   LanguageClientOptions,
   ProgressToken,
@@ -16,6 +17,15 @@ import {
 } from "vscode-languageclient/node";
 import { findInterpreter, installCommand, Interpreter, probeServer } from "./interpreter";
 import { StatusItem } from "./status";
+
+interface ServerInfo {
+  version?: string;
+  pid?: number;
+  python?: string;
+  diagnostics?: string;
+  settings?: Record<string, { trusted?: boolean }>;
+  gradientCheck?: { available?: boolean; reason?: string };
+}
 
 export interface ProgressEvent {
   token: ProgressToken;
@@ -140,6 +150,7 @@ export class ServerManager implements vscode.Disposable {
       } else if (event.newState === State.Running) {
         const version = client.initializeResult?.serverInfo?.version ?? probe.version;
         this.status.set({ kind: "ready", version, python: interpreter.path });
+        void this.logServerInfo(client);
       } else if (event.newState === State.Stopped && !this.stopping && this.status.state.kind !== "error") {
         this.status.set({ kind: "stopped" });
       }
@@ -178,6 +189,31 @@ export class ServerManager implements vscode.Disposable {
     this.crashes = 0;
     await this.stop();
     await this.start();
+  }
+
+  /** What the running server says about itself: version, gradient check, trust per folder. */
+  private async logServerInfo(client: LanguageClient): Promise<void> {
+    try {
+      const info = (await client.sendRequest(ExecuteCommandRequest.type, {
+        command: "loss-lsp.serverInfo",
+        arguments: [],
+      })) as ServerInfo | null;
+      if (info === null || typeof info !== "object") {
+        return;
+      }
+      const gradient = info.gradientCheck?.available
+        ? "available"
+        : `unavailable (${info.gradientCheck?.reason ?? "unknown reason"})`;
+      this.output.info(
+        `server ${info.version ?? "?"} (pid ${info.pid ?? "?"}, ${info.python ?? "?"}), ` +
+          `diagnostics: ${info.diagnostics ?? "?"}, gradient check: ${gradient}`,
+      );
+      for (const [root, settings] of Object.entries(info.settings ?? {})) {
+        this.output.info(`settings for ${root}: trusted: ${String(settings.trusted)}`);
+      }
+    } catch (error) {
+      this.output.warn(`loss-lsp.serverInfo: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
 
   private trackProgress(
