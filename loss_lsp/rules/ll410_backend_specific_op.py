@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import ast
+from collections import OrderedDict
 from collections.abc import Iterator
 
-from loss_lsp.engine.context import LossContext
-from loss_lsp.engine.dataflow import Flow
+from loss_lsp.engine.context import ModuleContext
 from loss_lsp.engine.findings import Edit, Finding, Fix
-from loss_lsp.engine.namespaces import TF_TO_OPS
-from loss_lsp.rules.common import library_calls
+from loss_lsp.engine.namespaces import TF_TO_OPS, Op
 from loss_lsp.rules.rule import Rule
 
 # Keyword arguments spelled the same way by the tf op and its keras.ops equivalent.
@@ -17,33 +16,72 @@ _SAME_KEYWORDS = {"axis", "keepdims", "dtype"}
 _DTYPES = {"float16", "float32", "float64", "bfloat16", "int8", "int16", "int32", "int64", "uint8", "bool"}
 
 
-def check(ctx: LossContext) -> Iterator[Finding]:
-    # module.uses_keras_ops: ``keras.ops.x`` spelled out somewhere in the module. A loss that mixes
-    # keras.ops and tf.* counts too, whatever the import style.
-    if not ctx.module.uses_keras_ops and "ops" not in ctx.loss.block.text:
-        return  # cannot mix keras.ops and tf.* without naming ops: skip the walk
-    if not (ctx.module.uses_keras_ops or _loss_calls_keras_ops(ctx)):
-        return
+_CALLS: OrderedDict[tuple[int, frozenset[tuple[str, str]]], tuple[ast.AST, tuple[tuple[ast.Call, Op], ...]]] = (
+    OrderedDict())
+
+
+def check_module(ctx: ModuleContext) -> Iterator[Finding]:
+    # A module rule rather than a per-loss one: whether the module uses keras.ops depends on code
+    # outside the loss, which the per-loss result cache does not see.
+    uses_ops = ctx.module.uses_keras_ops  # ``keras.ops.x`` spelled out somewhere in the module
     prefix = _ops_prefix(ctx)
-    for flow, node, op in library_calls(ctx, ("tf",), live=False):
-        if op.name not in TF_TO_OPS:
-            continue
-        target = TF_TO_OPS[op.name]
-        spelled = ctx.text(node.func, flow)
-        portable = f"{prefix}.{target}" if prefix else f"keras.ops.{target}"
-        fix = _fix(ctx, flow, node, op.name, f"{prefix}.{target}") if prefix else None
-        yield ctx.finding(
-            RULE, node.func,
-            f"`{spelled}` ties this loss to the TensorFlow backend, while the module otherwise uses `keras.ops`: "
-            f"under JAX or PyTorch it fails; `{portable}` is the backend-neutral equivalent", fix, flow)
+    imports: frozenset[tuple[str, str]] | None = None
+    for loss in ctx.losses:
+        if not uses_ops and "ops" not in loss.block.text:
+            continue  # cannot mix keras.ops and tf.* without naming ops: skip the walk
+        imports = frozenset(ctx.module.imports.items()) if imports is None else imports
+        calls = _library_calls(ctx, loss.fn, imports)
+        if not uses_ops and not any(op.namespace == "ops" for _, op in calls):
+            continue  # a loss that itself mixes keras.ops and tf.* counts whatever the import style
+        for node, op in calls:
+            if op.namespace != "tf" or op.name not in TF_TO_OPS:
+                continue
+            target = TF_TO_OPS[op.name]
+            span = ctx.span(node.func, loss.block.start)
+            portable = f"{prefix}.{target}" if prefix else f"keras.ops.{target}"
+            fix = _fix(ctx, loss.block.start, node, op.name, f"{prefix}.{target}") if prefix else None
+            yield ctx.finding(
+                RULE, span,
+                f"`{ctx.file.text(span)}` ties this loss to the TensorFlow backend, while the module otherwise "
+                f"uses `keras.ops`: under JAX or PyTorch it fails; `{portable}` is the backend-neutral equivalent",
+                fix, loss.name)
 
 
-def _loss_calls_keras_ops(ctx: LossContext) -> bool:
-    """The loss itself already calls keras.ops: its tf.* ops are the odd ones out."""
-    return any(True for _ in library_calls(ctx, ("ops",), live=False))
+def _library_calls(ctx: ModuleContext, fn: ast.AST, imports: frozenset[tuple[str, str]]
+                   ) -> tuple[tuple[ast.Call, Op], ...]:
+    """The tf.* / keras.ops calls written in the loss (cached by the function node and the imports)."""
+    key = (id(fn), imports)
+    hit = _CALLS.get(key)
+    if hit is not None and hit[0] is fn:
+        return hit[1]
+    local_imports: dict[str, str] = {}
+    local_names: set[str] = set()
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                root = alias.name.split(".")[0]
+                local_imports[alias.asname or root] = alias.name if alias.asname else root
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                local_imports[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            local_names.add(node.id)
+        elif isinstance(node, ast.arg):
+            local_names.add(node.arg)
+    found: list[tuple[ast.Call, Op]] = []
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in local_names):
+            op = ctx.module.op(node.func, local_imports)
+            if op is not None and op.namespace in ("tf", "ops"):
+                found.append((node, op))
+    result = tuple(found)
+    _CALLS[key] = (fn, result)  # holding the node keeps its id unique while cached
+    if len(_CALLS) > 20000:
+        _CALLS.popitem(last=False)
+    return result
 
 
-def _ops_prefix(ctx: LossContext) -> str | None:
+def _ops_prefix(ctx: ModuleContext) -> str | None:
     """How the file spells keras.ops: ``ops`` (from keras import ops), ``keras.ops``, ... or None."""
     alias = ctx.file.ops()
     if alias:
@@ -52,18 +90,18 @@ def _ops_prefix(ctx: LossContext) -> str | None:
     return f"{keras}.ops" if keras else None
 
 
-def _fix(ctx: LossContext, flow: Flow, node: ast.Call, name: str, replacement: str) -> Fix | None:
+def _fix(ctx: ModuleContext, block_start: int, node: ast.Call, name: str, replacement: str) -> Fix | None:
     if any(kw.arg not in _SAME_KEYWORDS for kw in node.keywords):
         return None  # argument names differ (input_tensor=, clip_value_min=, ...): rewrite by hand
     if name == "argmax" and len(node.args) < 2 and not node.keywords:
         return None  # tf.argmax defaults to axis 0, keras.ops.argmax to the flattened tensor
-    edits = [Edit(ctx.span(node.func, flow), replacement)]
+    edits = [Edit(ctx.span(node.func, block_start), replacement)]
     dtype = node.args[1] if name == "cast" and len(node.args) > 1 else next(
         (kw.value for kw in node.keywords if kw.arg == "dtype"), None)
     if dtype is not None:
-        dtype_op = ctx.module.op(dtype, flow.local_imports)
+        dtype_op = ctx.module.op(dtype)
         if dtype_op is not None and dtype_op.namespace == "tf" and dtype_op.name in _DTYPES:
-            edits.append(Edit(ctx.span(dtype, flow), f'"{dtype_op.name}"'))  # tf.float32 is TF-only too
+            edits.append(Edit(ctx.span(dtype, block_start), f'"{dtype_op.name}"'))  # tf.float32 is TF-only too
     return Fix(f"Use `{replacement}`", "unsafe", tuple(edits))
 
 
@@ -96,5 +134,6 @@ RULE = Rule(
         "    return keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1)\n"
     ),
     fix_title="Replace the `tf.*` op with its `keras.ops` equivalent",
-    check=check,
+    check_module=check_module,
+    scope="module",
 )
