@@ -13,23 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from loss_lsp.engine import Edit, Finding, Span
+from loss_lsp.engine import Edit, Span
 from loss_lsp.engine.fixes import select_fixes
 from loss_lsp.engine.suppression import suppress_comment
 from loss_lsp.server.diagnostics import SOURCE, finding_key
 
 if TYPE_CHECKING:
+    from loss_lsp.engine import Finding
     from loss_lsp.server.pipeline import DocResult
 
-FIX_ALL = "source.fixAll.loss-lsp"
-QUICKFIX = types.CodeActionKind.QuickFix.value
-KINDS = [QUICKFIX, FIX_ALL]
-
-
-@dataclass(frozen=True)
-class ClientSupport:
-    lazy_edits: bool = False  # codeAction/resolve may fill in "edit"
-    document_changes: bool = False  # versioned TextDocumentEdit in WorkspaceEdit
+from loss_lsp.server.capabilities import FIX_ALL, QUICKFIX, ClientSupport
 
 
 def wanted(kind: str, only: Sequence[str] | None) -> bool:

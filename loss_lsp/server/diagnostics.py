@@ -9,15 +9,18 @@ client can offer the quick fix without asking the server what it is.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
-from loss_lsp.engine import Finding, Span
+from loss_lsp.server.capabilities import SOURCE
 from loss_lsp.server.positions import Lines
 from loss_lsp.server.uris import path_to_uri
 
-SOURCE = "loss-lsp"
+if TYPE_CHECKING:  # the engine is imported after `initialize` has been answered
+    from loss_lsp.engine import Finding, Span
+
+__all__ = ["SOURCE", "data_of", "finding_key", "message_of", "to_diagnostic", "to_diagnostics"]
 
 _SEVERITY = {
     "error": types.DiagnosticSeverity.Error,

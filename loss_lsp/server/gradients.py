@@ -14,11 +14,13 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from loss_lsp.engine import Analysis, Finding, Span
 from loss_lsp.server.scheduler import EngineThread
 from loss_lsp.settings import Settings
+
+if TYPE_CHECKING:
+    from loss_lsp.engine import Analysis, Finding, Span
 
 log = logging.getLogger(__name__)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,19 +25,28 @@ log = logging.getLogger(__name__)
 class Indexer:
     def __init__(self, engine: EngineThread) -> None:
         self._engine = engine
-        self.workspaces: dict[str, Workspace] = {}  # folder root -> index
+        self.roots: list[str] = []
+        self.workspaces: dict[str, Workspace] = {}  # folder root -> index (made once the engine is loaded)
         self.indexed_files = 0
         self.ready = asyncio.Event()  # set when the first full index has finished
 
-    def add_folder(self, root: str) -> Workspace:
+    def add_folder(self, root: str) -> None:
+        if root not in self.roots:
+            self.roots.append(root)
+        if "loss_lsp.engine" in sys.modules:  # else prepare() makes it (importing the engine takes a while)
+            self.prepare()
+
+    def prepare(self) -> None:
+        """Make the engine's index objects (on the engine thread, which imports the engine)."""
         from loss_lsp.engine import Workspace
 
-        workspace = self.workspaces.get(root)
-        if workspace is None:
-            workspace = self.workspaces[root] = Workspace(root)
-        return workspace
+        for root in self.roots:
+            if root not in self.workspaces:
+                self.workspaces[root] = Workspace(root)
 
     def remove_folder(self, root: str) -> None:
+        if root in self.roots:
+            self.roots.remove(root)
         self.workspaces.pop(root, None)
 
     def workspace_of(self, folder: str | None) -> Workspace | None:

@@ -17,14 +17,12 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from loss_lsp.engine import Analysis, Finding, InputError, analyze
-from loss_lsp.engine.chunks import split_lines
 from loss_lsp.server.diagnostics import to_diagnostics
 from loss_lsp.server.positions import Lines
 from loss_lsp.settings import Settings
 
-if TYPE_CHECKING:
-    from loss_lsp.engine import Workspace
+if TYPE_CHECKING:  # the engine is imported on the engine thread, after `initialize` was answered
+    from loss_lsp.engine import Analysis, Finding, InputError, Workspace
     from loss_lsp.server.gradients import GradientRun
     from loss_lsp.server.scheduler import Snapshot
 
@@ -82,6 +80,8 @@ class TextCache:
         self._size = size
 
     def lines(self, path: str) -> list[str] | None:
+        from loss_lsp.engine.chunks import split_lines
+
         text = self._open_text(path)
         if text is not None:
             return split_lines(text)
@@ -104,6 +104,9 @@ class TextCache:
 
 
 def run(snapshot: Snapshot, context: JobContext, text_cache: TextCache) -> DocResult:
+    from loss_lsp.engine import analyze
+    from loss_lsp.engine.chunks import split_lines
+
     started = time.perf_counter()
     lines = Lines(split_lines(snapshot.text), context.encoding)
     result = DocResult(snapshot.uri, context.path, snapshot.version, snapshot.epoch, snapshot.text, lines,

@@ -23,9 +23,8 @@ from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcIn
 from pygls.lsp.server import LanguageServer
 
 from loss_lsp import __version__
-from loss_lsp.server import code_actions, hover
+from loss_lsp.server.capabilities import CODE_ACTION_KINDS, SOURCE, ClientSupport
 from loss_lsp.server.config import SECTION, ConfigStore, editor_settings
-from loss_lsp.server.diagnostics import SOURCE
 from loss_lsp.server.gradients import GradientRunner
 from loss_lsp.server.indexer import Indexer
 from loss_lsp.server.pipeline import DocResult, JobContext, TextCache
@@ -71,7 +70,7 @@ class LossLanguageServer(LanguageServer):
         self.refresh_support = False
         self.related_support = True
         self.markdown_hover = True
-        self.actions_support = code_actions.ClientSupport()
+        self.actions_support = ClientSupport()
         self.configuration_support = False
         self.configured = asyncio.Event()
         self.non_python: set[str] = set()
@@ -112,7 +111,7 @@ class LossLanguageServer(LanguageServer):
         formats = _cap(caps, "text_document.hover.content_format") or [types.MarkupKind.Markdown]
         self.markdown_hover = types.MarkupKind.Markdown in formats
         properties = _cap(caps, "text_document.code_action.resolve_support.properties") or []
-        self.actions_support = code_actions.ClientSupport(
+        self.actions_support = ClientSupport(
             lazy_edits="edit" in properties and bool(_cap(caps, "text_document.code_action.data_support")),
             document_changes=bool(_cap(caps, "workspace.workspace_edit.document_changes")))
         self.configuration_support = bool(_cap(caps, "workspace.configuration"))
@@ -241,7 +240,7 @@ class LossLanguageServer(LanguageServer):
 
     # --- background work -------------------------------------------------------------------
     async def index_workspace(self) -> None:
-        if self.indexer is None or not self.indexer.workspaces:
+        if self.indexer is None or not self.indexer.roots:
             if self.indexer is not None:
                 self.indexer.ready.set()
             return
@@ -299,11 +298,16 @@ def create_server() -> LossLanguageServer:
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: LossLanguageServer, params: types.InitializedParams) -> None:
-        ls.engine.submit(_warm_up)  # type: ignore[union-attr]  # import the rules before the first edit
+        # `initialize` is answered before the engine is even imported: that happens here, off the loop.
+        warm = ls.engine.submit(_warm_up, ls.indexer)  # type: ignore[union-attr]
         await _register_watchers(ls)
         await ls.pull_configuration()
         ls.apply_settings()
         ls.configured.set()
+        try:
+            await asyncio.wrap_future(warm)  # the index objects exist once the engine is loaded
+        except Exception:
+            log.exception("loading the analysis engine failed")
         ls.scheduler.release()  # type: ignore[union-attr]
         ls.spawn(ls.index_workspace(), "workspace indexing")
 
@@ -396,8 +400,10 @@ def create_server() -> LossLanguageServer:
 
     # --- language features -----------------------------------------------------------------
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, types.CodeActionOptions(
-        code_action_kinds=code_actions.KINDS, resolve_provider=True))
+        code_action_kinds=CODE_ACTION_KINDS, resolve_provider=True))
     async def code_action(ls: LossLanguageServer, params: types.CodeActionParams) -> list[types.CodeAction] | None:
+        from loss_lsp.server import code_actions
+
         result = await ls.result_for(params.text_document.uri)
         if result is None or result.version != _version_of(ls, params.text_document.uri):
             return None
@@ -405,6 +411,8 @@ def create_server() -> LossLanguageServer:
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     async def code_action_resolve(ls: LossLanguageServer, action: types.CodeAction) -> types.CodeAction:
+        from loss_lsp.server import code_actions
+
         data = action.data if isinstance(action.data, dict) else {}
         uri = data.get("uri")
         if not isinstance(uri, str):
@@ -419,6 +427,8 @@ def create_server() -> LossLanguageServer:
 
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     async def on_hover(ls: LossLanguageServer, params: types.HoverParams) -> types.Hover | None:
+        from loss_lsp.server import hover
+
         result = await ls.result_for(params.text_document.uri)
         if result is None:
             return None
@@ -474,8 +484,11 @@ async def _watch_parent(pid: int, every: float = 5.0) -> None:
             pass
 
 
-def _warm_up() -> None:
-    from loss_lsp.rules import RULES  # noqa: F401  (loads every rule module once)
+def _warm_up(indexer: Indexer) -> None:
+    import loss_lsp.engine  # noqa: F401
+    from loss_lsp.rules import RULES  # noqa: F401  (every rule module, before the first analysis)
+
+    indexer.prepare()
 
 
 async def _register_watchers(ls: LossLanguageServer) -> None:
