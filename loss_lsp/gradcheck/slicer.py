@@ -24,6 +24,7 @@ from pathlib import Path
 
 from loss_lsp.engine.chunks import split_blocks, split_lines
 from loss_lsp.engine.findings import LossInfo
+from loss_lsp.engine.module import dotted
 
 ALL = None  # "every name" need for modules imported as a whole
 MAX_MODULES = 100
@@ -37,6 +38,9 @@ _DENIED = re.compile(
     r"get_file|datasets|data|io|gfile|urlopen|request\w*|system|popen|spawn\w*|exec\w*|remove|unlink|rmtree|"
     r"mkdir|makedirs|write\w*|print|input|show|plot|set_\w+|compile|summary|applications|socket|connect|"
     r"subprocess|shutil|environ|getenv|run|call|sleep|seed|disable\w*|enable\w*|experimental_\w+)($|[._])")
+# Calls inside a helper that make calling it at module level unsafe.
+_ACTING = re.compile(r"(^|[._])(open|load\w*|read\w*|urlopen|socket|system|popen|fit|download\w*)($|[._(])")
+_ACTING_MODULES = {"os", "subprocess", "socket", "shutil", "requests", "urllib", "http", "pathlib"}
 _BUILTINS = {"int", "float", "str", "bool", "tuple", "list", "dict", "set", "frozenset", "range", "len", "abs",
              "min", "max", "sum", "round", "pow", "zip", "enumerate", "sorted", "reversed", "map", "filter", "any",
              "all", "divmod", "complex", "slice", "type", "isinstance", "issubclass", "object", "bytes", "chr",
@@ -157,9 +161,9 @@ def _call_problem(call: ast.Call, module_names: dict[str, str], local_defs: dict
     else:
         root = ""
     chain.reverse()
-    dotted = ".".join([module_names.get(root, root), *chain]) if root else ".".join(chain)
-    if dotted and _DENIED.search(dotted):
-        return f"calls `{dotted}`"
+    spelled = ".".join([module_names.get(root, root), *chain]) if root else ".".join(chain)
+    if spelled and _DENIED.search(spelled):
+        return f"calls `{spelled}`"
     if not root:
         return ""  # a method of a value that is itself checked
     if root in module_names:
@@ -174,10 +178,8 @@ def _call_problem(call: ast.Call, module_names: dict[str, str], local_defs: dict
         if isinstance(definition, (ast.FunctionDef, ast.AsyncFunctionDef)):
             for inner_call in ast.walk(definition):
                 if isinstance(inner_call, ast.Call) and inner_call is not call:
-                    name = ast.unparse(inner_call.func)
-                    if re.search(r"(^|[._])(open|load\w*|read\w*|urlopen|socket|system|popen|fit|download\w*)"
-                                 r"($|[._(])", name) or name.split(".", 1)[0] in ("os", "subprocess", "socket",
-                                                                                  "shutil", "requests", "urllib"):
+                    name = dotted(inner_call.func) or ""
+                    if name and (_ACTING.search(name) or name.split(".", 1)[0] in _ACTING_MODULES):
                         return f"calls `{root}()`, which calls `{name}`"
             return ""
         return ""  # a value defined by another statement, checked on its own
