@@ -184,10 +184,28 @@ def _anchor(blocks: list[Block], finding: Finding) -> tuple[str, int]:
 
 
 def _reanchor(finding: Finding, text: str, old_start: int, starts: dict[str, int]) -> Finding:
-    """Move a cached finding along with its block when lines above it were added or removed."""
-    if not text or text not in starts:
+    """Move a cached finding along with its block when lines above it were added or removed.
+
+    Fix edits outside the block (an import added at the top) stay where they are: their place is
+    part of the cache key.
+    """
+    if not text or text not in starts or starts[text] == old_start:
         return finding
-    return finding.shifted(starts[text] - old_start)
+    delta = starts[text] - old_start
+    end = old_start + text.count("\n")
+    fix = finding.fix
+    if fix is not None:
+        fix = replace(fix, edits=tuple(e.shifted(delta) if old_start <= e.span.start_line <= end else e
+                                       for e in fix.edits))
+    return replace(finding, span=finding.span.shifted(delta), fix=fix)
+
+
+def _import_line(module: ModuleInfo) -> int:
+    last = -1
+    for index, line in enumerate(module.lines[:400]):
+        if line.startswith(("import ", "from ")):
+            last = index
+    return last
 
 
 def _helper_block_texts(module: ModuleInfo, block: Block) -> tuple[str, ...]:
@@ -210,6 +228,8 @@ def _module_fingerprint(module: ModuleInfo, settings: Settings) -> str:
     digest = hashlib.blake2b(digest_size=16)
     digest.update(repr(sorted(module.imports.items())).encode())
     digest.update(repr(sorted(module.classes)).encode())
+    digest.update(repr((sorted(module.functions), module.uses_keras_ops, sorted(module.metric_names))).encode())
+    digest.update(str(_import_line(module)).encode())  # where fixes insert a missing import
     digest.update(repr(settings).encode())
     seen: set[int] = set()
     for _value, block in module.assignments.values():

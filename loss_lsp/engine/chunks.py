@@ -35,6 +35,37 @@ def split_lines(source: str) -> list[str]:
     return _NEWLINE.split(source)
 
 
+def _triple_quote_state(line: str, quote: str) -> str:
+    """Which triple-quoted string is still open after this line ("" for none).
+
+    Lines inside a docstring may start at column 0; they must not start a block. Single-quoted
+    strings and comments are skipped roughly, which is enough for docstrings and long literals.
+    """
+    i = 0
+    while i < len(line):
+        if quote:
+            end = line.find(quote, i)
+            if end < 0:
+                return quote
+            i, quote = end + 3, ""
+            continue
+        ch = line[i]
+        if ch == "#":
+            return ""
+        if line.startswith(('"""', "\'\'\'"), i):
+            quote = line[i:i + 3]
+            i += 3
+            continue
+        if ch in "\"'":
+            end = line.find(ch, i + 1)
+            while end > 0 and line[end - 1] == "\\":
+                end = line.find(ch, end + 1)
+            i = end + 1 if end > 0 else len(line)
+            continue
+        i += 1
+    return quote
+
+
 def _starts_block(line: str) -> bool:
     if not line or line[0] in " \t#)]}\f":
         return False
@@ -71,9 +102,12 @@ def split_blocks(lines: list[str]) -> list[Block]:
     """Parse the module as a list of independently parsed top-level blocks."""
     starts = [0]
     previous_decorator = False
+    quote = ""  # the triple quote a line starts inside of, if any
     for index, line in enumerate(lines):
-        if index and _starts_block(line) and not previous_decorator:
+        if index and not quote and _starts_block(line) and not previous_decorator:
             starts.append(index)
+        if '"""' in line or "\'\'\'" in line:
+            quote = _triple_quote_state(line, quote)
         if line[:1] not in (" ", "\t", "#", "") and line.strip():
             previous_decorator = line.startswith("@")
     starts.append(len(lines))

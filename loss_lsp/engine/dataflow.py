@@ -298,6 +298,8 @@ class Flow:
             return combine(*(self.ev(v) for v in node.values))
         if isinstance(node, ast.Compare):
             parts = [self.ev(node.left), *(self.ev(c) for c in node.comparators)]
+            if all(isinstance(op, (ast.Is, ast.IsNot, ast.In, ast.NotIn)) for op in node.ops):
+                return CLEAN  # identity and membership tests give a Python bool, not a tensor
             joined = combine(*parts)
             return self._hard(node, "compare", joined).but(integer=True)
         if isinstance(node, ast.Call):
@@ -673,6 +675,7 @@ def _constant_val(module: ModuleInfo, node: ast.expr, depth: int = 0) -> Val:
 
 
 # --- liveness ------------------------------------------------------------------------------------
+_MUTATORS = {"append", "extend", "insert", "add", "update", "setdefault", "assign", "assign_add", "assign_sub"}
 _COMPOUND = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try, ast.Match)
 
 
@@ -703,8 +706,9 @@ def _defines(stmt: ast.stmt) -> set[str]:
         targets = [stmt.target]
     elif isinstance(stmt, (ast.With, ast.AsyncWith)):
         targets = [i.optional_vars for i in stmt.items if i.optional_vars is not None]
-    elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) and isinstance(stmt.value.func, ast.Attribute):
-        targets = [stmt.value.func.value]
+    elif (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)
+          and isinstance(stmt.value.func, ast.Attribute) and stmt.value.func.attr in _MUTATORS):
+        targets = [stmt.value.func.value]  # terms.append(x) defines terms; tf.print(x) defines nothing
     out: set[str] = set()
     for target in targets:
         while isinstance(target, (ast.Subscript, ast.Attribute, ast.Starred)):

@@ -131,11 +131,13 @@ class _Builder:
         for site in self.module.compile_sites:
             self.from_expression(site.expr, site, depth=0)
 
-    def from_expression(self, expr: ast.expr, site: CompileSite, depth: int) -> LossDef | None:
+    def from_expression(self, expr: ast.expr, site: CompileSite, depth: int, block: Block | None = None) -> LossDef | None:
+        """The loss an expression at a compile site stands for; ``block`` is where ``expr`` was parsed."""
         if depth > 4:
             return None
         module = self.module
-        block = next(b for b in module.blocks if b.start == site.block_start)
+        if block is None:
+            block = next(b for b in module.blocks if b.start == site.block_start)
         if isinstance(expr, ast.Lambda):
             loss = self.add(expr, block, f"<lambda>@{block.start + expr.lineno}", "lambda")
             return self.attach(loss, site, "")
@@ -147,13 +149,13 @@ class _Builder:
                     loss.bare_compile_exprs.append(expr)
                 return self.attach(loss, site, expr.id)
             if expr.id in module.assignments:
-                value, _ = module.assignments[expr.id]
-                return self.from_expression(value, site, depth + 1)
+                value, value_block = module.assignments[expr.id]
+                return self.from_expression(value, site, depth + 1, value_block)
             return None
         if isinstance(expr, ast.Call):
             path = module.resolve(expr.func) or ""
             if path == "functools.partial" and expr.args:
-                loss = self.from_expression(expr.args[0], site, depth + 1)
+                loss = self.from_expression(expr.args[0], site, depth + 1, block)
                 if loss is not None:
                     loss.bare_compile_exprs = [e for e in loss.bare_compile_exprs if e is not expr.args[0]]
                     loss.construct = ast.unparse(expr)

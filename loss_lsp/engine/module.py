@@ -100,7 +100,8 @@ def _scan(summary: BlockSummary, tree: ast.AST) -> None:
             enclosing = enclosing or node.name
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             _record_import(summary, node)
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.endswith("ops") and "keras" in node.module:
+            if isinstance(node, ast.ImportFrom) and node.module and "keras" in node.module and (
+                    node.module.endswith("ops") or any(alias.name == "ops" for alias in node.names)):
                 summary.uses_keras_ops = True
         elif isinstance(node, ast.Attribute):
             if node.attr == "ops" and isinstance(node.value, ast.Name) and node.value.id == "keras":
