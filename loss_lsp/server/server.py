@@ -72,7 +72,6 @@ class LossLanguageServer(LanguageServer):
         self.markdown_hover = True
         self.actions_support = ClientSupport()
         self.configuration_support = False
-        self.configured = asyncio.Event()
         self.non_python: set[str] = set()
         self.tasks: set[asyncio.Task[Any]] = set()
         self.text_cache = TextCache(self._open_text)
@@ -126,8 +125,6 @@ class LossLanguageServer(LanguageServer):
             self.indexer.add_folder(root)
         self.scheduler = Scheduler(self.loop, self.engine, self._job, self._on_result,
                                    context_for=self._context_for)
-        if not self.configuration_support:
-            self.configured.set()
         if params.process_id:
             self.spawn(_watch_parent(params.process_id), "client process watch")
 
@@ -175,7 +172,12 @@ class LossLanguageServer(LanguageServer):
         messages = {e.message for e in result.errors}
         seen = self._logged_errors.setdefault(result.uri, set())
         for message in sorted(messages - seen):
-            kind = types.MessageType.Error if "internal error" in message else types.MessageType.Warning
+            if "internal error" in message:
+                kind = types.MessageType.Error
+            elif message.startswith("syntax error"):  # normal while typing: the least severe level
+                kind = types.MessageType.Log
+            else:
+                kind = types.MessageType.Warning
             self.log_to_client(f"{result.path or result.uri}: {message}", kind)
         self._logged_errors[result.uri] = messages
 
@@ -303,7 +305,6 @@ def create_server() -> LossLanguageServer:
         await _register_watchers(ls)
         await ls.pull_configuration()
         ls.apply_settings()
-        ls.configured.set()
         try:
             await asyncio.wrap_future(warm)  # the index objects exist once the engine is loaded
         except Exception:
