@@ -413,7 +413,7 @@ def new_findings(run: LossRun, confirmed: set[str], make: Any) -> list[Finding]:
             extra = f"; inside tf.function: {_error_text(graph_error)}" if graph_error else ""
             out.append(make("LL901", f"gradient of the loss with respect to y_pred is None (GradientTape, called "
                                      f"{_path_text(probes)}){extra}", "gradient", None))
-    elif graph_error and not confirmed & {"LL101", "LL102", "LL105"}:
+    elif graph_error and not confirmed & {"LL101", "LL102", "LL105", "LL401"}:
         out.append(make("LL905", f"raises inside tf.function (autograph off, as fit runs the loss): "
                                  f"{_error_text(graph_error)}", "graph", graph_error.get("line")))
     zeros = probes.get("zero-gradient", {})

@@ -11,6 +11,7 @@ NaN/Inf and the user's line that created it.
 from __future__ import annotations
 
 import re
+import traceback
 from typing import Any
 
 import numpy as np
@@ -89,34 +90,45 @@ _VALUES = re.compile(r"Tensor had (\S+) values")
 
 
 def locate(subject: Subject, y_true: Any, y_pred: Any) -> dict[str, Any] | None:
-    """The op (and the user's line) that first produced a NaN/Inf, via check_numerics."""
+    """The op (and the user's line) that first produced a NaN/Inf, via check_numerics.
+
+    Eagerly first (a millisecond: the forward op's Python frame is the user's line); a NaN born
+    in the backward pass has no such frame, so then the loss is traced once more and the
+    gradient op is mapped back to the forward op that created it.
+    """
     tf.debugging.enable_check_numerics()
     try:
+        eager = _locate_eager(subject, y_true, y_pred)
+        if eager is not None and eager["line"] is not None:
+            return eager
         function = subject.graph_function()
         try:
             function(y_true, y_pred)
         except tf.errors.InvalidArgumentError as exc:
             return _from_graph_error(exc, function, y_true, y_pred, subject)
         except USER_ERRORS as exc:
-            reraise_fatal(exc)  # else an eager-only loss: try eagerly below
-        try:
-            with tf.GradientTape() as tape:
-                tape.watch(y_pred)
-                value = subject.reduce(subject.raw(y_true, y_pred))
-            tape.gradient(value, y_pred)
-        except tf.errors.InvalidArgumentError as exc:
-            text = str(exc)
-            op = _EAGER_OP.search(text)
-            values = _VALUES.search(text)
-            line = subject.user_line(__import__("traceback").extract_tb(exc.__traceback__))
-            return {"op": op.group(1) if op else "", "values": values.group(1) if values else "",
-                    "line": line, "gradient_of": "", "gradient": line is None}
-        except USER_ERRORS as exc:
-            reraise_fatal(exc)
-            return None
-        return None
+            reraise_fatal(exc)  # else an eager-only loss: keep what the eager run said
+        return eager
     finally:
         tf.debugging.disable_check_numerics()
+
+
+def _locate_eager(subject: Subject, y_true: Any, y_pred: Any) -> dict[str, Any] | None:
+    try:
+        with tf.GradientTape() as tape:
+            tape.watch(y_pred)
+            value = subject.reduce(subject.raw(y_true, y_pred))
+        tape.gradient(value, y_pred)
+    except tf.errors.InvalidArgumentError as exc:
+        text = str(exc)
+        op = _EAGER_OP.search(text)
+        values = _VALUES.search(text)
+        line = subject.user_line(traceback.extract_tb(exc.__traceback__))
+        return {"op": op.group(1) if op else "", "values": values.group(1) if values else "",
+                "line": line, "gradient_of": "", "gradient": line is None}
+    except USER_ERRORS as exc:
+        reraise_fatal(exc)
+    return None
 
 
 def _from_graph_error(exc: Exception, function: Any, y_true: Any, y_pred: Any,

@@ -15,8 +15,8 @@ import numpy as np
 
 from loss_lsp.gradcheck.probes.subject import Context, Inputs
 
-DRAWS = 2
-BATCH = 32  # more points than the stated batch, so the fraction means something
+DRAWS = 1
+BATCH = 64  # more points than the stated batch, so the fraction means something
 
 
 def probe_zero_gradient(ctx: Context) -> dict[str, Any]:
