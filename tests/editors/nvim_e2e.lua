@@ -189,6 +189,29 @@ local function run()
     if not step("gradient check", summarized and with_verdicts, report.gradients) then
       return
     end
+
+    -- The other scopes, on the warm worker: the loss under the cursor, then the workspace.
+    report.scopes = {}
+    vim.api.nvim_win_set_cursor(0, { 16, 8 }) -- inside eager_loss
+    for _, scope in ipairs({ "cursor", "workspace" }) do
+      local before = #report.notifications
+      vim.cmd("LossLspCheckGradients " .. scope)
+      local summary = nil
+      vim.wait(120000, function()
+        for i = before + 1, #report.notifications do
+          local message = report.notifications[i].message
+          if message:find("gradient check", 1, true) and not message:find("checking gradients", 1, true) then
+            summary = message
+            return true
+          end
+        end
+        return false
+      end, 50)
+      report.scopes[scope] = summary
+      if not step("gradient check (" .. scope .. ")", summary ~= nil, summary) then
+        return
+      end
+    end
   end
 
   -- 4. :LossLspRestart gives a new server that publishes again.

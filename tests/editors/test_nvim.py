@@ -95,6 +95,10 @@ def test_plugin_diagnostics_quickfix_gradient_check_restart_health(tmp_path: Pat
     summaries = [n["message"] for n in report["notifications"] if n["message"].startswith("Loss LSP: gradient check:")]
     assert summaries and "confirmed" in summaries[-1], report["notifications"]
 
+    # The loss under the cursor (eager_loss: its LL102) and the whole workspace.
+    assert report["scopes"]["cursor"] == "Loss LSP: gradient check: 1 confirmed in 1 file(s)", report["scopes"]
+    assert report["scopes"]["workspace"] == "Loss LSP: gradient check: 2 confirmed in 1 file(s)", report["scopes"]
+
     # :LossLspRestart started a new server, which published the remaining findings again.
     assert report["restart"]["new_id"] != report["restart"]["old_id"]
     assert {d["code"] for d in report["restart"]["diagnostics"]} == {"LL201", "LL102"}

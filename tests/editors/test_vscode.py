@@ -201,6 +201,8 @@ def test_vscode_extension_in_code_server(tmp_path: Path, vscode_tools: dict[str,
                    for row in report["problems_after_check"]), (code, report["problems_after_check"])
     assert FIXED_LINE in (workspace / "train.py").read_text()  # the command saved the file first
 
+    assert report["cursor_summary"] == "Loss LSP: gradient check: 1 confirmed in 1 file(s)"
+
     # lossLsp.interpreter set to a Python without loss_lsp, in the Settings editor: a notification
     # names it and gives the install command; the status bar shows the error.
     python = report["broken_python"]

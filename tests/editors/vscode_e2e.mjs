@@ -240,6 +240,15 @@ async function gradientCheck() {
   report.hover = report.hover ?? (await hover.innerText().catch(() => ""));
   await step("hover with verdict", /Gradient check: confirmed/.test(report.hover), report.hover);
   await page.keyboard.press("Escape");
+
+  // The loss under the cursor (line 16 is in eager_loss): only its finding is checked.
+  await page.locator(".monaco-editor textarea").first().focus();
+  await runCommand("Loss LSP: Check gradients for the loss under the cursor");
+  report.cursor_summary = await until(async () => {
+    await watch();
+    return (await notifications()).find((t) => t.startsWith("Loss LSP: gradient check: 1 ")) ?? null;
+  }, 120000);
+  await step("gradient check of the loss under the cursor", report.cursor_summary, report.cursor_summary);
 }
 
 async function missingServer() {
