@@ -117,7 +117,7 @@ def attach_findings(source: str, analysis: Analysis, losses: list[LossInfo]) -> 
             owner = min(inside)[1] if inside else None
         if owner is not None:
             static[owner].append(finding)
-        elif not finding.loss or finding.loss not in {l.name for l in analysis.losses}:
+        elif not finding.loss or finding.loss not in {info.name for info in analysis.losses}:
             unattached.append(finding)
     return static, unattached
 
@@ -199,7 +199,8 @@ class GradientChecker:
         result = CheckResult()
         if not self._settings.trusted:
             for loss in losses:
-                result.findings += [verdicts.apply(f, verdicts.Verdict("not_run", UNTRUSTED, "")) for f in static[loss.name]]
+                untrusted = verdicts.Verdict("not_run", UNTRUSTED, "")
+                result.findings += [verdicts.apply(f, untrusted) for f in static[loss.name]]
                 result.losses.append(LossReport(loss.name, "not_run", UNTRUSTED))
             if loss_names is None:
                 result.findings += [verdicts.apply(f, verdicts.Verdict("not_run", UNTRUSTED, "")) for f in unattached]

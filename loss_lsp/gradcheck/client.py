@@ -33,6 +33,7 @@ STARTUP_TIMEOUT = 120.0  # importing TensorFlow on a cold disk can be slow
 _PASSED_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH", "SYSTEMROOT",
                "VIRTUAL_ENV", "CONDA_PREFIX", "PYENV_VERSION", "TZ")
 _PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent.parent)
+_PACKAGE_DIR = str(Path(__file__).resolve().parent.parent) + os.sep
 
 
 @dataclass
@@ -77,6 +78,7 @@ class WorkerClient:
         self._timer: threading.Timer | None = None
         self.starts = 0  # how many workers were started (tests and benchmarks read it)
         self.versions: dict[str, Any] = {}  # from the last "ready" message
+        self._closing = False
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     @property
@@ -105,7 +107,7 @@ class WorkerClient:
         })
         return env
 
-    def start(self) -> dict[str, Any]:
+    def start(self, cancelled: Callable[[], bool] | None = None) -> dict[str, Any]:
         """Start a worker if none runs; returns its "ready" message."""
         with self._lock:
             if self.running and self._process is not None:
@@ -127,9 +129,15 @@ class WorkerClient:
             process = _Process(popen, LineReader(popen.stdout.fileno()), folder, log_path)
             self._process = process
             self.starts += 1
-            message = self._read(process, time.monotonic() + STARTUP_TIMEOUT, None)
+            message = self._read(process, time.monotonic() + STARTUP_TIMEOUT, cancelled)
+            if message is None and cancelled is not None and cancelled():
+                self._discard()
+                raise WorkerError("cancelled")
             if message is None or message.get("event") != "ready":
-                reason = (message or {}).get("error") or self._death_reason(process, startup=True)
+                if message is None and process.popen.poll() is None:
+                    reason = f"no answer within {STARTUP_TIMEOUT:g} s"
+                else:
+                    reason = (message or {}).get("error") or self._death_reason(process, startup=True)
                 self._discard()
                 raise WorkerError(f"the worker did not start: {reason}")
             process.info = message
@@ -138,6 +146,23 @@ class WorkerClient:
             return message
 
     def close(self) -> None:
+        """Stop the worker. A request running in another thread ends at once (as not run)."""
+        if not self._lock.acquire(timeout=0.5):
+            self._closing = True
+            process = self._process
+            if process is not None and process.popen.poll() is None:
+                try:
+                    os.killpg(process.popen.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            self._lock.acquire()
+        try:
+            self._close_locked()
+        finally:
+            self._closing = False
+            self._lock.release()
+
+    def _close_locked(self) -> None:
         with self._lock:
             self._cancel_idle_timer()
             process = self._process
@@ -203,7 +228,7 @@ class WorkerClient:
             self._cancel_idle_timer()
             try:
                 try:
-                    self.start()
+                    self.start(cancelled)
                 except WorkerError as exc:
                     return Reply(failure=str(exc))
                 process = self._process
@@ -249,6 +274,9 @@ class WorkerClient:
                 return None
 
     def _failed(self, process: _Process, timeout: float, cancelled: Callable[[], bool] | None) -> Reply:
+        if self._closing:
+            self._discard()
+            return Reply(failure="stopped: the gradient check was closed", restarted=True)
         if process.reader.eof or process.popen.poll() is not None:
             reason = self._death_reason(process)
             self._discard()
@@ -316,7 +344,7 @@ def _last_user_frame(text: str) -> str:
     """From a faulthandler dump: the innermost frame outside libraries ("line 7 of loss.py")."""
     for match in _FRAME.finditer(text):
         filename = match.group(1)
-        if "site-packages" in filename or "/lib/python" in filename or "loss_lsp" in filename:
+        if "site-packages" in filename or "/lib/python" in filename or filename.startswith(_PACKAGE_DIR):
             continue
         return f"line {match.group(2)} of {os.path.basename(filename)}"
     return ""

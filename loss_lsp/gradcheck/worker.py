@@ -172,13 +172,14 @@ def main(argv: list[str] | None = None) -> int:
     os.register_at_fork(after_in_child=_after_fork_in_child, after_in_parent=_after_fork_in_parent)
     started = time.perf_counter()
     try:
-        import tensorflow as tf
         import keras
+        import tensorflow as tf
     except BaseException as exc:  # noqa: BLE001
         send({"event": "fatal", "error": f"cannot import TensorFlow: {type(exc).__name__}: {exc}"})
         return 2
     send({"event": "ready", "protocol": PROTOCOL_VERSION, "pid": os.getpid(), "tensorflow": tf.__version__,
-          "keras": keras.__version__, "python": sys.version.split()[0], "import_seconds": time.perf_counter() - started})
+          "keras": keras.__version__, "python": sys.version.split()[0],
+          "import_seconds": time.perf_counter() - started})
     reader = LineReader(PROTO_IN)
     while True:
         line = reader.pop_line()

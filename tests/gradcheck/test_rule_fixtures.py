@@ -73,7 +73,8 @@ def expectation_cases() -> list:
 def test_expected_finding_gets_its_verdict(checked, path: Path, line: int, code: str) -> None:
     run = checked(path)
     findings = [f for f in run.result.findings if f.span.start_line + 1 == line and f.code == code]
-    assert findings, f"no {code} finding on line {line} (static rules: {sorted({f.code for f in run.analysis.findings})})"
+    static = sorted({f.code for f in run.analysis.findings})
+    assert findings, f"no {code} finding on line {line} (static findings: {static})"
     for finding in findings:
         if code in NO_PROBE:
             assert finding.verdict == "not_run" and finding.evidence

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -151,7 +153,7 @@ def test_idle_worker_shuts_down_and_comes_back(tmp_path: Path) -> None:
         idle.close()
 
 
-def test_worker_runs_in_a_temp_folder_without_the_servers_secrets_and_close_stops_it(monkeypatch, tmp_path: Path) -> None:
+def test_worker_runs_in_a_temp_folder_without_secrets_and_close_stops_it(monkeypatch, tmp_path: Path) -> None:
     monkeypatch.setenv("LOSS_LSP_TEST_SECRET_TOKEN", "s3cret")
     source = (
         "import os\nimport tensorflow as tf\n\n"
@@ -183,3 +185,39 @@ def test_data_files_are_not_modified(checker: GradientChecker) -> None:
     before = {p: p.stat().st_mtime_ns for p in DATA.glob("*.py")}
     run_check(checker, DATA / "flow.py", loss_names=["mse"])
     assert {p: p.stat().st_mtime_ns for p in DATA.glob("*.py")} == before
+
+
+def test_an_interpreter_without_tensorflow_gives_the_reason(tmp_path: Path, losses_file: Path) -> None:
+    wrapper = tmp_path / "python-without-site"
+    wrapper.write_text(f"#!/bin/sh\nexec {os.path.realpath(sys.executable)} -S \"$@\"\n")
+    wrapper.chmod(0o755)
+    for interpreter, reason in ((str(wrapper), "cannot import TensorFlow"),
+                                (str(tmp_path / "missing-python"), "cannot start the worker")):
+        own = GradientChecker(Settings(interpreter=interpreter))
+        try:
+            run = run_check(own, losses_file, loss_names=["bce"])
+            [report] = run.result.losses
+            assert report.status == "not_run" and reason in report.reason, report
+            [finding] = run.result.findings
+            assert finding.verdict == "not_run" and reason in finding.evidence
+        finally:
+            own.close()
+
+
+def test_close_from_another_thread_stops_a_running_check(tmp_path: Path) -> None:
+
+
+    path = tmp_path / "slow.py"
+    path.write_text("import time\nimport tensorflow as tf\n\n\ndef slow(y_true, y_pred):\n"
+                    "    time.sleep(60)\n    return tf.reduce_mean(y_pred)\n")
+    own = GradientChecker(Settings(gradient_timeout=120))
+    own.client.start()
+    timer = threading.Timer(1.0, own.close)
+    timer.start()
+    started = time.monotonic()
+    run = run_check(own, path)
+    timer.join()
+    assert time.monotonic() - started < 30
+    [report] = run.result.losses
+    assert report.status == "not_run" and "closed" in report.reason
+    assert not own.client.running

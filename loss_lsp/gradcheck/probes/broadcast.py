@@ -11,7 +11,15 @@ from typing import Any
 
 import numpy as np
 
-from loss_lsp.gradcheck.probes.subject import USER_ERRORS, Context, Inputs, Subject, describe_type, shape_of, reraise_fatal
+from loss_lsp.gradcheck.probes.subject import (
+    USER_ERRORS,
+    Context,
+    Inputs,
+    Subject,
+    describe_type,
+    reraise_fatal,
+    shape_of,
+)
 
 _ELEMENTWISE = {
     "Sub", "AddV2", "Add", "Mul", "RealDiv", "Div", "DivNoNan", "SquaredDifference", "Maximum", "Minimum",

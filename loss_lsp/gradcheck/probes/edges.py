@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from loss_lsp.gradcheck.probes.subject import USER_ERRORS, Context, Inputs, Subject, finite, to_float, reraise_fatal
+from loss_lsp.gradcheck.probes.subject import USER_ERRORS, Context, Inputs, Subject, finite, reraise_fatal, to_float
 
 LOGIT = 100.0
 MAX_LOCATED = 2

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from loss_lsp.gradcheck.probes.broadcast import outer_broadcasts
-from loss_lsp.gradcheck.probes.subject import USER_ERRORS, Context, finite, to_float, reraise_fatal
+from loss_lsp.gradcheck.probes.subject import USER_ERRORS, Context, finite, reraise_fatal, to_float
 
 
 def probe_graph(ctx: Context) -> dict[str, Any]:

@@ -59,7 +59,7 @@ def probe_variables(ctx: Context, recorder: VariableRecorder) -> dict[str, Any]:
         {id(v) for v in model.trainable_variables}
     tracked = [id(v) in model_vars for v in trainable]
     after = [_value(v) for v in trainable]
-    moved = [b is not None and a is not None and not np.allclose(a, b) for b, a in zip(before, after)]
+    moved = [b is not None and a is not None and not np.allclose(a, b) for b, a in zip(before, after, strict=True)]
     return {
         "ok": True,
         "trainable": len(trainable),
