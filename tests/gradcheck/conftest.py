@@ -17,7 +17,7 @@ from loss_lsp.gradcheck import CheckResult, GradientChecker
 from loss_lsp.settings import Settings
 
 DATA = Path(__file__).resolve().parent / "data"
-MARKER = re.compile(r"#\s*gc-(confirms|finds|clean)\b:?\s*((?:LL\d{3}[\s,]*)*)")
+MARKER = re.compile(r"#\s*gc-(confirms|refutes|finds|clean)\b:?\s*((?:LL\d{3}[\s,]*)*)")
 
 
 @dataclass

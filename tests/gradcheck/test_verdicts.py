@@ -40,6 +40,15 @@ def test_marked_losses(checked: dict[str, Checked], name: str, line: int, kind: 
                 assert finding.evidence and finding.probe
         # a confirmed static finding is not published again as LL90x
         assert not [f for f in findings if f.code.startswith("LL9")], [(f.code, f.evidence) for f in findings]
+    elif kind == "refutes":
+        assert report.status == "checked", report
+        for code in codes:
+            static = [f for f in findings if f.code == code]
+            assert static, f"the static rule {code} did not fire on {loss}"
+            for finding in static:
+                assert finding.verdict == "not_reproduced", (finding.code, finding.verdict, finding.evidence)
+                assert finding.evidence and finding.probe
+        assert not [f for f in findings if f.verdict == "confirmed"], [(f.code, f.evidence) for f in findings]
     elif kind == "finds":
         assert report.status == "checked", report
         for code in codes:

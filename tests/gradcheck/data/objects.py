@@ -54,6 +54,19 @@ class FocalWithConfig(keras.losses.Loss):  # gc-clean
         return {**super().get_config(), "gamma": self.gamma}
 
 
+def focal_factory(gamma):
+    def focal(y_true, y_pred):  # gc-confirms: LL201
+        return -tf.reduce_mean(y_true * (1.0 - y_pred) ** gamma * tf.math.log(y_pred))
+    return focal
+
+
+def smooth_factory(smooth):
+    def dice(y_true, y_pred):  # gc-refutes: LL202 (the factory's smooth=1.0 guards the division)
+        overlap = tf.reduce_sum(y_true * y_pred)
+        return 1.0 - (2.0 * overlap + smooth) / (tf.reduce_sum(y_true) + tf.reduce_sum(y_pred) + smooth)
+    return dice
+
+
 model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(1)])
 model.compile(optimizer="adam", loss=SumOverBatch())
 model.compile(optimizer="adam", loss=PerSample())
@@ -62,3 +75,6 @@ model.compile(optimizer="adam", loss=two_terms)
 model.compile(optimizer="adam", loss=needs_weight)
 model.compile(optimizer="adam", loss=Focal(gamma=3.0))
 model.compile(optimizer="adam", loss=FocalWithConfig(gamma=3.0))
+model.compile(optimizer="adam", loss=focal_factory(2.0))
+model.compile(optimizer="adam", loss=smooth_factory(1.0))
+model.compile(optimizer="adam", loss=lambda y_true, y_pred: tf.reduce_mean(tf.abs(y_true - tf.round(y_pred))))  # gc-confirms: LL103
