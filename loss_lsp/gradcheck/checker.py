@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from loss_lsp.engine.chunks import split_blocks, split_lines
 from loss_lsp.engine.findings import Analysis, Finding, LossInfo
+from loss_lsp.engine.suppression import is_suppressed
 from loss_lsp.gradcheck import verdicts
 from loss_lsp.gradcheck.client import WorkerClient
 from loss_lsp.gradcheck.protocol import PROBES_VERSION
@@ -274,7 +275,8 @@ class GradientChecker:
         def make(code: str, evidence: str, probe: str, line: int | None) -> Finding:
             return self._gradient_finding(code, evidence, probe, line, loss, path, lines)
 
-        decided += verdicts.new_findings(run, confirmed, make)
+        decided += [f for f in verdicts.new_findings(run, confirmed, make)
+                    if self._settings.enabled(f.code) and not is_suppressed(f, lines)]
         reason = verdicts.not_run_reason(run)
         if reason:
             status = "not_run"

@@ -321,6 +321,11 @@ def _select(module: _ParsedModule, needs: set[str] | None) -> tuple[list[_Stmt],
     omitted: dict[str, str] = {}
     star_imports = [s for s in module.statements if isinstance(s.node, ast.ImportFrom)
                     and any(a.name == "*" for a in s.node.names)]
+    for stmt in module.statements:  # `from __future__ import annotations` changes what the rest means
+        if isinstance(stmt.node, ast.ImportFrom) and stmt.node.module == "__future__":
+            kept.append(stmt)
+            kept_ids.add(id(stmt))
+            import_names[id(stmt)] = {a.asname or a.name for a in stmt.node.names}
     if needs is ALL:
         work = [name for name, stmts in module.binders.items() if any(not s.rejected for s in stmts)]
         for stmt in star_imports:

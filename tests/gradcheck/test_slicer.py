@@ -180,3 +180,13 @@ def test_digest_ignores_lines_added_below_and_follows_the_loss(tmp_path: Path) -
     assert slice_of(tmp_path, SCRIPT + "\nprint('more training')\n", "focal.<locals>.loss").digest() == base
     changed = SCRIPT.replace("(1 - p) ** gamma", "(1 - p) ** (gamma + 1)")
     assert slice_of(tmp_path, changed, "focal.<locals>.loss").digest() != base
+
+
+def test_future_imports_stay(tmp_path: Path) -> None:
+    source = (
+        "from __future__ import annotations\n"
+        "import tensorflow as tf\n\n"
+        "def loss(y_true: Tensor, y_pred: Tensor) -> Tensor:\n    return tf.reduce_mean(y_pred)\n"
+    )
+    result = slice_of(tmp_path, source, "loss")
+    assert result.modules[0].code.startswith("from __future__ import annotations\n")

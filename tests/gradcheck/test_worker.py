@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -221,3 +222,22 @@ def test_close_from_another_thread_stops_a_running_check(tmp_path: Path) -> None
     [report] = run.result.losses
     assert report.status == "not_run" and "closed" in report.reason
     assert not own.client.running
+
+
+def test_settings_and_comments_silence_gradient_check_findings(checker: GradientChecker, tmp_path: Path) -> None:
+    source = (
+        "import tensorflow as tf\n\n\n"
+        "def lgamma_loss(y_true, y_pred):{comment}\n"
+        "    return tf.reduce_mean(tf.math.lgamma(y_pred) * y_true)\n"
+    )
+    path = tmp_path / "silenced.py"
+    path.write_text(source.format(comment=""))
+    assert [f.code for f in run_check(checker, path).result.findings] == ["LL903"]
+    assert run_check(checker, path, source=source.format(comment="  # loss-lsp: ignore[LL903]")).result.findings == []
+    original, pid = checker.settings, checker.client.pid
+    checker.settings = replace(original, ignore=("LL903",))
+    try:
+        assert run_check(checker, path).result.findings == []
+        assert checker.client.pid == pid  # a settings change that does not touch the process keeps the worker
+    finally:
+        checker.settings = original
