@@ -183,3 +183,19 @@ def test_suppression_comment(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert run(["check", str(path)], capsys)[0] == 0
     path.write_text(BROKEN.replace("(y_pred))", "(y_pred))  # loss-lsp: ignore[LL999]"))
     assert run(["check", str(path)], capsys)[0] == 1
+
+
+def test_gradients_give_every_finding_a_verdict_in_json(tmp_path: Path) -> None:
+    path = tmp_path / "losses.py"
+    path.write_text(BROKEN + "\n\ndef rmse(y_true, y_pred):\n"
+                    "    return tf.sqrt(tf.reduce_mean(tf.square(y_true - y_pred)) + 1e-9)\n"
+                    "\n\ndef step(y_true, y_pred):\n"
+                    "    return tf.reduce_mean(tf.round(y_pred) - y_true)\n")
+    result = subprocess.run([sys.executable, "-m", "loss_lsp", "check", "--gradients", "--format", "json", str(path)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 1, result.stderr
+    items = {item["code"]: item for item in json.loads(result.stdout)}
+    assert set(items) == {"LL201", "LL103"}
+    assert items["LL201"]["verdict"] == "confirmed" and "y_pred=0" in items["LL201"]["evidence"]
+    assert items["LL103"]["verdict"] == "confirmed" and "None" in items["LL103"]["evidence"]
+    assert all(item["evidence"] and "\n" not in item["evidence"] for item in items.values())
