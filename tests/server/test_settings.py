@@ -97,3 +97,19 @@ async def test_pyproject_change_is_picked_up(client: RecordingClient, workspace:
         client, uri, since=since, where=lambda d: _severities(d).get("LL102") == types.DiagnosticSeverity.Warning)
     assert _severities(list(published.diagnostics)) == {"LL101": types.DiagnosticSeverity.Information,
                                                         "LL102": types.DiagnosticSeverity.Warning}
+
+
+async def test_each_workspace_folder_has_its_own_settings(client: RecordingClient, workspace: Path,
+                                                          tmp_path_factory: pytest.TempPathFactory) -> None:
+    other = copy_data(tmp_path_factory.mktemp("second-folder"), "broken_losses.py")
+    (other / "pyproject.toml").write_text('[tool.loss-lsp]\nseverity = { LL101 = "hint" }\n')
+    client.workspace_did_change_workspace_folders(types.DidChangeWorkspaceFoldersParams(
+        event=types.WorkspaceFoldersChangeEvent(added=[types.WorkspaceFolder(uri=other.as_uri(), name="second")],
+                                                removed=[])))
+    uri = open_document(client, other / "broken_losses.py")
+    published = await wait_diagnostics(client, uri, version=1)
+    assert _severities(list(published.diagnostics))["LL101"] == types.DiagnosticSeverity.Hint
+    info = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="loss-lsp.serverInfo"))
+    assert set(info["workspaceFolders"]) == {str(workspace), str(other)}
+    assert info["settings"][str(other)]["severity"] == {"LL101": "hint"}
+    assert info["settings"][str(workspace)]["severity"] == {"LL101": "info", "LL102": "warning"}
