@@ -112,7 +112,12 @@ extension() {
     echo "loss-lsp.vsix is up to date"
     return 0
   fi
-  (cd "$dir" && npm ci --no-audit --no-fund && npm run package)
+  # npm ci only when the dependencies changed (npm writes node_modules/.package-lock.json).
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] ||
+    [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    (cd "$dir" && npm ci --no-audit --no-fund) || return 1
+  fi
+  (cd "$dir" && npm run package)
 }
 
 started=$SECONDS

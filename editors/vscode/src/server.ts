@@ -39,9 +39,9 @@ const MAX_RESTARTS = 4;
 
 export class ServerManager implements vscode.Disposable {
   private languageClient: LanguageClient | undefined;
-  private interpreter: Interpreter | undefined;
   private stopping = false;
   private crashes = 0;
+  private queue: Promise<void> = Promise.resolve();
   private readonly progressTitles = new Map<ProgressToken, string>();
   private readonly progressEmitter = new vscode.EventEmitter<ProgressEvent>();
   /** Every work-done progress the server reports, whoever created its token. */
@@ -57,16 +57,33 @@ export class ServerManager implements vscode.Disposable {
     return this.languageClient?.state === State.Running ? this.languageClient : undefined;
   }
 
-  get python(): string | undefined {
-    return this.interpreter?.path;
+  /** Starts, stops and restarts run one after another, never interleaved. */
+  private serialize(work: () => Promise<void>): Promise<void> {
+    this.queue = this.queue.then(work, work);
+    return this.queue;
   }
 
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    return this.serialize(() => this.startNow());
+  }
+
+  stop(): Promise<void> {
+    return this.serialize(() => this.stopNow());
+  }
+
+  restart(): Promise<void> {
+    return this.serialize(async () => {
+      this.crashes = 0;
+      await this.stopNow();
+      await this.startNow();
+    });
+  }
+
+  private async startNow(): Promise<void> {
     this.status.setTrusted(vscode.workspace.isTrusted);
     this.status.set({ kind: "starting" });
     const folder = vscode.workspace.workspaceFolders?.[0];
     const interpreter = await findInterpreter(folder);
-    this.interpreter = interpreter;
     this.output.info(`Python (${interpreter.source}): ${interpreter.path}`);
 
     // The server's own folder as cwd: `python -m` puts the cwd first on sys.path, and a
@@ -165,7 +182,7 @@ export class ServerManager implements vscode.Disposable {
     }
   }
 
-  async stop(): Promise<void> {
+  private async stopNow(): Promise<void> {
     const client = this.languageClient;
     this.languageClient = undefined;
     this.progressTitles.clear();
@@ -183,12 +200,6 @@ export class ServerManager implements vscode.Disposable {
       await client.dispose().catch(() => undefined);
       this.stopping = false;
     }
-  }
-
-  async restart(): Promise<void> {
-    this.crashes = 0;
-    await this.stop();
-    await this.start();
   }
 
   /** What the running server says about itself: version, gradient check, trust per folder. */
