@@ -213,5 +213,16 @@ def main(argv: list[str] | None = None) -> int:
             return 3  # a clean process for the next loss
 
 
+def _remove_own_folder() -> None:
+    """The server removes the worker's folder; if the server died first, the worker does."""
+    folder = os.getcwd()
+    if os.path.basename(folder).startswith("loss-lsp-worker-"):
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    _remove_own_folder()
+    sys.exit(code)

@@ -241,3 +241,16 @@ def test_settings_and_comments_silence_gradient_check_findings(checker: Gradient
         assert checker.client.pid == pid  # a settings change that does not touch the process keeps the worker
     finally:
         checker.settings = original
+
+
+def test_worker_exits_and_cleans_up_when_the_server_goes_away() -> None:
+    own = GradientChecker(Settings())
+    try:
+        own.client.start()
+        process = own.client._process
+        assert process is not None and os.path.isdir(process.folder)
+        process.popen.stdin.close()  # what the worker sees when the server dies
+        assert process.popen.wait(timeout=30) == 0
+        assert not os.path.exists(process.folder)
+    finally:
+        own.close()
