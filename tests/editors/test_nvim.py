@@ -89,6 +89,9 @@ def test_plugin_diagnostics_quickfix_gradient_check_restart_health(tmp_path: Pat
     assert gradients["saved"] and FIXED_LINE in gradients["disk"]
     assert any(p["kind"] == "begin" for p in report["progress"]), report["progress"]
     assert any(p["kind"] == "end" for p in report["progress"]), report["progress"]
+    # What the plugin shows while it runs (echoed, and require("loss_lsp").status() for a statusline).
+    shown = [p["status"] for p in report["progress"] if p.get("status")]
+    assert any("gradient check" in line and "%" in line for line in shown), shown
     verdicts = {d["code"]: d["data"].get("verdict") for d in gradients["diagnostics"] if isinstance(d["data"], dict)}
     assert verdicts.get("LL102") == "confirmed", gradients["diagnostics"]
     assert verdicts.get("LL201") == "confirmed", gradients["diagnostics"]
