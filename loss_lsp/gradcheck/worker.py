@@ -10,11 +10,25 @@ imported here (the user's interpreter may not have loss-lsp's dependencies).
 
 from __future__ import annotations
 
+import argparse
+import faulthandler
 import os
+import select
+import signal
 import sys
+import time
+import traceback
+from typing import Any
+
+from loss_lsp.gradcheck.protocol import PROTOCOL_VERSION, LineReader, decode, encode, write_all
+
+# The protocol's private descriptors (set first thing in main(); importing this module does nothing).
+PROTO_IN = -1
+PROTO_OUT = -1
 
 
 def _take_protocol_fds() -> tuple[int, int]:
+    """Move the protocol off fds 0/1 and point those at /dev/null: user prints go nowhere."""
     proto_in = os.dup(0)
     proto_out = os.dup(1)
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -22,19 +36,6 @@ def _take_protocol_fds() -> tuple[int, int]:
     os.dup2(devnull, 1)
     os.close(devnull)
     return proto_in, proto_out
-
-
-PROTO_IN, PROTO_OUT = _take_protocol_fds()  # first thing: before any import can print
-
-import argparse  # noqa: E402
-import faulthandler  # noqa: E402
-import select  # noqa: E402
-import signal  # noqa: E402
-import time  # noqa: E402
-import traceback  # noqa: E402
-from typing import Any  # noqa: E402
-
-from loss_lsp.gradcheck.protocol import PROTOCOL_VERSION, LineReader, decode, encode, write_all  # noqa: E402
 
 
 class _State:
@@ -160,6 +161,8 @@ def _reset_globals(tf: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global PROTO_IN, PROTO_OUT
+    PROTO_IN, PROTO_OUT = _take_protocol_fds()
     parser = argparse.ArgumentParser(prog="loss_lsp.gradcheck.worker")
     parser.add_argument("--memory-mb", type=int, default=0)
     parser.add_argument("--idle-timeout", type=float, default=0.0)
