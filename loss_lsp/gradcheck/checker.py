@@ -29,7 +29,7 @@ from loss_lsp.engine.findings import Analysis, Finding, LossInfo
 from loss_lsp.engine.suppression import is_suppressed
 from loss_lsp.gradcheck import verdicts
 from loss_lsp.gradcheck.client import WorkerClient
-from loss_lsp.gradcheck.protocol import PROBES_VERSION
+from loss_lsp.gradcheck.protocol import ON_DEMAND_CODES, PROBES_VERSION
 from loss_lsp.gradcheck.slicer import LossSlice, SliceError, slice_loss
 from loss_lsp.settings import Settings, find_root
 
@@ -153,8 +153,6 @@ class _Cache:
         return len(self._items)
 
 
-# Codes whose probes run only on demand: part of the cache key.
-_ON_DEMAND_CODES = ("LL301", "LL305", "LL401")
 
 
 class GradientChecker:
@@ -321,7 +319,7 @@ class GradientChecker:
         if not versions:
             return ""
         relevant = {k: v for k, v in request.items() if k not in ("codes", "id")}
-        relevant["codes"] = [c for c in request["codes"] if c in _ON_DEMAND_CODES]
+        relevant["codes"] = [c for c in request["codes"] if c in ON_DEMAND_CODES]
         relevant["versions"] = versions
         relevant["interpreter"] = self._client.interpreter
         relevant["probes_version"] = PROBES_VERSION

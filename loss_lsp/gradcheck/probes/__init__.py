@@ -31,6 +31,7 @@ from loss_lsp.gradcheck.probes.signature import probe_signature
 from loss_lsp.gradcheck.probes.subject import Context, Inputs, Subject
 from loss_lsp.gradcheck.probes.variables import VariableRecorder, probe_variables
 from loss_lsp.gradcheck.probes.zeros import probe_zero_gradient
+from loss_lsp.gradcheck.protocol import ON_DEMAND_CODES
 
 Probe = Callable[[Context], dict[str, Any]]
 
@@ -49,6 +50,8 @@ ON_DEMAND: dict[str, tuple[frozenset[str], Probe]] = {
     "signature": (frozenset({"LL404"}), probe_signature),
     "config": (frozenset({"LL409"}), probe_config),
 }
+# The server's cache key must know every code that changes which probes run.
+assert {code for codes, _ in ON_DEMAND.values() for code in codes} | {"LL401"} <= set(ON_DEMAND_CODES)
 
 
 def run_probes(evaluate: Callable[[str], Any], construct: str, call_path: str, user_files: set[str],
