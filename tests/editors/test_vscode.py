@@ -225,3 +225,7 @@ def test_vscode_untrusted_workspace_is_restricted(tmp_path: Path, vscode_tools: 
     assert not any("Check gradients" in row for row in palette), palette
     # What the server itself reports (loss-lsp.serverInfo, logged in the output channel).
     assert "trusted: false" in report["output_untrusted"] and "trusted: true" not in report["output_untrusted"]
+
+    # "Trust" in Manage Workspace Trust: a new server, told trusted: true.
+    assert "restricted" not in report["status_after_trust"]
+    assert "trusted: true" in report["output_after_trust"]

@@ -67,6 +67,9 @@ const notifications = () => texts(".notifications-toasts .notification-list-item
 // Monaco draws spaces as no-break spaces.
 const editorText = async () =>
   (await page.locator(".monaco-editor .view-lines").first().innerText()).replace(/\u00a0/g, " ");
+// The Output panel's visible text (the Loss LSP channel once "Show output" ran).
+const outputText = async () =>
+  (await page.locator(".panel .monaco-editor .view-lines").first().innerText().catch(() => "")).replace(/\u00a0/g, " ");
 async function statusItem() {
   const items = await texts(".statusbar-item");
   return items.find((t) => t.includes("Loss LSP")) ?? "";
@@ -289,8 +292,8 @@ async function untrusted() {
   await page.keyboard.press("Escape");
   await runCommand("Loss LSP: Show output");
   const output = await until(async () => {
-    const text = await page.locator(".panel .monaco-editor .view-lines").first().innerText().catch(() => "");
-    return text.includes("trusted:") ? text.replace(/\u00a0/g, " ") : null;
+    const text = await outputText();
+    return text.includes("trusted:") ? text : null;
   }, 20000);
   report.output_untrusted = output ?? null;
   await step("the server was told: not trusted", output && output.includes("trusted: false"), output);
@@ -298,6 +301,24 @@ async function untrusted() {
     report.palette_untrusted.some((t) => t.includes("Restart server")) &&
       !report.palette_untrusted.some((t) => t.includes("Check gradients")),
     report.palette_untrusted);
+
+  // Trusting the workspace restarts the server with the gradient check on.
+  await runCommand("Workspaces: Manage Workspace Trust");
+  const trustButton = page.locator(".workspace-trust-editor .monaco-button", { hasText: /^Trust$/ }).first();
+  await trustButton.waitFor({ state: "visible" });
+  await screenshot("manage-trust");
+  await trustButton.click();
+  report.status_after_trust = await until(async () => {
+    const text = await statusItem();
+    return text.includes("is ready") && !text.includes("restricted") ? text : null;
+  }, 30000);
+  await runCommand("Loss LSP: Show output");
+  report.output_after_trust = await until(async () => {
+    const text = await outputText();
+    return text.includes("trusted: true") ? text : null;
+  }, 20000);
+  await step("trust granted: server restarted, trusted", report.status_after_trust && report.output_after_trust,
+    { status: report.status_after_trust, output: report.output_after_trust });
 }
 
 async function main() {
