@@ -61,7 +61,7 @@ async function texts(selector, useLabel = true) {
   );
 }
 
-// Rows read like "`np.mean` turns ... loss-lsp(LL101) [Ln 8, Col 12]".
+// Rows read like "`np.mean` turns ... loss-lspLL101[Ln 8, Col 12]" (message, source, code, position).
 const problems = () => texts(".markers-panel .monaco-list-row", false);
 const notifications = () => texts(".notifications-toasts .notification-list-item-message", false);
 // Monaco draws spaces as no-break spaces.
