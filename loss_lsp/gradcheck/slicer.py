@@ -290,6 +290,9 @@ def parse_module(name: str, path: str, source: str, is_package: bool) -> _Parsed
                     module_names[alias.asname or alias.name] = f"{base}.{alias.name}"
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             local_defs[node.name] = node
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            for name in _bound(node):  # a method of a module-level value: the value is checked on its own
+                local_defs.setdefault(name, node)
     for node, start, text in raw:
         first_rel = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
         stmt = _Stmt(node=node, first=start + first_rel - 1, last=start + (node.end_lineno or node.lineno) - 1,
@@ -310,7 +313,24 @@ def parse_module(name: str, path: str, source: str, is_package: bool) -> _Parsed
     for stmt in statements:
         for bound in stmt.binds:
             binders.setdefault(bound, []).append(stmt)
+    _reject_dependents(statements, binders)
     return _ParsedModule(name, path, is_package, lines, statements, binders)
+
+
+def _reject_dependents(statements: list[_Stmt], binders: dict[str, list[_Stmt]]) -> None:
+    """A value computed at import time from a value the slice leaves out is left out too."""
+    changed = True
+    while changed:
+        changed = False
+        for stmt in statements:
+            if stmt.rejected or not isinstance(stmt.node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                continue
+            for used in sorted(stmt.uses - stmt.binds):
+                definitions = binders.get(used, [])
+                if definitions and all(d.rejected for d in definitions):
+                    stmt.rejected = f"uses `{used}` (line {definitions[-1].first + 1}), which {definitions[-1].rejected}"
+                    changed = True
+                    break
 
 
 def _select(module: _ParsedModule, needs: set[str] | None) -> tuple[list[_Stmt], dict[str, set[str]], dict[str, str]]:
