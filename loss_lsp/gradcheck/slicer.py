@@ -328,7 +328,8 @@ def _reject_dependents(statements: list[_Stmt], binders: dict[str, list[_Stmt]])
             for used in sorted(stmt.uses - stmt.binds):
                 definitions = binders.get(used, [])
                 if definitions and all(d.rejected for d in definitions):
-                    stmt.rejected = f"uses `{used}` (line {definitions[-1].first + 1}), which {definitions[-1].rejected}"
+                    source = definitions[-1]
+                    stmt.rejected = f"uses `{used}` (line {source.first + 1}), which {source.rejected}"
                     changed = True
                     break
 
