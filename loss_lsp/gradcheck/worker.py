@@ -41,6 +41,7 @@ def _take_protocol_fds() -> tuple[int, int]:
 class _State:
     running_user_code = False
     forked = False
+    checks = 0
 
 
 def _after_fork_in_child() -> None:
@@ -149,8 +150,21 @@ def _describe(exc: BaseException, user_files: set[str]) -> dict[str, Any]:
             "name": getattr(exc, "name", None) if isinstance(exc, (NameError, ImportError)) else None}
 
 
+CLEAR_EVERY = 50  # checks between clearing Keras's global state (names, caches): bounded memory
+
+
 def _reset_globals(tf: Any) -> None:
     """Undo global switches a loss may have flipped, so the next check starts the same."""
+    _State.checks += 1
+    if _State.checks % CLEAR_EVERY == 0:
+        try:
+            import gc
+
+            import keras
+            keras.backend.clear_session()
+            gc.collect()
+        except Exception:  # noqa: BLE001
+            pass
     try:
         tf.config.run_functions_eagerly(False)
         tf.debugging.disable_check_numerics()
