@@ -177,6 +177,8 @@ def merge(base: Settings, raw: Mapping[str, Any] | None) -> tuple[Settings, list
             continue
         try:
             changes[name] = convert(value)
+            if name == "trusted":  # any source may withdraw trust; none may grant it back
+                changes[name] = base.trusted and changes[name]
         except ValueError as exc:
             warnings.append(f"setting {key!r}: {exc}; keeping {getattr(base, name)!r}")
     return replace(base, **changes), warnings

@@ -41,3 +41,9 @@ def test_pyproject_section_and_root(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.loss-lsp\n")
     settings, warnings = from_pyproject(tmp_path)
     assert settings == Settings() and "cannot read" in warnings[0]
+
+
+def test_trust_can_be_withdrawn_but_never_granted_back() -> None:
+    untrusted, _ = merge(Settings(), {"trusted": False})  # the editor says: untrusted workspace
+    again, _ = merge(untrusted, {"trusted": True})  # a workspace's own settings claiming trust
+    assert untrusted.trusted is False and again.trusted is False
