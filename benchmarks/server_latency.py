@@ -173,7 +173,7 @@ class Client:
 # --- measurements ---------------------------------------------------------------------------------
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def ms(seconds: float) -> str:
@@ -192,12 +192,13 @@ async def startup(runs: int) -> None:
     imports = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import pygls.lsp.server, lsprotocol.types"], check=True)
+        await asyncio.to_thread(subprocess.run, [sys.executable, "-c", "import pygls.lsp.server, lsprotocol.types"],
+                                check=True)
         imports.append(time.perf_counter() - started)
     bare = []
     for _ in range(runs):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        await asyncio.to_thread(subprocess.run, [sys.executable, "-c", "pass"], check=True)
         bare.append(time.perf_counter() - started)
     print(f"start-up (spawn -> initialize answered), median of {runs}: {ms(statistics.median(times))}")
     print(f"  beside: python -c 'import pygls.lsp.server, lsprotocol.types':  {ms(statistics.median(imports))}")

@@ -9,7 +9,7 @@ import logging
 import os
 import sys
 
-__all__ = ["serve", "create_server"]
+__all__ = ["create_server", "serve"]
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s [%(threadName)s] %(message)s"
 
@@ -35,7 +35,7 @@ class _ClientLogHandler(logging.Handler):
                                              message=f"loss-lsp: {record.getMessage()}")
             if loop is not None and loop.is_running():
                 loop.call_soon_threadsafe(server.window_log_message, message)  # type: ignore[attr-defined]
-        except Exception:
+        except Exception:  # noqa: BLE001,S110  (logging must never break the server; nowhere left to report)
             pass
         finally:
             self._busy = False

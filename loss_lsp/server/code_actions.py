@@ -8,7 +8,6 @@ version and the finding; the edit is computed when the user picks the action.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types

@@ -96,9 +96,9 @@ class ConfigStore:
         """The innermost workspace folder containing ``path``."""
         best = None
         for root in self._folders:
-            if path == root or path.startswith(root.rstrip(os.sep) + os.sep):
-                if best is None or len(root) > len(best):
-                    best = root
+            inside = path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+            if inside and (best is None or len(root) > len(best)):
+                best = root
         return best
 
     def entry_for(self, path: str) -> FolderSettings:

@@ -70,7 +70,7 @@ def from_client_column(line: str, column: int, encoding: str) -> int:
 class Lines:
     """The lines of one document text, split the way the engine splits them."""
 
-    __slots__ = ("lines", "encoding")
+    __slots__ = ("encoding", "lines")
 
     def __init__(self, lines: Sequence[str] | None, encoding: str) -> None:
         self.lines = lines  # None: text unknown (a file we cannot read); columns pass through

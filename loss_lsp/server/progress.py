@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Self
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 
 if TYPE_CHECKING:
     from pygls.lsp.server import LanguageServer
@@ -44,7 +45,7 @@ class WorkDone:
             self._token = f"loss-lsp/{uuid.uuid4()}"
             try:
                 await server.work_done_progress.create_async(self._token)
-            except Exception as exc:  # the client refused: work on without a progress bar
+            except JsonRpcException as exc:  # the client refused: work on without a progress bar
                 log.info("work done progress refused: %s", exc)
                 self._token = None
                 return
@@ -78,9 +79,9 @@ class WorkDone:
         self._active = False
         self._server.work_done_progress.tokens.pop(self._token, None)
 
-    async def __aenter__(self) -> WorkDone:
+    async def __aenter__(self) -> Self:
         await self.begin()
         return self
 
-    async def __aexit__(self, *exc: Any) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         self.end()

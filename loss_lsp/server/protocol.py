@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from contextvars import ContextVar
 from collections.abc import Generator
 from concurrent.futures import Future
+from contextvars import ContextVar
 from functools import partial
 from typing import Any
 

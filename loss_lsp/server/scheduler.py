@@ -69,7 +69,7 @@ class EngineThread:
                 continue
             try:
                 future.set_result(job())
-            except BaseException as exc:  # reported to whoever awaits the future
+            except BaseException as exc:  # noqa: BLE001  (handed to whoever awaits the future)
                 future.set_exception(exc)
 
     def pending(self) -> int:

@@ -19,7 +19,11 @@ from collections.abc import Coroutine
 from typing import Any
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcContentModified, JsonRpcException, JsonRpcInvalidParams
+from pygls.exceptions import (
+    JsonRpcContentModified,
+    JsonRpcException,
+    JsonRpcInvalidParams,
+)
 from pygls.lsp.server import LanguageServer
 
 from loss_lsp import __version__
@@ -223,7 +227,7 @@ class LossLanguageServer(LanguageServer):
         try:
             answer = await asyncio.wait_for(
                 self.workspace_configuration_async(types.ConfigurationParams(items=items)), _CONFIG_TIMEOUT)
-        except Exception as exc:  # a client that cannot answer keeps the settings it has
+        except (JsonRpcException, asyncio.TimeoutError) as exc:  # a client that cannot answer keeps its settings
             log.warning("workspace/configuration failed: %r", exc)
             return
         answer = list(answer or [])
@@ -509,7 +513,7 @@ async def _register_watchers(ls: LossLanguageServer) -> None:
     try:
         await asyncio.wait_for(ls.client_register_capability_async(
             types.RegistrationParams(registrations=registrations)), _CONFIG_TIMEOUT)
-    except Exception as exc:
+    except (JsonRpcException, asyncio.TimeoutError) as exc:
         log.warning("client/registerCapability failed: %r", exc)
 
 
@@ -524,18 +528,21 @@ async def _closed_file_result(ls: LossLanguageServer, uri: str) -> DocResult | N
     path = uri_to_path(uri)
     if path is None or not path.endswith(_PYTHON_SUFFIXES) or ls.engine is None:
         return None
-    from loss_lsp.server.pipeline import run
-
-    try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            text = handle.read()
-        mtime = os.stat(path).st_mtime_ns
-    except OSError:
-        return None
     context = ls._context_for(uri)
-    epoch = hash((mtime, repr(context.settings), id(context.gradients))) & 0x7FFFFFFF
-    snapshot = Snapshot(uri, None, text, epoch, context)
-    return await asyncio.wrap_future(ls.engine.submit(run, snapshot, context, ls.text_cache, priority=BULK))
+
+    def job() -> DocResult | None:  # on the engine thread: disk reads stay off the event loop too
+        from loss_lsp.server.pipeline import run
+
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                text = handle.read()
+            mtime = os.stat(path).st_mtime_ns
+        except OSError:
+            return None
+        epoch = hash((mtime, repr(context.settings), id(context.gradients))) & 0x7FFFFFFF
+        return run(Snapshot(uri, None, text, epoch, context), context, ls.text_cache)
+
+    return await asyncio.wrap_future(ls.engine.submit(job, priority=BULK))
 
 
 async def _workspace_diagnostics(ls: LossLanguageServer, params: types.WorkspaceDiagnosticParams

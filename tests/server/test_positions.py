@@ -5,7 +5,14 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from loss_lsp.server.positions import UTF8, UTF16, UTF32, choose_encoding, from_client_column, to_client_column
+from loss_lsp.server.positions import (
+    UTF8,
+    UTF16,
+    UTF32,
+    choose_encoding,
+    from_client_column,
+    to_client_column,
+)
 
 # Lines with ASCII, CJK, emoji (outside the BMP) and combining marks.
 LINES = st.text(alphabet=st.sampled_from("ab (=)\t损失函数🔥😀é\u0301x"), max_size=40)

@@ -12,8 +12,8 @@ from pygls.exceptions import JsonRpcException
 from tests.server.helpers import (
     CONFIG,
     RecordingClient,
-    capabilities,
     apply_text_edits,
+    capabilities,
     change_document,
     codes,
     copy_data,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import subprocess
 import sys
 from pathlib import Path
 
@@ -31,8 +30,8 @@ async def test_tcp_transport(tmp_path: Path) -> None:
     root = copy_data(tmp_path, "broken_losses.py")
     port = _free_port()
     log_file = tmp_path / "server.log"
-    server = subprocess.Popen([sys.executable, "-m", "loss_lsp", "serve", "--tcp", "--host", "127.0.0.1",
-                               "--port", str(port), "--log-file", str(log_file)])
+    server = await asyncio.create_subprocess_exec(sys.executable, "-m", "loss_lsp", "serve", "--tcp", "--host",
+                                                  "127.0.0.1", "--port", str(port), "--log-file", str(log_file))
     client = make_client()
     try:
         for _ in range(200):
@@ -49,9 +48,10 @@ async def test_tcp_transport(tmp_path: Path) -> None:
         assert codes(list(published.diagnostics)) == ["LL101", "LL102", "LL201"]
         await client.shutdown_async(None)
         client.exit(None)
-        assert await asyncio.to_thread(server.wait, 10) == 0
+        assert await asyncio.wait_for(server.wait(), 10) == 0
     finally:
-        if server.poll() is None:
+        if server.returncode is None:
             server.kill()
+            await server.wait()
         await client.stop()
     assert "serving over tcp" in log_file.read_text()
