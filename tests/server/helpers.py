@@ -160,3 +160,17 @@ def edits_of(edit: types.WorkspaceEdit | None, uri: str) -> list[types.TextEdit]
             out += [e for e in change.edits if isinstance(e, types.TextEdit)]
     out += list((edit.changes or {}).get(uri, []))
     return out
+
+
+def heavy_module(copies: int = 120) -> str:
+    """A few thousand lines of losses (so that one analysis takes long enough to be overtaken)."""
+    fixture = (DATA / "broken_losses.py").read_text()
+    head, _, body = fixture.partition("from tensorflow import keras\n")
+    parts = [head + "from tensorflow import keras\n", "model = keras.Sequential([keras.layers.Dense(1)])\n"]
+    for n in range(copies):
+        parts.append(body.replace("(y_true, y_pred)", f"_{n}(y_true, y_pred)")
+                     .replace("loss=numpy_mse", f"loss=numpy_mse_{n}")
+                     .replace("loss=detached_mae", f"loss=detached_mae_{n}")
+                     .replace("loss=cross_entropy", f"loss=cross_entropy_{n}")
+                     .replace("loss=plain_mse", f"loss=plain_mse_{n}"))
+    return "".join(parts)

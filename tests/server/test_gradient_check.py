@@ -16,11 +16,11 @@ from tests.server.helpers import (
     RecordingClient,
     capabilities,
     copy_data,
+    heavy_module,
     initialize,
     open_document,
     wait_diagnostics,
 )
-from tests.server.test_robustness import heavy_module
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="module"),

@@ -17,6 +17,7 @@ from tests.server.helpers import (
     change_document,
     codes,
     copy_data,
+    heavy_module,
     initialize,
     open_document,
     wait_diagnostics,
@@ -25,20 +26,6 @@ from tests.server.helpers import (
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 PROBE = "def probe_loss(y_true, y_pred):\n    return tf.reduce_mean({})\n\n\nmodel.compile(loss=probe_loss)\n"
-
-
-def heavy_module(copies: int = 120) -> str:
-    """A few thousand lines of losses (so that one analysis takes long enough to be overtaken)."""
-    fixture = (Path(__file__).parent / "data" / "broken_losses.py").read_text()
-    head, _, body = fixture.partition("from tensorflow import keras\n")
-    parts = [head + "from tensorflow import keras\n", "model = keras.Sequential([keras.layers.Dense(1)])\n"]
-    for n in range(copies):
-        parts.append(body.replace("(y_true, y_pred)", f"_{n}(y_true, y_pred)")
-                     .replace("loss=numpy_mse", f"loss=numpy_mse_{n}")
-                     .replace("loss=detached_mae", f"loss=detached_mae_{n}")
-                     .replace("loss=cross_entropy", f"loss=cross_entropy_{n}")
-                     .replace("loss=plain_mse", f"loss=plain_mse_{n}"))
-    return "".join(parts)
 
 
 def with_probe(base: str, version: int) -> str:
