@@ -82,3 +82,5 @@ def serve(transport: str = "stdio", host: str = "127.0.0.1", port: int = 2087, l
     finally:
         server.shutdown_workers()
         log.info("loss-lsp stopped")
+    if not server.protocol._shutdown:  # LSP: exit without a shutdown request (or a lost client) is code 1
+        raise SystemExit(1)
