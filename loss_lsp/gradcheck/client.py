@@ -78,6 +78,7 @@ class WorkerClient:
         self._timer: threading.Timer | None = None
         self.starts = 0  # how many workers were started (tests and benchmarks read it)
         self.versions: dict[str, Any] = {}  # from the last "ready" message
+        self.ready: dict[str, Any] = {}  # the last "ready" message (versions, pid, import_seconds)
         self._closing = False
 
     # -- lifecycle ---------------------------------------------------------------------------------------
@@ -141,6 +142,7 @@ class WorkerClient:
                 self._discard()
                 raise WorkerError(f"the worker did not start: {reason}")
             process.info = message
+            self.ready = message
             self.versions = {k: message.get(k) for k in ("tensorflow", "keras", "python")}
             self._arm_idle_timer()
             return message
