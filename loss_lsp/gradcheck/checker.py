@@ -243,6 +243,11 @@ class GradientChecker:
             run.failure = f"cannot slice the module: {exc}"
         else:
             run.omitted = {name: reason for m in loss_slice.modules for name, reason in m.omitted}
+            broken = [(m, line) for m in loss_slice.modules for line in m.syntax_errors]
+            if broken:
+                module, line = broken[0]
+                run.syntax_note = (f"{Path(module.path).name} has a syntax error at line {line + 1}; "
+                                   "that part of the file is not in the slice")
             if not stated and _MULTICLASS.search(loss_slice.modules[0].code):
                 shapes = multiclass_shapes(shapes)
                 run.shapes = shapes

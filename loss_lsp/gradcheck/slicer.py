@@ -63,6 +63,7 @@ class ModuleSlice:
     code: str  # runnable text, original line numbers
     is_package: bool = False
     omitted: tuple[tuple[str, str], ...] = ()  # (name, why it is not in the slice)
+    syntax_errors: tuple[int, ...] = ()  # 0-based first lines of blocks that do not parse (left out)
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "path": self.path, "code": self.code, "is_package": self.is_package}
@@ -250,6 +251,7 @@ class _ParsedModule:
     lines: list[str]
     statements: list[_Stmt]
     binders: dict[str, list[_Stmt]]
+    syntax_errors: tuple[int, ...] = ()
 
     @property
     def package(self) -> str:
@@ -270,8 +272,10 @@ def parse_module(name: str, path: str, source: str, is_package: bool) -> _Parsed
     lines = split_lines(source.lstrip("\ufeff") if source.startswith("\ufeff") else source)
     statements: list[_Stmt] = []
     raw: list[tuple[ast.stmt, int, str]] = []
+    broken: list[int] = []
     for block in split_blocks(lines):
         if block.tree is None:
+            broken.append(block.start + block.error_line)
             continue
         for node in block.tree.body:
             raw.append((node, block.start, block.text))
@@ -314,7 +318,7 @@ def parse_module(name: str, path: str, source: str, is_package: bool) -> _Parsed
         for bound in stmt.binds:
             binders.setdefault(bound, []).append(stmt)
     _reject_dependents(statements, binders)
-    return _ParsedModule(name, path, is_package, lines, statements, binders)
+    return _ParsedModule(name, path, is_package, lines, statements, binders, tuple(broken))
 
 
 def _reject_dependents(statements: list[_Stmt], binders: dict[str, list[_Stmt]]) -> None:
@@ -608,6 +612,6 @@ def slice_loss(source: str, path: str, loss: LossInfo, root: str | Path,
         module = parsed[name]
         kept, import_names, omitted = results[name]
         modules.append(ModuleSlice(name, module.path, _render(module, kept, import_names), module.is_package,
-                                   tuple(sorted(omitted.items()))))
+                                   tuple(sorted(omitted.items())), module.syntax_errors))
     sys_path = tuple(dict.fromkeys(str(p) for p in (top, root_path, file.parent)))
     return LossSlice(main_name, tuple(modules), construct, sys_path, str(root_path))

@@ -54,6 +54,12 @@ class LossRun:
     reply: dict[str, Any] | None = None
     failure: str = ""  # why nothing ran (timeout, crash, slice error, ...)
     omitted: dict[str, str] | None = None  # slice omissions: name -> why
+    syntax_note: str = ""  # "the file has a syntax error at line 12 (not in the slice)"
+
+    def why_missing(self, name: str | None) -> str:
+        if name and self.omitted and name in self.omitted:
+            return self.omitted[name]
+        return self.syntax_note
 
 
 def _line(number: int | None) -> str:
@@ -92,8 +98,8 @@ def not_run_reason(run: LossRun) -> str:
         if error:
             text = f"{label}: {_error_text(error)}"
             name = error.get("name") or _missing_name(error.get("message", ""))
-            if name and run.omitted and name in run.omitted:
-                text += f"; {run.omitted[name]}"
+            if error.get("type") in ("NameError", "ImportError") and run.why_missing(name):
+                text += f"; {run.why_missing(name)}"
             return text
     if reply.get("internal_error"):
         return "internal error in the gradient check: " + reply["internal_error"].strip().splitlines()[-1]
@@ -123,8 +129,8 @@ def _inputs_text(run: LossRun) -> str:
 
 def _call_error_reason(run: LossRun, error: dict[str, Any]) -> str:
     name = _missing_name(error.get("message", ""))
-    if error.get("type") == "NameError" and name and run.omitted and name in run.omitted:
-        return f"the slice lacks `{name}`: {run.omitted[name]}"
+    if error.get("type") == "NameError" and name and run.why_missing(name):
+        return f"the slice lacks `{name}`: {run.why_missing(name)}"
     text = f"the loss raised {_error_text(error)} with {_inputs_text(run)}"
     if not run.stated and error.get("type") not in ("SystemExit", "KeyboardInterrupt", "NameError"):
         text += "; state the shapes with `# loss-lsp: shapes y_true=(8,) y_pred=(8, 1)` or the default_shapes setting"

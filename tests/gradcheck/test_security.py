@@ -116,3 +116,19 @@ def test_a_loss_needing_an_unsliced_value_is_not_run_with_the_reason(tmp_path: P
     [report] = run_check(checker, script).result.losses
     assert report.status == "not_run"
     assert "`weights` (line 4) calls `numpy.load`" in report.reason
+
+
+def test_a_syntax_error_elsewhere_is_named_when_the_loss_needs_what_it_hides(tmp_path: Path,
+                                                                          checker: GradientChecker) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    script = tmp_path / "half_typed.py"
+    script.write_text(
+        "import tensorflow as tf\n\n\n"
+        "def helper(x)\n    return x * 2.0\n\n\n"
+        "def uses_helper(y_true, y_pred):\n    return tf.reduce_mean(helper(y_true - y_pred))\n\n\n"
+        "def standalone(y_true, y_pred):\n    return tf.reduce_mean(tf.square(y_true - y_pred))\n"
+    )
+    reports = {r.name: r for r in run_check(checker, script).result.losses}
+    assert reports["standalone"].status == "checked"
+    assert reports["uses_helper"].status == "not_run"
+    assert "syntax error at line 4" in reports["uses_helper"].reason
