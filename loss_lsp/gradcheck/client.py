@@ -105,6 +105,9 @@ class WorkerClient:
             "KERAS_HOME": os.path.join(folder, ".keras"),
             "CUDA_VISIBLE_DEVICES": "",
             "TF_ENABLE_ONEDNN_OPTS": "0",
+            # Address-space limit (RLIMIT_AS) vs. glibc's 64 MB per-thread malloc arenas: on a
+            # many-core machine TensorFlow's thread pools alone would reserve gigabytes.
+            "MALLOC_ARENA_MAX": "2",
         })
         return env
 

@@ -196,6 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException as exc:  # noqa: BLE001
         send({"event": "fatal", "error": f"cannot import TensorFlow: {type(exc).__name__}: {exc}"})
         return 2
+    try:  # small tensors: a few threads are plenty, and each one costs address space under the limit
+        threads = min(4, os.cpu_count() or 1)
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except (RuntimeError, ValueError):
+        pass
     send({"event": "ready", "protocol": PROTOCOL_VERSION, "pid": os.getpid(), "tensorflow": tf.__version__,
           "keras": keras.__version__, "python": sys.version.split()[0],
           "import_seconds": time.perf_counter() - started})
