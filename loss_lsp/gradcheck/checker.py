@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import logging
 import re
 import threading
 import time
@@ -32,6 +33,8 @@ from loss_lsp.gradcheck.client import WorkerClient
 from loss_lsp.gradcheck.protocol import ON_DEMAND_CODES, PROBES_VERSION
 from loss_lsp.gradcheck.slicer import LossSlice, SliceError, slice_loss
 from loss_lsp.settings import Settings, find_root
+
+log = logging.getLogger(__name__)
 
 BATCH = 8
 INT_DTYPES = ("int", "int8", "int16", "int32", "int64", "uint8", "bool")
@@ -218,7 +221,15 @@ class GradientChecker:
                     break
                 if on_progress is not None:
                     on_progress(f"checking {loss.name}", index, total)
-                report, findings = self._check_loss(source, path, lines, root, loss, static[loss.name], cancelled)
+                try:
+                    report, findings = self._check_loss(source, path, lines, root, loss, static[loss.name],
+                                                        cancelled)
+                except Exception as exc:  # a bug of ours on one loss must not hide the others
+                    log.exception("gradient check of %s failed", loss.name)
+                    reason = f"internal error in the gradient check: {exc!r}"
+                    failed = verdicts.Verdict("not_run", reason, "")
+                    report = LossReport(loss.name, "not_run", reason)
+                    findings = [verdicts.apply(f, failed) for f in static[loss.name]]
                 result.losses.append(report)
                 result.findings += findings
             if on_progress is not None:
