@@ -20,6 +20,15 @@ Checked against the pygls 2.1.1 source (pygls/protocol/json_rpc.py, language_ser
    a context variable that the command's coroutine inherits.
 6. ``initialize`` picks the client's first position encoding; we prefer utf-8 (then
    utf-32) whenever the client offers it, by reordering the offer before pygls reads it.
+7. pygls runs requests that arrive before ``initialize`` (handlers then meet a server
+   that is not set up), runs a second ``initialize`` (a second engine thread and
+   scheduler), and silently drops requests after ``shutdown`` (the client waits
+   forever). LSP asks for error -32002 before ``initialize``, InvalidRequest after
+   ``shutdown``, and for notifications before ``initialize`` to be dropped (except exit).
+8. Its didChange splits lines with ``str.splitlines`` (form feeds, U+2028, ... count as
+   line breaks) and raises KeyError for a document that is not open; we apply changes
+   with LSP's line breaks (:mod:`loss_lsp.server.documents`) and ignore changes to
+   documents that are not open, with a warning.
 """
 
 from __future__ import annotations
@@ -31,12 +40,19 @@ from concurrent.futures import Future
 from contextvars import ContextVar
 from functools import partial
 from typing import Any
+from urllib.parse import unquote
 
 from lsprotocol import types
+from pygls.exceptions import (
+    JsonRpcException,
+    JsonRpcInvalidRequest,
+    JsonRpcServerNotInitialized,
+)
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
-from loss_lsp.server.positions import choose_encoding
+from loss_lsp.server.documents import apply_change
+from loss_lsp.server.positions import UTF16, choose_encoding
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +67,32 @@ class LossProtocol(LanguageServerProtocol):
         super().__init__(*args, **kwargs)
         self._children: dict[Any, list[Future[Any]]] = {}
         self._cancelled: OrderedDict[Any, None] = OrderedDict()
+        self._initialize_seen = False
+
+    # --- 7: the LSP life cycle: nothing before initialize, initialize once, nothing after shutdown
+    def handle_message(self, message: Any) -> None:
+        method = getattr(message, "method", None)
+        is_request = method is not None and hasattr(message, "id")
+        if method == types.EXIT or method is None:  # exit, and responses to our own requests
+            super().handle_message(message)
+            return
+        refusal: JsonRpcException | None = None
+        if self._shutdown:
+            refusal = JsonRpcInvalidRequest(f"Invalid request: the server is shutting down ({method} after shutdown)")
+        elif method == types.INITIALIZE:
+            if self._initialize_seen:
+                refusal = JsonRpcInvalidRequest("Invalid request: initialize was already received")
+        elif not self._initialize_seen:
+            refusal = JsonRpcServerNotInitialized(f"Server not initialized: {method} before initialize")
+        if refusal is None:
+            if method == types.INITIALIZE:
+                self._initialize_seen = True
+            super().handle_message(message)
+        elif is_request:
+            log.warning("refused %s: %s", method, refusal.message)
+            self._send_response(message.id, error=refusal.to_response_error())
+        else:
+            log.warning("dropped the notification %s: %s", method, refusal.message)
 
     # --- 1 + 2: forget finished futures, link command coroutines to their request -----------
     def _execute_handler(self, msg_id, handler, callback, args=None, kwargs=None):  # type: ignore[override]
@@ -101,6 +143,25 @@ class LossProtocol(LanguageServerProtocol):
             chosen = choose_encoding(general.position_encodings)
             general.position_encodings = [chosen] + [e for e in general.position_encodings if e != chosen]
         return (yield from super().lsp_initialize(params))
+
+    # --- 8: didChange with the editor's lines ------------------------------------------------------
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Generator[Any, Any, None]:
+        uri = params.text_document.uri
+        document = self.workspace.text_documents.get(unquote(uri))
+        if document is None:
+            log.warning("didChange for %s, which is not open: ignored", uri)
+            return
+        encoding = str(getattr(self.workspace.position_encoding, "value", self.workspace.position_encoding)
+                       or UTF16)
+        text = document.source
+        for change in params.content_changes:
+            text = apply_change(text, change, encoding)
+        document._source = text  # pygls keeps the text there; its own apply_change is what we replace
+        document.version = params.text_document.version
+        handler = self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)
+        if handler is not None:
+            yield handler, (params,), None
 
     # --- the command's progress token ---------------------------------------------------------
     @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)

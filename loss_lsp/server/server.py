@@ -16,7 +16,8 @@ import sys
 import threading
 import time
 from collections.abc import Coroutine
-from typing import Any
+from threading import Event
+from typing import Any, BinaryIO
 
 from lsprotocol import types
 from pygls.exceptions import (
@@ -24,6 +25,7 @@ from pygls.exceptions import (
     JsonRpcException,
     JsonRpcInvalidParams,
 )
+from pygls.io_ import StdinAsyncReader, StdoutWriter
 from pygls.lsp.server import LanguageServer
 
 from loss_lsp import __version__
@@ -36,6 +38,7 @@ from loss_lsp.server.positions import UTF16
 from loss_lsp.server.progress import WorkDone
 from loss_lsp.server.protocol import LossProtocol
 from loss_lsp.server.scheduler import BULK, INDEX, EngineThread, Scheduler, Snapshot
+from loss_lsp.server.transport import read_messages
 from loss_lsp.server.uris import path_to_uri, uri_to_path
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,9 @@ SERVER_INFO = "loss-lsp.serverInfo"
 CHECK_GRADIENTS = "loss-lsp.checkGradients"
 REQUEST_FAILED = -32803  # LSP ErrorCodes.RequestFailed
 _PYTHON_SUFFIXES = (".py", ".pyi")
+# JSON-RPC errors that answer a request the client got wrong: MethodNotFound, InvalidParams,
+# InvalidRequest, ServerNotInitialized, RequestCancelled, ContentModified.
+_CLIENT_ERRORS = frozenset({-32601, -32602, -32600, -32002, -32800, -32801})
 _CONFIG_TIMEOUT = 5.0  # seconds to wait for the client's workspace/configuration answer
 
 
@@ -81,8 +87,49 @@ class LossLanguageServer(LanguageServer):
         self.text_cache = TextCache(self._open_text)
         self._logged_errors: dict[str, set[str]] = {}
 
+    # --- the wire: pygls' loop with robust framing and JSON-RPC errors (see transport.py) ------
+    def _start_io_async(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        self._stop_event = Event()
+        reader = StdinAsyncReader(stdin or sys.stdin.buffer, self.thread_pool)
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        try:
+            asyncio.run(read_messages(self._stop_event, reader, self.protocol))
+        except BrokenPipeError:
+            log.error("the connection to the client is lost: shutting down")
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            self.shutdown()
+
+    def start_tcp(self, host: str, port: int) -> None:
+        self._stop_event = stop_event = Event()
+
+        async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.protocol.set_writer(writer)  # type: ignore[arg-type]
+            try:
+                await read_messages(stop_event, reader, self.protocol)
+            finally:
+                self.shutdown()
+
+        async def listen() -> None:
+            self._server = await asyncio.start_server(connection, host, port, limit=1 << 20)
+            log.info("serving on %s", ", ".join(str(s.getsockname()) for s in self._server.sockets))
+            async with self._server:
+                await self._server.serve_forever()
+
+        try:
+            asyncio.run(listen())
+        except asyncio.CancelledError:
+            pass
+
     def report_server_error(self, error: Exception, source: Any) -> None:
-        """Log it (errors reach the client as window/logMessage) instead of pygls' pop-up per failure."""
+        """Log it (errors reach the client as window/logMessage) instead of pygls' pop-up per failure.
+
+        A request the client got wrong (unknown method or command, bad arguments, cancelled,
+        outdated) already gets its JSON-RPC error: that is a warning here, not a server error."""
+        if isinstance(error, JsonRpcException) and error.code in _CLIENT_ERRORS:
+            log.warning("%s: %s", getattr(source, "__name__", source), error)
+            return
         log.error("%s: %s", getattr(source, "__name__", source), error)
 
     # --- plumbing used by the handlers -----------------------------------------------------
