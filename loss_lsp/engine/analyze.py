@@ -11,14 +11,14 @@ import ast
 import hashlib
 import logging
 import time
-from collections import OrderedDict
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from loss_lsp.engine.chunks import Block, split_blocks, split_lines
+from loss_lsp.engine.chunks import PARSE_CACHE, Block, split_blocks, split_lines
 from loss_lsp.engine.context import FileContext, LossContext, ModuleContext
 from loss_lsp.engine.dataflow import Flow
 from loss_lsp.engine.discovery import LossDef, discover, header_span
+from loss_lsp.engine.memo import PinnedCache
 from loss_lsp.engine.findings import Analysis, Finding, InputError, LossInfo, Related, Span
 from loss_lsp.engine.module import ModuleInfo, build_module, called_names
 from loss_lsp.engine import shapes as shape_context
@@ -50,6 +50,7 @@ def analyze(source: str, path: str = "<stdin>", settings: Settings | None = None
         source = source[1:]  # a BOM is not code (columns of line 1 shift by one; it never holds a loss)
     lines = split_lines(source)
     blocks = split_blocks(lines)
+    PARSE_CACHE.pin(path, [block.text for block in blocks])
     for block in blocks:
         if block.tree is None:
             line = block.start + block.error_line
@@ -76,6 +77,7 @@ def analyze(source: str, path: str = "<stdin>", settings: Settings | None = None
         findings.extend(found)
         analysis.errors.extend(errors)
         analysis.losses.append(_loss_info(module, loss, shapes))
+    _CACHE.pin(path, file.cache_keys)
     found, errors = _module_findings(ModuleContext(file, losses))
     findings.extend(found)
     analysis.errors.extend(errors)
@@ -87,13 +89,17 @@ def analyze(source: str, path: str = "<stdin>", settings: Settings | None = None
     return analysis
 
 
+def forget(path: str) -> None:
+    """The file was closed: its parsed blocks no longer need to stay cached."""
+    PARSE_CACHE.forget(path)
+    _CACHE.forget(path)
+
+
 def clear_caches() -> None:
     """Forget every cached parse and result (benchmarks measure cold runs with it)."""
-    from loss_lsp.engine import chunks, discovery, module
+    from loss_lsp.engine import chunks
 
-    chunks.PARSE_CACHE._items.clear()
-    discovery._NESTED.clear()
-    module._SUMMARY_CACHE.clear()
+    chunks.PARSE_CACHE.clear()  # what is derived from the trees (engine.memo) goes with them
     _CACHE.clear()
 
 
@@ -112,8 +118,7 @@ def _unreadable(source: str) -> str:
 
 
 # --- one loss ------------------------------------------------------------------------------------
-_CACHE: OrderedDict[tuple, list[tuple[str, int, Finding]]] = OrderedDict()
-_CACHE_SIZE = 4096
+_CACHE: PinnedCache[tuple, list[tuple[str, int, Finding]]] = PinnedCache(spare_size=256)
 
 
 def _seeds(loss: LossDef, shapes: shape_context.Shapes) -> dict[str, Val]:
@@ -144,9 +149,9 @@ def _loss_findings(file: FileContext, loss: LossDef, shapes: shape_context.Shape
     key = (file.path, module_fp, loss.block.text, loss.name, helper_texts, loss.call_path, shapes,
            tuple(loss.external_sites), loss.construct, len(loss.bare_compile_exprs),
            tuple(site.call.lineno for site in loss.compile_sites))
+    file.cache_keys.append(key)
     cached = _CACHE.get(key)
     if cached is not None:
-        _CACHE.move_to_end(key)
         starts = file.block_starts()
         return [_reanchor(finding, text, start, starts) for text, start, finding in cached], []
     errors: list[InputError] = []
@@ -168,9 +173,7 @@ def _loss_findings(file: FileContext, loss: LossDef, shapes: shape_context.Shape
             log.exception("rule %s failed on %s", rule.code, loss.name)
             errors.append(InputError(file.path, f"internal error in {rule.code} on {loss.name}: {exc!r}"))
     if not errors:
-        _CACHE[key] = [(*_anchor(module.blocks, finding), finding) for finding in found]
-        if len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
+        _CACHE.put(key, [(*_anchor(module.blocks, finding), finding) for finding in found])
     return found, errors
 
 

@@ -14,6 +14,8 @@ import re
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from loss_lsp.engine.memo import PinnedCache
+
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _CONTINUATION_KEYWORDS = ("else", "elif", "except", "finally", "case")
 _MAX_MERGE = 40  # blocks tried together when one alone does not parse (multi-line strings at column 0)
@@ -73,15 +75,15 @@ def _starts_block(line: str) -> bool:
     return word not in _CONTINUATION_KEYWORDS
 
 
-class _ParseCache:
-    def __init__(self, size: int = 20000) -> None:
-        self._size = size
-        self._items: OrderedDict[str, tuple[ast.Module | None, str, int]] = OrderedDict()
+class _ParseCache(PinnedCache[str, tuple[ast.Module | None, str, int]]):
+    """Block text -> parse result; the blocks of each file's latest version stay, older ones go."""
+
+    def __init__(self) -> None:
+        super().__init__(spare_size=60_000, size_of=len)  # spare pool in characters: recent versions, for undo
 
     def parse(self, text: str) -> tuple[ast.Module | None, str, int]:
-        hit = self._items.get(text)
+        hit = self.get(text)
         if hit is not None:
-            self._items.move_to_end(text)
             return hit
         try:
             result: tuple[ast.Module | None, str, int] = (ast.parse(text), "", 0)
@@ -89,9 +91,7 @@ class _ParseCache:
             result = (None, exc.msg or "invalid syntax", max((exc.lineno or 1) - 1, 0))
         except (ValueError, RecursionError, MemoryError) as exc:
             result = (None, str(exc) or type(exc).__name__, 0)
-        self._items[text] = result
-        if len(self._items) > self._size:
-            self._items.popitem(last=False)
+        self.put(text, result)
         return result
 
 

@@ -36,6 +36,7 @@ class FileContext:
     settings: Settings
     path: str
     _starts: dict[str, int] | None = None
+    cache_keys: list[tuple] = field(default_factory=list)  # the per-loss cache entries this analysis used
 
     def block_starts(self) -> dict[str, int]:
         """Block text -> first line, for moving cached findings (computed once per file)."""

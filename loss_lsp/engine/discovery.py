@@ -10,11 +10,11 @@ the workspace index (see ``workspace.py``), which is where jedi is used.
 from __future__ import annotations
 
 import ast
-from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from loss_lsp.engine.chunks import Block
 from loss_lsp.engine.findings import CallPath, Related, Span
+from loss_lsp.engine.memo import on_node
 from loss_lsp.engine.module import CompileSite, ModuleInfo, dotted
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
@@ -86,6 +86,11 @@ def _method(cls: ast.ClassDef, name: str) -> ast.FunctionDef | ast.AsyncFunction
 
 
 def _returned_function(factory: ast.FunctionDef | ast.AsyncFunctionDef) -> FunctionNode | None:
+    """The closure or lambda a factory returns (cached on the parsed tree, which the edits reuse)."""
+    return on_node(factory, "returned_function", lambda: _find_returned_function(factory))
+
+
+def _find_returned_function(factory: ast.FunctionDef | ast.AsyncFunctionDef) -> FunctionNode | None:
     """The closure or lambda a factory returns (``return loss`` / ``return lambda ...``)."""
     inner = {n.name: n for n in ast.walk(factory) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
              and n is not factory}
@@ -137,7 +142,7 @@ class _Builder:
             return None
         module = self.module
         if block is None:
-            block = next(b for b in module.blocks if b.start == site.block_start)
+            block = module.block_at(site.block_start)
         if isinstance(expr, ast.Lambda):
             loss = self.add(expr, block, f"<lambda>@{block.start + expr.lineno}", "lambda")
             return self.attach(loss, site, "")
@@ -203,20 +208,11 @@ class _Builder:
                     loss.call_path = "direct"
 
 
-_NESTED: OrderedDict[int, tuple[ast.AST, list[FunctionNode]]] = OrderedDict()
-
-
 def _nested_losses(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[FunctionNode]:
-    """Inner functions/lambdas with a loss signature (cached with the parsed tree)."""
-    hit = _NESTED.get(id(fn))
-    if hit is not None and hit[0] is fn:
-        return hit[1]
-    found = [node for node in ast.walk(fn) if node is not fn
-             and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) and is_loss_signature(node)]
-    _NESTED[id(fn)] = (fn, found)
-    if len(_NESTED) > 50000:
-        _NESTED.popitem(last=False)
-    return found
+    """Inner functions/lambdas with a loss signature (kept with the parsed tree)."""
+    return on_node(fn, "nested_losses", lambda: [
+        node for node in ast.walk(fn) if node is not fn
+        and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) and is_loss_signature(node)])
 
 
 def _required_count(fn: FunctionNode) -> int:

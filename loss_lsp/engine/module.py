@@ -8,10 +8,13 @@ not make the engine look at the others again.
 from __future__ import annotations
 
 import ast
+from bisect import bisect_left, bisect_right
 from collections import OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from loss_lsp.engine.chunks import Block
+from loss_lsp.engine.memo import on_node
 from loss_lsp.engine.namespaces import Op, classify
 
 
@@ -61,7 +64,6 @@ class BlockSummary:
     layer_calls: list[ast.Call] = field(default_factory=list)
     fit_calls: list[ast.Call] = field(default_factory=list)
     name_calls: list[ast.Call] = field(default_factory=list)  # f(...) by plain name: helpers, direct loss calls
-    called: frozenset[str] | None = None
     uses_keras_ops: bool = False
 
 
@@ -141,27 +143,14 @@ def summarize(tree: ast.Module) -> BlockSummary:
     return summary
 
 
-_SUMMARY_CACHE: OrderedDict[int, tuple[ast.Module, BlockSummary]] = OrderedDict()
+def summary_of(tree: ast.Module) -> BlockSummary:
+    return on_node(tree, "summary", lambda: summarize(tree))
 
 
 def called_names(tree: ast.Module) -> frozenset[str]:
     """Names called as ``name(...)`` anywhere in a block."""
-    summary = summary_of(tree)
-    if summary.called is None:
-        summary.called = frozenset(call.func.id for call in summary.name_calls)  # type: ignore[attr-defined]
-    return summary.called
-
-
-def summary_of(tree: ast.Module) -> BlockSummary:
-    key = id(tree)
-    hit = _SUMMARY_CACHE.get(key)
-    if hit is not None and hit[0] is tree:
-        return hit[1]
-    summary = summarize(tree)
-    _SUMMARY_CACHE[key] = (tree, summary)  # keeps the tree alive, so the id stays unique
-    if len(_SUMMARY_CACHE) > 20000:
-        _SUMMARY_CACHE.popitem(last=False)
-    return summary
+    return on_node(tree, "called_names",
+                   lambda: frozenset(call.func.id for call in summary_of(tree).name_calls))  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -181,6 +170,36 @@ class ModuleInfo:
     name_calls: list[tuple[ast.Call, int]] = field(default_factory=list)  # (call, block start)
     metric_names: set[str] = field(default_factory=set)  # functions given to compile(metrics=...)
     uses_keras_ops: bool = False
+    _timeline: tuple[list[int], list[LayerCall], list[int], list[FitCall]] | None = None
+    _blocks_by_start: dict[int, Block] | None = None
+
+    # --- the training script in line order (indexes built once, then bisected) -------------
+    def _index(self) -> tuple[list[int], list[LayerCall], list[int], list[FitCall]]:
+        if self._timeline is None:
+            layers = sorted(self.layers, key=lambda layer: layer.block_start + layer.call.lineno)
+            fits = sorted(self.fits, key=lambda fit: fit.block_start + fit.call.lineno)
+            self._timeline = ([layer.block_start + layer.call.lineno - 1 for layer in layers], layers,
+                              [fit.block_start + fit.call.lineno - 1 for fit in fits], fits)
+        return self._timeline
+
+    def last_layer_before(self, line: int, kinds: tuple[str, ...],
+                          accept: Callable[[LayerCall], bool] | None = None) -> LayerCall | None:
+        """The last layer call on or before ``line`` of one of these kinds (and accepted)."""
+        lines, layers, _, _ = self._index()
+        for index in range(bisect_right(lines, line) - 1, -1, -1):
+            layer = layers[index]
+            if layer.kind in kinds and (accept is None or accept(layer)):
+                return layer
+        return None
+
+    def fits_after(self, line: int) -> Iterator[FitCall]:
+        _, _, lines, fits = self._index()
+        yield from fits[bisect_left(lines, line):]
+
+    def block_at(self, start: int) -> Block:
+        if self._blocks_by_start is None:
+            self._blocks_by_start = {block.start: block for block in self.blocks}
+        return self._blocks_by_start[start]
 
     def resolve(self, node: ast.AST, local_imports: dict[str, str] | None = None) -> str | None:
         """The fully qualified path of a Name/Attribute chain, following imports."""

@@ -155,18 +155,13 @@ def _direct_target(module: ModuleInfo, call: ast.Call) -> tuple[tuple[int, ...] 
 def from_context(module: ModuleInfo, compile_line: int) -> Shapes:
     """Shapes stated around one compile call (0-based absolute line)."""
     y_pred: tuple[int, ...] | None = None
-    before = [layer for layer in module.layers if layer.block_start + layer.call.lineno - 1 <= compile_line]
-    dense = [layer for layer in before if _output_units(layer) is not None]
-    if dense:
-        y_pred = (-1, _output_units(dense[-1]))  # type: ignore[arg-type]
+    dense = module.last_layer_before(compile_line, ("Dense",), lambda layer: _output_units(layer) is not None)
+    if dense is not None:
+        y_pred = (-1, _output_units(dense))  # type: ignore[arg-type]
     y_true: tuple[int, ...] | None = None
     dtype: str | None = None
-    after = sorted(
-        (f for f in module.fits if f.block_start + f.call.lineno - 1 >= compile_line),
-        key=lambda f: f.block_start + f.call.lineno,
-    )
-    for fit in after:
-        target = fit.call.args[1] if len(fit.call.args) >= 2 else (_keyword(fit.call, "y") or _keyword(fit.call, "y"))
+    for fit in module.fits_after(compile_line):
+        target = fit.call.args[1] if len(fit.call.args) >= 2 else _keyword(fit.call, "y")
         if target is None:
             continue
         shape, dtype = _array_shape(module, target)

@@ -62,13 +62,10 @@ def _loss_kind(ctx: ModuleContext, expr: ast.expr) -> tuple[str, bool | None] | 
 def check_module(ctx: ModuleContext) -> Iterator[Finding]:
     for site in ctx.module.compile_sites:
         compile_line = site.block_start + site.call.lineno - 1
-        layers = [layer for layer in ctx.module.layers
-                  if layer.block_start + layer.call.lineno - 1 <= compile_line
-                  and layer.kind in ("Dense", "Activation", "Softmax")]
-        if not layers:
+        last = ctx.module.last_layer_before(compile_line, ("Dense", "Activation", "Softmax"))
+        if last is None:
             continue
-        last = layers[-1]
-        dense = next((layer for layer in reversed(layers) if layer.kind == "Dense"), None)
+        dense = last if last.kind == "Dense" else ctx.module.last_layer_before(compile_line, ("Dense",))
         activation = _activation(last)
         span = ctx.span(site.expr, site.block_start)
         if activation == "softmax" and dense is not None and _units(dense) == 1:

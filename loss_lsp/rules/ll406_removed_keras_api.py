@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -11,6 +10,7 @@ from loss_lsp.engine.chunks import Block
 from loss_lsp.engine.context import ModuleContext, char_col
 from loss_lsp.engine.discovery import loss_base_classes
 from loss_lsp.engine.findings import Edit, Finding, Fix
+from loss_lsp.engine.memo import on_node
 from loss_lsp.rules.rule import Rule
 
 # Keras 2 reduction members -> the Keras 3 string with the same meaning ("auto" meant
@@ -33,7 +33,6 @@ class _Scan:
     auto_defaults: tuple[tuple[ast.expr, str | None], ...]  # ("auto" default, enclosing class)
 
 
-_SCANS: OrderedDict[int, tuple[ast.Module, _Scan]] = OrderedDict()
 
 
 def check_module(ctx: ModuleContext) -> Iterator[Finding]:
@@ -71,9 +70,10 @@ def _defaults(args: ast.arguments) -> list[tuple[str, ast.expr]]:
 
 
 def _scan(tree: ast.Module) -> _Scan:
-    hit = _SCANS.get(id(tree))
-    if hit is not None and hit[0] is tree:
-        return hit[1]
+    return on_node(tree, "LL406", lambda: _compute_scan(tree))
+
+
+def _compute_scan(tree: ast.Module) -> _Scan:
     imports: list[ast.ImportFrom] = []
     enums: list[tuple[ast.expr, ast.expr, str | None]] = []
     members: set[int] = set()
@@ -104,9 +104,6 @@ def _scan(tree: ast.Module) -> _Scan:
                 imports.append(node)
     enums += [(node, node, None) for node in bare if id(node) not in members]
     scan = _Scan(tuple(imports), tuple(enums), tuple(auto_calls), tuple(auto_defaults))
-    _SCANS[id(tree)] = (tree, scan)  # holding the tree keeps its id unique while cached
-    if len(_SCANS) > 20000:
-        _SCANS.popitem(last=False)
     return scan
 
 

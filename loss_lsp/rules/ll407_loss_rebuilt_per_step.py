@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
@@ -11,6 +10,7 @@ from loss_lsp.engine.chunks import Block
 from loss_lsp.engine.context import ModuleContext, char_col
 from loss_lsp.engine.discovery import loss_base_classes
 from loss_lsp.engine.findings import Edit, Finding, Fix, Span
+from loss_lsp.engine.memo import on_node
 from loss_lsp.rules.rule import Rule
 
 _STEP_NAMES = {"train_step", "test_step"}
@@ -29,7 +29,6 @@ class _Hit:
     local_class: bool = False
 
 
-_SCANS: OrderedDict[int, tuple[ast.Module, tuple[_Hit, ...]]] = OrderedDict()
 
 
 def check_module(ctx: ModuleContext) -> Iterator[Finding]:
@@ -76,19 +75,17 @@ def check_module(ctx: ModuleContext) -> Iterator[Finding]:
 
 
 def _scan(tree: ast.Module) -> tuple[_Hit, ...]:
+    return on_node(tree, "LL407", lambda: _compute_scan(tree))
+
+
+def _compute_scan(tree: ast.Module) -> tuple[_Hit, ...]:
     """Calls of CamelCase names in loops and step functions (cached with the block's tree)."""
-    hit = _SCANS.get(id(tree))
-    if hit is not None and hit[0] is tree:
-        return hit[1]
     finder = _Finder()
     finder.visit(tree)
     found: tuple[_Hit, ...] = ()
     if finder.hits:
         parent_of = {id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
         found = tuple(replace(h, parent=parent_of.get(id(h.call))) for h in finder.hits)
-    _SCANS[id(tree)] = (tree, found)  # holding the tree keeps its id unique while cached
-    if len(_SCANS) > 20000:
-        _SCANS.popitem(last=False)
     return found
 
 

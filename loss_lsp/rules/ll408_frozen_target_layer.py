@@ -9,7 +9,6 @@ layer (the layer that produces y_pred).
 from __future__ import annotations
 
 import ast
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
@@ -17,6 +16,7 @@ from loss_lsp.engine.context import ModuleContext
 from loss_lsp.engine.discovery import LossDef
 from loss_lsp.engine.findings import Edit, Finding, Fix, Related
 from loss_lsp.engine.module import CompileSite
+from loss_lsp.engine.memo import on_node
 from loss_lsp.rules.rule import Rule
 
 _WEIGHT_ATTRS = {"kernel", "bias", "weights", "trainable_weights", "trainable_variables", "variables",
@@ -82,14 +82,14 @@ def _toggles(ctx: ModuleContext) -> list[_Toggle]:
     return out
 
 
-_SCANS: OrderedDict[int, tuple[ast.Module, tuple[_Toggle, ...]]] = OrderedDict()
 
 
 def _scan(tree: ast.Module) -> tuple[_Toggle, ...]:
+    return on_node(tree, "LL408", lambda: _compute_scan(tree))
+
+
+def _compute_scan(tree: ast.Module) -> tuple[_Toggle, ...]:
     """The block's trainable toggles, lines relative to the block (cached with the block's tree)."""
-    hit = _SCANS.get(id(tree))
-    if hit is not None and hit[0] is tree:
-        return hit[1]
     out: list[_Toggle] = []
     for top in tree.body:
         enclosing = top.name if isinstance(top, (ast.FunctionDef, ast.AsyncFunctionDef)) else ""
@@ -108,9 +108,6 @@ def _scan(tree: ast.Module) -> tuple[_Toggle, ...]:
         out = [replace(t, target=assigned.get(id(t.ctor))) if t.ctor is not None and t.target is None else t
                for t in out]
     result = tuple(out)
-    _SCANS[id(tree)] = (tree, result)  # holding the tree keeps its id unique while cached
-    if len(_SCANS) > 20000:
-        _SCANS.popitem(last=False)
     return result
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import ast
-from collections import OrderedDict
 from collections.abc import Iterator
 
 from loss_lsp.engine.context import ModuleContext
 from loss_lsp.engine.findings import Edit, Finding, Fix
 from loss_lsp.engine.namespaces import TF_TO_OPS, Op
+from loss_lsp.engine.memo import on_node
 from loss_lsp.rules.rule import Rule
 
 # Keyword arguments spelled the same way by the tf op and its keras.ops equivalent.
@@ -16,8 +16,6 @@ _SAME_KEYWORDS = {"axis", "keepdims", "dtype"}
 _DTYPES = {"float16", "float32", "float64", "bfloat16", "int8", "int16", "int32", "int64", "uint8", "bool"}
 
 
-_CALLS: OrderedDict[tuple[int, frozenset[tuple[str, str]]], tuple[ast.AST, tuple[tuple[ast.Call, Op], ...]]] = (
-    OrderedDict())
 
 
 def check_module(ctx: ModuleContext) -> Iterator[Finding]:
@@ -49,11 +47,11 @@ def check_module(ctx: ModuleContext) -> Iterator[Finding]:
 
 def _library_calls(ctx: ModuleContext, fn: ast.AST, imports: frozenset[tuple[str, str]]
                    ) -> tuple[tuple[ast.Call, Op], ...]:
-    """The tf.* / keras.ops calls written in the loss (cached by the function node and the imports)."""
-    key = (id(fn), imports)
-    hit = _CALLS.get(key)
-    if hit is not None and hit[0] is fn:
-        return hit[1]
+    """The tf.* / keras.ops calls written in the loss (kept with the function node, per set of imports)."""
+    return on_node(fn, ("LL410", imports), lambda: _find_library_calls(ctx, fn))
+
+
+def _find_library_calls(ctx: ModuleContext, fn: ast.AST) -> tuple[tuple[ast.Call, Op], ...]:
     local_imports: dict[str, str] = {}
     local_names: set[str] = set()
     for node in ast.walk(fn):
@@ -74,11 +72,7 @@ def _library_calls(ctx: ModuleContext, fn: ast.AST, imports: frozenset[tuple[str
             op = ctx.module.op(node.func, local_imports)
             if op is not None and op.namespace in ("tf", "ops"):
                 found.append((node, op))
-    result = tuple(found)
-    _CALLS[key] = (fn, result)  # holding the node keeps its id unique while cached
-    if len(_CALLS) > 20000:
-        _CALLS.popitem(last=False)
-    return result
+    return tuple(found)
 
 
 def _ops_prefix(ctx: ModuleContext) -> str | None:
