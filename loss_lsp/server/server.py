@@ -25,7 +25,7 @@ from pygls.exceptions import (
     JsonRpcException,
     JsonRpcInvalidParams,
 )
-from pygls.io_ import StdinAsyncReader, StdoutWriter
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 
 from loss_lsp import __version__
@@ -38,7 +38,7 @@ from loss_lsp.server.positions import UTF16
 from loss_lsp.server.progress import WorkDone
 from loss_lsp.server.protocol import LossProtocol
 from loss_lsp.server.scheduler import BULK, INDEX, EngineThread, Scheduler, Snapshot
-from loss_lsp.server.transport import read_messages
+from loss_lsp.server.transport import serve_stdio, serve_stream
 from loss_lsp.server.uris import path_to_uri, uri_to_path
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class LossLanguageServer(LanguageServer):
     protocol: LossProtocol
 
     def __init__(self) -> None:
-        # max_workers: pygls reads stdin through this pool; nothing else is ever put on it.
+        # max_workers: nothing is put on pygls' pool (stdin has a reader thread of its own, transport.py).
         super().__init__("loss-lsp", __version__, protocol_cls=LossProtocol,
                          text_document_sync_kind=types.TextDocumentSyncKind.Incremental, max_workers=2)
         self.config = ConfigStore()
@@ -87,13 +87,12 @@ class LossLanguageServer(LanguageServer):
         self.text_cache = TextCache(self._open_text)
         self._logged_errors: dict[str, set[str]] = {}
 
-    # --- the wire: pygls' loop with robust framing and JSON-RPC errors (see transport.py) ------
+    # --- the wire: robust framing, JSON-RPC errors, a reader thread of its own (transport.py) --
     def _start_io_async(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
         self._stop_event = Event()
-        reader = StdinAsyncReader(stdin or sys.stdin.buffer, self.thread_pool)
         self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
         try:
-            asyncio.run(read_messages(self._stop_event, reader, self.protocol))
+            asyncio.run(serve_stdio(self._stop_event, (stdin or sys.stdin.buffer).fileno(), self.protocol))
         except BrokenPipeError:
             log.error("the connection to the client is lost: shutting down")
         except (KeyboardInterrupt, SystemExit):
@@ -107,7 +106,7 @@ class LossLanguageServer(LanguageServer):
         async def connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             self.protocol.set_writer(writer)  # type: ignore[arg-type]
             try:
-                await read_messages(stop_event, reader, self.protocol)
+                await serve_stream(stop_event, reader, self.protocol)
             finally:
                 self.shutdown()
 
