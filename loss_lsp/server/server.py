@@ -428,12 +428,14 @@ def create_server() -> LossLanguageServer:
             ls.apply_settings()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
-    async def did_change_configuration(ls: LossLanguageServer, params: types.DidChangeConfigurationParams) -> None:
+    def did_change_configuration(ls: LossLanguageServer, params: types.DidChangeConfigurationParams) -> None:
+        # Synchronous on purpose: an async handler runs as a task, so a didSave sent right after
+        # would be handled with the old settings.
         if ls.configuration_support:
-            await ls.pull_configuration()
+            ls.spawn(_pull_and_apply(ls), "configuration pull")
         else:
             ls.config.editor_global = editor_settings(params.settings)
-        ls.apply_settings()
+            ls.apply_settings()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
     def did_change_folders(ls: LossLanguageServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
@@ -567,6 +569,11 @@ async def _reconfigure_and_index(ls: LossLanguageServer) -> None:
     await ls.pull_configuration()
     ls.apply_settings()
     await ls.index_workspace()
+
+
+async def _pull_and_apply(ls: LossLanguageServer) -> None:
+    await ls.pull_configuration()
+    ls.apply_settings()
 
 
 async def _closed_file_result(ls: LossLanguageServer, uri: str) -> DocResult | None:
