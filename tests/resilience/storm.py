@@ -186,6 +186,7 @@ class StormReport:
     after_close: list[str] = field(default_factory=list)
     server_info: dict[str, Any] = field(default_factory=dict)
     rss_during_mb: dict[int, float] = field(default_factory=dict)  # edits sent -> RSS then (not settled)
+    exit_code: int | None = None
 
     def summary(self) -> str:
         growth = (self.rss_end_mb / self.rss_after_100_mb - 1) * 100 if self.rss_after_100_mb else 0.0
