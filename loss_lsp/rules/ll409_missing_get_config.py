@@ -10,6 +10,7 @@ from loss_lsp.engine.context import ModuleContext, char_col
 from loss_lsp.engine.discovery import loss_base_classes
 from loss_lsp.engine.findings import Edit, Finding, Fix, Span
 from loss_lsp.engine.module import dotted
+from loss_lsp.engine.memo import on_node
 from loss_lsp.rules.rule import Rule
 
 # Arguments Keras's own Loss.get_config already covers, or that carry no hyper-parameter.
@@ -129,7 +130,13 @@ def _get_config_fix(ctx: ModuleContext, block: Block, init: ast.FunctionDef | as
 
 
 def _quote(ctx: ModuleContext, block: Block) -> str:
-    """The quote character the block mostly uses for string literals."""
+    """The quote character the block mostly uses for string literals (kept with the block's tree)."""
+    if block.tree is None:
+        return '"'
+    return on_node(block.tree, "LL409-quote", lambda: _count_quotes(ctx, block))
+
+
+def _count_quotes(ctx: ModuleContext, block: Block) -> str:
     counts = {"'": 0, '"': 0}
     for node in ast.walk(block.tree) if block.tree is not None else ():
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
