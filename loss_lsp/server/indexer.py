@@ -79,8 +79,15 @@ class Indexer:
             return set()
 
         def update() -> set[str]:
+            from loss_lsp.engine.analyze import MAX_CHARS
+
             before = {str(p) for p in workspace.definitions_used_by(path)}
             if deleted:
+                workspace.remove(path)
+            elif text is not None and len(text) > MAX_CHARS:
+                # Workspace.set_source indexes an editor buffer of any size (a 50 MB buffer: 3.4 s
+                # of the engine thread, ahead of every edit). Too large to analyse, too large to index.
+                workspace.set_source(path, None)
                 workspace.remove(path)
             else:
                 workspace.set_source(path, text)

@@ -105,10 +105,14 @@ class TextCache:
 
 def run(snapshot: Snapshot, context: JobContext, text_cache: TextCache) -> DocResult:
     from loss_lsp.engine import analyze
+    from loss_lsp.engine.analyze import MAX_CHARS
     from loss_lsp.engine.chunks import split_lines
 
     started = time.perf_counter()
-    lines = Lines(split_lines(snapshot.text), context.encoding)
+    # A file the engine will not analyse has no findings to place: its lines (a 50 MB buffer
+    # split into ~80 MB of line strings) are not needed.
+    too_large = len(snapshot.text) > MAX_CHARS
+    lines = Lines(None if too_large else split_lines(snapshot.text), context.encoding)
     result = DocResult(snapshot.uri, context.path, snapshot.version, snapshot.epoch, snapshot.text, lines,
                        context.settings, queued=snapshot.queued)
     if not context.python:

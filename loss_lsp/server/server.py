@@ -47,9 +47,10 @@ SERVER_INFO = "loss-lsp.serverInfo"
 CHECK_GRADIENTS = "loss-lsp.checkGradients"
 REQUEST_FAILED = -32803  # LSP ErrorCodes.RequestFailed
 _PYTHON_SUFFIXES = (".py", ".pyi")
-# JSON-RPC errors that answer a request the client got wrong: MethodNotFound, InvalidParams,
-# InvalidRequest, ServerNotInitialized, RequestCancelled, ContentModified.
-_CLIENT_ERRORS = frozenset({-32601, -32602, -32600, -32002, -32800, -32801})
+# JSON-RPC errors that answer a request the client got wrong or that could not be done, and say
+# why: MethodNotFound, InvalidParams, InvalidRequest, ServerNotInitialized, RequestCancelled,
+# ContentModified, RequestFailed. The client has the answer; they are not errors of the server.
+_CLIENT_ERRORS = frozenset({-32601, -32602, -32600, -32002, -32800, -32801, REQUEST_FAILED})
 _CONFIG_TIMEOUT = 5.0  # seconds to wait for the client's workspace/configuration answer
 
 
@@ -673,6 +674,14 @@ async def _check_gradients(ls: LossLanguageServer, uris: list[str] | None, posit
             for workspace in ls.indexer.workspaces.values():
                 found = await asyncio.wrap_future(ls.engine.submit(workspace.python_files, priority=INDEX))
                 uris += [u for u in map(path_to_uri, map(str, found)) if u not in uris]
+    else:
+        for uri in uris:
+            path = uri_to_path(uri)
+            if path is None:  # untitled:, vscode-notebook-cell:, ...: there is no module to import the loss from
+                raise JsonRpcException(f"{CHECK_GRADIENTS}: {uri} is not a file; the check imports the loss "
+                                       "from its module on disk: save the document first", code=REQUEST_FAILED)
+            if (ls.scheduler is None or uri not in ls.scheduler.docs) and not os.path.isfile(path):
+                raise JsonRpcException(f"{CHECK_GRADIENTS}: {uri} is neither open nor a file", code=REQUEST_FAILED)
     progress = WorkDone(ls, "loss-lsp: gradient check", token=token, cancellable=True)
     stop = threading.Event()
     loop = asyncio.get_running_loop()

@@ -57,8 +57,13 @@ def valid_id(value: Any) -> int | str | None:
 
 
 def _send_error(protocol: Any, msg_id: Any, error: JsonRpcException) -> None:
+    msg_id = valid_id(msg_id)
     try:
-        protocol._send_response(valid_id(msg_id), error=error.to_response_error())
+        if msg_id is None:  # pygls' serializer drops None fields, but JSON-RPC wants "id": null here
+            protocol._send_data({"jsonrpc": "2.0", "id": None,
+                                 "error": {"code": error.code, "message": error.message}})
+        else:
+            protocol._send_response(msg_id, error=error.to_response_error())
     except Exception:  # noqa: BLE001  (the client is gone or the writer broke; nothing to answer)
         log.warning("could not send the error response %r", error.message)
 
@@ -77,7 +82,12 @@ def _describe(exc: BaseException) -> str:
         details = cattrs.transform_error(cause, format_exception=explain)  # type: ignore[arg-type]
     except Exception:  # noqa: BLE001  (not a cattrs error: keep its own text)
         details = [str(cause)]
-    return "; ".join(details[:5])
+    # cattrs names the Python attributes ($.params.text_document); the client sent JSON names.
+    return "; ".join(_PATH.sub(lambda m: _SNAKE.sub(lambda s: s.group(1).upper(), m.group(0)), d) for d in details[:5])
+
+
+_PATH = re.compile(r"@ \$[\w.\[\]]*")
+_SNAKE = re.compile(r"_([a-z])")
 
 
 def handle_body(protocol: Any, body: bytes) -> None:
