@@ -197,7 +197,9 @@ class StormReport:
                 f"{self.rss_end_mb:.1f} MB after the storm ({growth:+.1f} %)")
 
 
-async def run_storm(client: PipeClient, root: Path, edits: int, seed: int = 6, small_files: bool = True) -> StormReport:
+async def run_storm(client: PipeClient, root: Path, edits: int, seed: int = 6, small_files: bool = True,
+                    language_id: str = "python") -> StormReport:
+    """``language_id="plaintext"``: the same messages with no analysis behind them (a reference)."""
     """Drive the storm; the caller checks the report (and the final diagnostics against analyze())."""
     rng = random.Random(seed)
     report = StormReport(edits)
@@ -222,7 +224,7 @@ async def run_storm(client: PipeClient, root: Path, edits: int, seed: int = 6, s
         if await indexed():
             break
         await asyncio.sleep(0.1)
-    client.did_open(uri, text, 1)
+    client.did_open(uri, text, 1, language_id=language_id)
     await client.drain()
     await client.wait_published(uri, 1, timeout=120)
     report.rss_start_mb = client.rss_mb()
@@ -241,7 +243,7 @@ async def run_storm(client: PipeClient, root: Path, edits: int, seed: int = 6, s
             client.did_change(uri, version, changes)
         if small_files and n % open_every == 0:
             if opened < SMALL_FILES:
-                client.did_open(small_uris[opened], small_module(opened), 1)
+                client.did_open(small_uris[opened], small_module(opened), 1, language_id=language_id)
                 opened += 1
             if (opened - closed > 5 or opened == SMALL_FILES) and closed < opened:
                 client.did_close(small_uris[closed])
