@@ -54,6 +54,7 @@ class PinnedCache(Generic[K, V]):
         return value
 
     def put(self, key: K, value: V) -> None:
+        """Store a new entry; it is spare (evictable at the next pin) until a file pins it."""
         self._items[key] = value
         self._to_spare(key)
 
@@ -98,11 +99,11 @@ class PinnedCache(Generic[K, V]):
                 self._to_spare(key)
 
     def _to_spare(self, key: K) -> None:
+        # No trimming here: entries made during an analysis must survive until it pins them.
         if key in self._refs or key in self._spare:
             return
         self._spare[key] = None
         self._spare_size += self._size_of(key)
-        self._trim()
 
     def _trim(self) -> None:
         while self._spare_size > self._spare_limit and self._spare:

@@ -194,7 +194,8 @@ class ModuleInfo:
 
     def fits_after(self, line: int) -> Iterator[FitCall]:
         _, _, lines, fits = self._index()
-        yield from fits[bisect_left(lines, line):]
+        for index in range(bisect_left(lines, line), len(fits)):
+            yield fits[index]
 
     def block_at(self, start: int) -> Block:
         if self._blocks_by_start is None:

@@ -160,7 +160,7 @@ def from_context(module: ModuleInfo, compile_line: int) -> Shapes:
         y_pred = (-1, _output_units(dense))  # type: ignore[arg-type]
     y_true: tuple[int, ...] | None = None
     dtype: str | None = None
-    for fit in module.fits_after(compile_line):
+    for _, fit in zip(range(3), module.fits_after(compile_line)):  # the fit right after is this model's
         target = fit.call.args[1] if len(fit.call.args) >= 2 else _keyword(fit.call, "y")
         if target is None:
             continue
