@@ -31,6 +31,7 @@ import os
 import sys
 import time
 
+import numpy as np
 import tensorflow as tf
 
 STARTED = {started!r}
@@ -43,7 +44,7 @@ def fine_first(y_true, y_pred):
 def killed_by_the_test(y_true, y_pred):
     open(STARTED, "w").write(str(os.getpid()))
     time.sleep(60)
-    return tf.reduce_mean(y_pred)
+    return np.mean(y_pred)
 
 
 def fine_after_kill(y_true, y_pred):
@@ -53,6 +54,7 @@ def fine_after_kill(y_true, y_pred):
 def sleeps_forever(y_true, y_pred):
     while True:
         time.sleep(1)
+    return np.mean(y_pred)
 
 
 def fine_after_sleep(y_true, y_pred):
@@ -61,7 +63,7 @@ def fine_after_sleep(y_true, y_pred):
 
 def allocates_50_gb(y_true, y_pred):
     big = tf.zeros([50 * 1024 ** 3 // 4], dtype=tf.float32)
-    return tf.reduce_mean(y_pred) + tf.reduce_sum(big)
+    return np.mean(y_pred) + tf.reduce_sum(big)
 
 
 def fine_after_allocation(y_true, y_pred):
@@ -70,6 +72,7 @@ def fine_after_allocation(y_true, y_pred):
 
 def exits_process(y_true, y_pred):
     os._exit(3)
+    return np.mean(y_pred)
 
 
 def fine_after_exit(y_true, y_pred):
@@ -78,6 +81,7 @@ def fine_after_exit(y_true, y_pred):
 
 def raises_system_exit(y_true, y_pred):
     raise SystemExit(4)
+    return np.mean(y_pred)
 
 
 def prints_megabytes(y_true, y_pred):
@@ -90,7 +94,7 @@ def prints_megabytes(y_true, y_pred):
 def forks(y_true, y_pred):
     if os.fork() == 0:
         open(STARTED + ".child", "w").write("the forked child ran the loss")
-    return tf.reduce_mean(tf.square(y_true - y_pred))
+    return np.mean(y_pred)
 
 
 def fine_last(y_true, y_pred):
@@ -174,7 +178,8 @@ async def _run_chaos(root: Path, started: Path) -> dict[str, Any]:
         client.did_open(uri, (root / "chaos_losses.py").read_text())
         await client.drain()
         await client.wait_published(uri, 1)
-        hover_at = {"textDocument": {"uri": uri}, "position": {"line": 10, "character": 6}}
+        flagged = (root / "chaos_losses.py").read_text().split("\n").index("    return np.mean(y_pred)")
+        hover_at = {"textDocument": {"uri": uri}, "position": {"line": flagged, "character": 13}}
 
         check = client.request_nowait("workspace/executeCommand", {"command": "loss-lsp.checkGradients"})
         await client.drain()
@@ -187,11 +192,19 @@ async def _run_chaos(root: Path, started: Path) -> dict[str, Any]:
                     os.kill(pid, signal.SIGKILL)
                     killed.append(pid)
             sent = time.perf_counter()
-            await client.request("textDocument/hover", hover_at, timeout=30)
+            hover = await client.result("textDocument/hover", hover_at, timeout=30)
             latencies.append(time.perf_counter() - sent)
+            assert hover is not None and "LL101" in hover["contents"]["value"]  # a real answer, every time
             await asyncio.sleep(0.05)
         out["check"] = await client.wait(check, 60)
         out["check_seconds"] = time.monotonic() - started_at
+
+        def republished() -> dict[str, Any] | None:  # the diagnostics again, now with the verdicts
+            last = client.publications(uri)[-1]
+            judged = last["diagnostics"] and all(d["data"].get("verdict") for d in last["diagnostics"])
+            return last if judged else None
+
+        out["published"] = await client.wait_until(republished)
         out["latencies"] = latencies
         out["killed"] = killed
         out["workers_after"] = worker_pids(client.process.pid)
@@ -222,6 +235,16 @@ def test_each_fault_is_not_run_with_its_reason_and_the_worker_restarts(chaos: di
         assert losses[name]["status"] == status, (name, losses[name])
         assert reason in losses[name]["reason"], (name, losses[name])
     assert losses["script_loss"]["status"] == "checked"
+    # The static finding inside each faulty loss (a NumPy call) carries the verdict and the reason,
+    # in the command's answer and in the republished diagnostics.
+    findings = {f["loss"]: f for file in chaos["check"]["result"]["files"] for f in file["findings"]}
+    diagnostics = {d["data"]["loss"]: d for d in chaos["published"]["diagnostics"]}
+    faulty = [name for name, (status, _) in EXPECTED.items() if status == "not_run"]
+    assert sorted(findings) == sorted(diagnostics) == sorted(faulty)
+    for name in faulty:
+        reason = EXPECTED[name][1]
+        assert findings[name]["verdict"] == "not_run" and reason in findings[name]["evidence"], findings[name]
+        assert diagnostics[name]["data"]["verdict"] == "not_run" and reason in diagnostics[name]["data"]["evidence"]
     for pid in chaos["killed"]:  # killed workers are gone (reaped), not left as zombies or running
         assert not Path(f"/proc/{pid}").exists()
     assert len(chaos["workers_after"]) <= 1  # one worker, restarted: never a pile of them
