@@ -109,10 +109,10 @@ class Editor:
             self.inserted = [ln + shift if ln > start["line"] else ln for ln in self.inserted
                              if not start["line"] < ln <= end["line"]]
 
-    def next_changes(self) -> list[dict[str, Any]] | str:
-        """The next edit: a list of ranged changes, or the whole new text (a string)."""
+    def next_changes(self, whole: bool = True) -> list[dict[str, Any]] | str:
+        """The next edit: a list of ranged changes, or (if ``whole``) the whole new text (a string)."""
         roll = self.rng.random()
-        if roll < 0.08:  # paste over everything (format-on-save, undo of a big block...)
+        if whole and roll < 0.08:  # paste over everything (format-on-save, undo of a big block...)
             if self.rng.random() < 0.5:
                 self._rename_a_loss()
             return self.text
@@ -236,7 +236,9 @@ async def run_storm(client: PipeClient, root: Path, edits: int, seed: int = 6, s
     started = time.perf_counter()
     for n in range(1, edits + 1):
         version += 1
-        changes = editor.next_changes()
+        # The last edits are all ranged: a server that applies them wrongly cannot be rescued
+        # by a whole-document change near the end.
+        changes = editor.next_changes(whole=n <= edits - 300)
         if isinstance(changes, str):
             client.did_change(uri, version, [{"text": changes}])
         else:
