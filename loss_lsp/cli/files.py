@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from loss_lsp.engine.analyze import MAX_CHARS
+from loss_lsp.engine.limits import MAX_CHARS
 
 _SKIP_DIRS = {".git", ".hg", ".venv", "venv", "env", "node_modules", "__pycache__", "build", "dist", ".tox",
               ".mypy_cache", ".pytest_cache", "site-packages"}

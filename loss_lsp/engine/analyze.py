@@ -18,6 +18,7 @@ from loss_lsp.engine.chunks import PARSE_CACHE, Block, split_blocks, split_lines
 from loss_lsp.engine.context import FileContext, LossContext, ModuleContext
 from loss_lsp.engine.dataflow import Flow
 from loss_lsp.engine.discovery import LossDef, discover, header_span
+from loss_lsp.engine.limits import MAX_CHARS
 from loss_lsp.engine.memo import PinnedCache
 from loss_lsp.engine.findings import Analysis, Finding, InputError, LossInfo, Related, Span
 from loss_lsp.engine.module import ModuleInfo, build_module, called_names
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MAX_CHARS = 4_000_000  # beyond this a file is skipped with one clear error
 MAX_LINE_NODES = 200_000  # AST nodes of one loss the dataflow will walk
 BUDGET_SECONDS = 10.0  # per file: an editor must get an answer
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loss_lsp.engine.chunks import split_blocks, split_lines
+from loss_lsp.engine.limits import MAX_CHARS
 from loss_lsp.engine.discovery import LossDef, _method, _returned_function, loss_base_classes
 from loss_lsp.engine.findings import CallPath, Related, Span
 from loss_lsp.engine.module import ModuleInfo, build_module, dotted
@@ -91,12 +92,13 @@ class Workspace:
 
     def _source(self, path: Path) -> str | None:
         if path in self._overrides:
-            return self._overrides[path]
+            text = self._overrides[path]
+            return None if len(text) > MAX_CHARS or "\x00" in text else text  # same limits as files
         try:
             data = path.read_bytes()
         except OSError:
             return None
-        if b"\x00" in data or len(data) > 4_000_000:
+        if b"\x00" in data or len(data) > MAX_CHARS:
             return None
         return data.decode("utf-8", errors="replace")
 

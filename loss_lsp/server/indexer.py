@@ -79,7 +79,7 @@ class Indexer:
             return set()
 
         def update() -> set[str]:
-            from loss_lsp.engine.analyze import MAX_CHARS
+            from loss_lsp.engine.limits import MAX_CHARS
 
             before = {str(p) for p in workspace.definitions_used_by(path)}
             if deleted:

@@ -262,9 +262,9 @@ def test_hovers_are_answered_throughout(chaos: dict[str, Any]) -> None:
     latencies = sorted(chaos["latencies"])
     print(f"\nhover during the chaos: {len(latencies)} answered, p50 {statistics.median(latencies) * 1e3:.1f} ms, "
           f"p95 {latencies[int(len(latencies) * 0.95)] * 1e3:.1f} ms, max {latencies[-1] * 1e3:.1f} ms")
-    assert len(latencies) >= 20  # the check took seconds; hovers kept being answered during it
-    # The figure is 100 ms; asserted on the median only (p50 ~1 ms here, so no flakiness on a slow CI).
-    assert statistics.median(latencies) < 0.1
+    # Answered throughout the check (it takes seconds). The latency is a figure, printed above and in
+    # benchmarks/, not asserted: timed assertions flake on a loaded machine.
+    assert len(latencies) >= 20
 
 
 def test_a_checked_module_never_runs_its_top_level(chaos: dict[str, Any], listener: socket.socket) -> None:
