@@ -410,6 +410,8 @@ def create_server() -> LossLanguageServer:
         path = uri_to_path(uri)
         if path and uri not in ls.non_python:
             ls.spawn(ls.update_index(path, None), "index update")
+        if ls.engine is not None:  # the engine's caches need not keep the closed file's blocks
+            ls.engine.submit(_forget, path or uri, priority=INDEX)
         ls.non_python.discard(uri)
 
     # --- workspace -------------------------------------------------------------------------
@@ -570,6 +572,12 @@ async def _reconfigure_and_index(ls: LossLanguageServer) -> None:
     await ls.pull_configuration()
     ls.apply_settings()
     await ls.index_workspace()
+
+
+def _forget(path: str) -> None:
+    from loss_lsp.engine.analyze import forget
+
+    forget(path)
 
 
 async def _pull_and_apply(ls: LossLanguageServer) -> None:
