@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from loss_lsp.engine.dataflow import Flow
-from loss_lsp.engine.discovery import LossDef
+from loss_lsp.engine.discovery import LossDef, char_col
 from loss_lsp.engine.findings import Applicability, Edit, Finding, Fix, Related, Span
 from loss_lsp.engine.module import ModuleInfo
 from loss_lsp.engine.shapes import Shapes
@@ -19,13 +19,6 @@ if TYPE_CHECKING:
     from loss_lsp.rules.rule import Rule
 
 _EPS_NAMES = re.compile(r"^(EPS|EPSILON|_EPS|_EPSILON|eps|epsilon|SMOOTH|smooth)$")
-
-
-def char_col(line: str, byte_col: int) -> int:
-    """ast columns are UTF-8 byte offsets; findings use code points."""
-    if line.isascii():
-        return byte_col
-    return len(line.encode("utf-8")[:byte_col].decode("utf-8", errors="ignore"))
 
 
 @dataclass

@@ -239,7 +239,7 @@ def header_span(loss: LossDef, lines: list[str]) -> Span:
     text = lines[line] if line < len(lines) else ""
     start = len(text) - len(text.lstrip())
     if isinstance(node, ast.Lambda):
-        col = _char_col(text, node.col_offset)
+        col = char_col(text, node.col_offset)
         return Span(line, col, line, col + len("lambda"))
     name = getattr(node, "name", "")
     at = text.find(name, start)
@@ -247,5 +247,8 @@ def header_span(loss: LossDef, lines: list[str]) -> Span:
     return Span(line, start, line, end)
 
 
-def _char_col(text: str, byte_col: int) -> int:
-    return len(text.encode("utf-8")[:byte_col].decode("utf-8", errors="ignore"))
+def char_col(line: str, byte_col: int) -> int:
+    """ast columns are UTF-8 byte offsets; findings use code points."""
+    if line.isascii():
+        return byte_col
+    return len(line.encode("utf-8")[:byte_col].decode("utf-8", errors="ignore"))

@@ -64,8 +64,6 @@ def _classify_keras(rest: str) -> Op:
     return Op("keras", rest)
 
 
-LIBRARY_ROOTS = {"tensorflow", "numpy", "keras", "tf_keras", "functools"}
-
 # --- what the ops do to gradients and values -------------------------------------------------
 
 COMPARISONS = {
@@ -80,23 +78,14 @@ ZERO_GRADIENT = {"sign"}
 DETACHING = {"stop_gradient", "py_function", "numpy_function", "py_func"}
 LOG = {"log", "log2", "log10"}
 SQRT = {"sqrt", "norm", "euclidean_norm", "l2_norm"}
-EXP = {"exp", "expm1", "pow2"}
 DIVIDE = {"divide", "truediv", "div", "true_divide", "realdiv", "reciprocal"}
 SAFE_DIVIDE = {"divide_no_nan", "div_no_nan"}
-PROBABILITY = {"sigmoid", "softmax"}  # log() of these -> LL205
 CLIP = {"clip_by_value", "clip"}
-POSITIVE_OUTPUT = {"exp", "softplus", "sigmoid", "softmax", "cosh", "log_sigmoid_neg", "abs_plus_eps"}
-BOUNDED_OUTPUT = {"sigmoid", "tanh", "softmax", "log_softmax", "log_sigmoid", "clip_by_value", "clip",
-                  "hard_sigmoid", "softsign", "cos", "sin"}
 NON_VALUE = {"shape", "size", "rank", "ndim", "shape_n", "zeros_like", "ones_like", "int_shape",
              "epsilon", "floatx", "dtype"}
 REDUCTIONS = {"reduce_mean", "reduce_sum", "reduce_max", "reduce_min", "reduce_prod", "mean", "sum",
               "max", "min", "prod", "reduce_logsumexp", "logsumexp", "amax", "amin", "reduce_std",
               "reduce_variance", "std", "var"}
-ELEMENTWISE = {"abs", "square", "log", "exp", "sqrt", "sigmoid", "tanh", "softplus", "maximum", "minimum",
-               "clip_by_value", "clip", "multiply", "add", "subtract", "pow", "power", "negative",
-               "log1p", "expm1", "cast", "log_sigmoid", "relu", "elu", "stop_gradient", "where",
-               "divide", "divide_no_nan", "truediv", "cos", "sin", "xlogy", "identity"}
 INT_DTYPES = {"int8", "int16", "int32", "int64", "uint8", "bool"}
 
 # NumPy -> TensorFlow spelling, for the LL101 quick fix (``tf.`` prefix added by the fix).

@@ -38,12 +38,6 @@ def arg_vals(flow: Flow, node: ast.Call) -> list[Val]:
     return [flow.val(a) for a in node.args] + [flow.val(kw.value) for kw in node.keywords]
 
 
-def same_spelling(ctx: LossContext, node: ast.Call, flow: Flow, name: str) -> str:
-    """``name`` spelled with the prefix the call used (``tf.math.``, ``K.``, ``ops.``)."""
-    func = ctx.text(node.func, flow)
-    prefix = func.rsplit(".", 1)[0] + "." if "." in func else ""
-    return prefix + name
-
 
 def naive_guards(flow: Flow) -> dict[int, ast.Call]:
     """``tf.where(c, log(x), 0)``: the risky branch nodes (id) -> the guarding where call.
