@@ -30,7 +30,8 @@ from loss_lsp.engine.findings import Analysis, Finding, LossInfo
 from loss_lsp.engine.suppression import is_suppressed
 from loss_lsp.gradcheck import verdicts
 from loss_lsp.gradcheck.client import WorkerClient
-from loss_lsp.gradcheck.protocol import ON_DEMAND_CODES, PROBES_VERSION
+from loss_lsp.gradcheck.protocol import PROBES_VERSION
+from loss_lsp.gradcheck.registry import NUMERIC_RULES, ON_DEMAND_CODES
 from loss_lsp.gradcheck.slicer import LossSlice, SliceError, slice_loss
 from loss_lsp.settings import Settings, find_root
 
@@ -280,7 +281,7 @@ class GradientChecker:
                     if key:
                         self._cache.put(key, reply)
             run.reply = reply
-        numeric = {f.code for f in findings if f.code in verdicts._NUMERIC_OPS}
+        numeric = {f.code for f in findings if f.code in NUMERIC_RULES}
         decided = []
         for finding in findings:
             decided.append(verdicts.apply(finding, verdicts.decide(finding, run, numeric)))

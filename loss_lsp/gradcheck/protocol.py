@@ -14,9 +14,6 @@ from typing import Any
 PROTOCOL_VERSION = 1
 # Bumped whenever a probe changes what it reports, so cached results are not reused.
 PROBES_VERSION = 1
-# Static codes that switch on a probe of their own (broadcast, batch-scaling, variables, signature,
-# config): they are part of a check's cache key.
-ON_DEMAND_CODES = ("LL301", "LL305", "LL401", "LL404", "LL409")
 MAX_LINE = 16 * 1024 * 1024  # a reply larger than this is a protocol error
 
 

@@ -7,33 +7,13 @@ Pure Python (no TensorFlow): the worker's reply is plain JSON.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from loss_lsp.engine.findings import Finding, LossInfo, Related, Span
+from loss_lsp.gradcheck.registry import ERROR_RULES, GRADIENT_CODES, NUMERIC_RULES, RULES
 
-# Ops whose NaN/Inf a numerical rule is about (TensorFlow op types).
-_NUMERIC_OPS: dict[str, set[str]] = {
-    "LL201": {"Log", "Log1p", "Xlogy", "Xlog1py", "Reciprocal"},
-    "LL202": {"RealDiv", "Div", "DivNoNan", "Reciprocal", "Inv", "FloorDiv", "Xdivy"},
-    "LL203": {"Sqrt", "SqrtGrad", "Rsqrt", "Pow", "EuclideanNorm"},
-    "LL204": {"Exp", "Expm1", "Pow"},
-    "LL205": {"Log", "Sigmoid", "Softmax", "LogSoftmax"},
-    "LL206": set(),
-}
-_LOGIT_RULES = {"LL204", "LL205"}
-# Rules that say "this line fails at run time": an exception raised by that very line confirms them.
-ERROR_RULES = {"LL105", "LL302", "LL303", "LL404", "LL405", "LL406"}
-_NO_PROBE = {
-    "LL304": "no runtime probe: it is about the model's output layer, not the loss's arithmetic",
-    "LL403": "no runtime probe: a tape inside the loss works on the TensorFlow backend (a portability issue)",
-    "LL406": "",  # decided by the call probe when the removed API raises
-    "LL407": "no runtime probe: it is about where the loss object is built in the training loop",
-    "LL408": "no runtime probe: it is about the model's layers",
-    "LL410": "no runtime probe: it is about portability to other Keras backends",
-}
-GRADIENT_CODES = ("LL901", "LL902", "LL903", "LL904", "LL905")
 
 
 @dataclass(frozen=True)
@@ -156,7 +136,8 @@ def _path_text(probes: dict[str, Any]) -> str:
     return (probes.get("call") or {}).get("path", "")
 
 
-def _decide_gradient_flow(code: str, finding: Finding, run: LossRun) -> Verdict:
+def _decide_gradient_flow(finding: Finding, run: LossRun, numeric: set[str]) -> Verdict:
+    code = finding.code
     probes = _probes(run)
     graph_error = _graph_error(probes)
     if code in ("LL101", "LL102", "LL103") and _gradient_none(probes):
@@ -204,12 +185,13 @@ def _edge_evidence(edge: dict[str, Any]) -> str:
     return text
 
 
-def _decide_numeric(code: str, finding: Finding, run: LossRun, others: set[str]) -> Verdict:
-    edges = _failing_edges(run, logits=code in _LOGIT_RULES)
+def _decide_numeric(finding: Finding, run: LossRun, others: set[str]) -> Verdict:
+    code = finding.code
+    edges = _failing_edges(run, logits=RULES[code].logits)
     if not _probes(run).get("edge-inputs", {}).get("ok"):
         return Verdict("not_run", "the edge-input probe did not run", "edge-inputs")
     line = finding.span.start_line
-    ops = _NUMERIC_OPS.get(code, set())
+    ops = RULES[code].ops
     for edge in edges:
         origin = edge.get("origin") or {}
         if origin.get("line") == line:
@@ -224,11 +206,11 @@ def _decide_numeric(code: str, finding: Finding, run: LossRun, others: set[str])
             return Verdict("confirmed", _edge_evidence(edge), "edge-inputs")
     if edges and len(others) <= 1:  # the only numerical finding of this loss: the NaN is its
         return Verdict("confirmed", _edge_evidence(edges[0]), "edge-inputs")
-    tried = "y_pred 0 and 1, all-zero y_true, y_pred == y_true" + (", logits ±100" if code in _LOGIT_RULES else "")
+    tried = "y_pred 0 and 1, all-zero y_true, y_pred == y_true" + (", logits ±100" if RULES[code].logits else "")
     return Verdict("not_reproduced", f"loss and gradient finite at the edge inputs ({tried})", "edge-inputs")
 
 
-def _decide_broadcast(finding: Finding, run: LossRun) -> Verdict:
+def _decide_broadcast(finding: Finding, run: LossRun, numeric: set[str]) -> Verdict:
     probe = _probes(run).get("broadcast")
     if not probe:
         return Verdict("not_run", "the broadcast probe did not run", "broadcast")
@@ -250,7 +232,8 @@ def _decide_broadcast(finding: Finding, run: LossRun) -> Verdict:
                    "broadcast")
 
 
-def _decide_error_rule(code: str, finding: Finding, run: LossRun) -> Verdict:
+def _decide_error_rule(finding: Finding, run: LossRun, numeric: set[str]) -> Verdict:
+    code = finding.code
     error = _call_error(run)
     if error is None:
         return Verdict("not_reproduced", f"runs with {_inputs_text(run)}", "call")
@@ -276,7 +259,7 @@ def _error_matches(code: str, finding: Finding, error: dict[str, Any]) -> bool:
     return False
 
 
-def _decide_signature(finding: Finding, run: LossRun) -> Verdict:
+def _decide_signature(finding: Finding, run: LossRun, numeric: set[str]) -> Verdict:
     probe = _probes(run).get("signature") or {}
     if not probe.get("ok"):
         return Verdict("not_run", probe.get("skipped") or "the signature probe did not run", "signature")
@@ -290,7 +273,7 @@ def _decide_signature(finding: Finding, run: LossRun) -> Verdict:
     return Verdict("not_reproduced", f"`{callee}` runs with only (y_true, y_pred)", "signature")
 
 
-def _decide_config(run: LossRun) -> Verdict:
+def _decide_config(finding: Finding, run: LossRun, numeric: set[str]) -> Verdict:
     probe = _probes(run).get("config") or {}
     if not probe.get("ok"):
         return Verdict("not_run", probe.get("skipped") or "the config probe did not run", "config")
@@ -309,7 +292,7 @@ def _decide_config(run: LossRun) -> Verdict:
     return Verdict("not_reproduced", f"{probe.get('cls')}({args}) survives get_config()/from_config()", "config")
 
 
-def _decide_batch(run: LossRun) -> Verdict:
+def _decide_batch(finding: Finding, run: LossRun, numeric: set[str]) -> Verdict:
     probe = _probes(run).get("batch-scaling")
     if not probe:
         return Verdict("not_run", "only checked for keras.losses.Loss subclasses", "batch-scaling")
@@ -329,7 +312,7 @@ def _decide_batch(run: LossRun) -> Verdict:
                                      f"{batch} and {2 * (batch or 0)} give the same loss", "batch-scaling")
 
 
-def _decide_variables(run: LossRun) -> Verdict:
+def _decide_variables(finding: Finding, run: LossRun, numeric: set[str]) -> Verdict:
     probe = _probes(run).get("variables")
     if not probe:
         return Verdict("not_reproduced", "the loss created no variable when built and called", "variables")
@@ -352,7 +335,7 @@ def _decide_variables(run: LossRun) -> Verdict:
     return Verdict("not_reproduced", f"the loss's variables {names} are trained with the model", "variables")
 
 
-def _decide_return(run: LossRun) -> Verdict:
+def _decide_return(finding: Finding, run: LossRun, numeric: set[str]) -> Verdict:
     call = _probes(run).get("call", {})
     returned = call.get("returned") or {}
     if returned.get("kind") in ("tuple", "list", "none", "number", "ndarray"):
@@ -360,39 +343,49 @@ def _decide_return(run: LossRun) -> Verdict:
     return Verdict("not_reproduced", f"returns {returned.get('text', 'a tensor')}", "call")
 
 
+def _decide_none(finding: Finding, run: LossRun, numeric: set[str]) -> Verdict:
+    return Verdict("not_run", RULES[finding.code].reason or "no runtime probe for this rule", "")
+
+
+def _decide_found(finding: Finding, run: LossRun, numeric: set[str]) -> Verdict:
+    # LL901-LL905 are published by the check itself; one arriving here (a re-check) keeps its evidence.
+    return Verdict(finding.verdict or "confirmed", finding.evidence, finding.probe)
+
+
+Decider = Callable[[Finding, LossRun, set[str]], Verdict]
+# How a probe result becomes a verdict, by the name ``registry.RuleCheck.decide`` gives.
+DECIDERS: dict[str, Decider] = {
+    "flow": _decide_gradient_flow,
+    "numeric": _decide_numeric,
+    "broadcast": _decide_broadcast,
+    "error": _decide_error_rule,
+    "signature": _decide_signature,
+    "config": _decide_config,
+    "batch": _decide_batch,
+    "variables": _decide_variables,
+    "return": _decide_return,
+    "none": _decide_none,
+    "found": _decide_found,
+}
+
+
 def decide(finding: Finding, run: LossRun, numeric_codes: set[str]) -> Verdict:
-    """The verdict for one static finding of a loss."""
+    """The verdict for one static finding of a loss, by its rule's entry in ``registry.RULES``."""
     code = finding.code
+    rule = RULES.get(code)
+    if rule is None:
+        return Verdict("not_run", "no runtime probe for this rule", "")
     construct_error = (run.reply or {}).get("construct_error") if not run.failure else None
-    if construct_error and code in ERROR_RULES and _error_matches(code, finding, construct_error):
+    if construct_error and rule.error_rule and _error_matches(code, finding, construct_error):
         return Verdict("confirmed", f"building the loss raises {_error_text(construct_error)}", "call")
     reason = not_run_reason(run)
     if reason:
         return Verdict("not_run", reason, "")
-    if code == "LL404":
-        return _decide_signature(finding, run)
-    error = _call_error(run)
-    if error is not None:
-        if code in ERROR_RULES:
-            return _decide_error_rule(code, finding, run)
-        return Verdict("not_run", _call_error_reason(run, error), "call")
-    if code in ("LL101", "LL102", "LL103", "LL104", "LL105"):
-        return _decide_gradient_flow(code, finding, run)
-    if code in _NUMERIC_OPS:
-        return _decide_numeric(code, finding, run, numeric_codes)
-    if code == "LL301":
-        return _decide_broadcast(finding, run)
-    if code in ERROR_RULES - {"LL105"}:
-        return _decide_error_rule(code, finding, run)
-    if code == "LL409":
-        return _decide_config(run)
-    if code == "LL305":
-        return _decide_batch(run)
-    if code == "LL401":
-        return _decide_variables(run)
-    if code == "LL402":
-        return _decide_return(run)
-    return Verdict("not_run", _NO_PROBE.get(code) or "no runtime probe for this rule", "")
+    if not rule.independent and _call_error(run) is not None:
+        if rule.error_rule:
+            return _decide_error_rule(finding, run, numeric_codes)
+        return Verdict("not_run", _call_error_reason(run, _call_error(run) or {}), "call")
+    return DECIDERS[rule.decide](finding, run, numeric_codes)
 
 
 # --- what no static rule flagged ------------------------------------------------------------------------
@@ -428,7 +421,7 @@ def new_findings(run: LossRun, confirmed: set[str], make: Any) -> list[Finding]:
         out.append(make("LL902", f"gradient exactly zero on {fraction:.0%} of y_pred entries whatever the targets "
                                  f"({zeros.get('points')} random points)", "zero-gradient", None))
     edges = _failing_edges(run, logits=False)
-    if edges and not confirmed & set(_NUMERIC_OPS):
+    if edges and not confirmed & NUMERIC_RULES:
         origin = edges[0].get("origin") or {}
         out.append(make("LL903", _edge_evidence(edges[0]), "edge-inputs", origin.get("line")))
     graph = probes.get("graph", {})

@@ -31,7 +31,7 @@ from loss_lsp.gradcheck.probes.signature import probe_signature
 from loss_lsp.gradcheck.probes.subject import Context, Inputs, Subject
 from loss_lsp.gradcheck.probes.variables import VariableRecorder, probe_variables
 from loss_lsp.gradcheck.probes.zeros import probe_zero_gradient
-from loss_lsp.gradcheck.protocol import ON_DEMAND_CODES
+from loss_lsp.gradcheck.registry import RULES, on_demand_probes
 
 Probe = Callable[[Context], dict[str, Any]]
 
@@ -43,15 +43,16 @@ CORE: dict[str, Probe] = {
     "zero-gradient": probe_zero_gradient,
     "edge-inputs": probe_edges,
 }
-# Run when a static finding asks for them.
-ON_DEMAND: dict[str, tuple[frozenset[str], Probe]] = {
-    "broadcast": (frozenset({"LL301"}), probe_broadcast),
-    "batch-scaling": (frozenset({"LL305"}), probe_batch_scaling),
-    "signature": (frozenset({"LL404"}), probe_signature),
-    "config": (frozenset({"LL409"}), probe_config),
+# Run when a static finding asks for them (registry.RULES says which rule asks for which).
+ON_DEMAND: dict[str, Probe] = {
+    "broadcast": probe_broadcast,
+    "batch-scaling": probe_batch_scaling,
+    "signature": probe_signature,
+    "config": probe_config,
 }
-# The server's cache key must know every code that changes which probes run.
-assert {code for codes, _ in ON_DEMAND.values() for code in codes} | {"LL401"} <= set(ON_DEMAND_CODES)
+# `variables` (LL401) runs on demand and also whenever the loss created a variable; it needs the recorder.
+PROBE_NAMES = frozenset(CORE) | frozenset(ON_DEMAND) | {"variables"}
+LOSS_OBJECT_ONLY = {"batch-scaling", "config"}  # about keras.losses.Loss subclasses
 
 
 def run_probes(evaluate: Callable[[str], Any], construct: str, call_path: str, user_files: set[str],
@@ -73,24 +74,26 @@ def run_probes(evaluate: Callable[[str], Any], construct: str, call_path: str, u
         _ = ctx.first  # the first call may create variables too
     timings["build+first call"] = time.perf_counter() - started
     results: dict[str, Any] = {"path": subject.path}
+    wanted = on_demand_probes(codes)
     if ctx.first.error is not None:
-        # Nothing else can run: the call probe reports the exception.
+        # Nothing else can run: the call probe reports the exception; independent probes still can.
         for name in ("call", "gradient"):
             results[name] = CORE[name](ctx)
-        if "LL404" in codes:
-            results["signature"] = probe_signature(ctx)
+        for name in sorted(wanted):
+            if name in ON_DEMAND and any(RULES[c].independent and RULES[c].probe == name for c in codes if c in RULES):
+                results[name] = ON_DEMAND[name](ctx)
         results["timings"] = timings
         return results
     for name, probe in CORE.items():
         begin = time.perf_counter()
         results[name] = probe(ctx)
         timings[name] = time.perf_counter() - begin
-    for name, (wanted, probe) in ON_DEMAND.items():
-        if codes & wanted and (name not in ("batch-scaling", "config") or subject.loss_object):
+    for name, probe in ON_DEMAND.items():
+        if name in wanted and (name not in LOSS_OBJECT_ONLY or subject.loss_object):
             begin = time.perf_counter()
             results[name] = probe(ctx)
             timings[name] = time.perf_counter() - begin
-    if recorder.created or "LL401" in codes:
+    if recorder.created or "variables" in wanted:
         begin = time.perf_counter()
         results["variables"] = probe_variables(ctx, recorder)
         timings["variables"] = time.perf_counter() - begin
