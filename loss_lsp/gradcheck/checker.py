@@ -16,7 +16,6 @@ import ast
 import hashlib
 import json
 import logging
-import re
 import threading
 import time
 from collections import OrderedDict
@@ -29,6 +28,7 @@ from loss_lsp.engine.chunks import split_blocks, split_lines
 from loss_lsp.engine.findings import Analysis, Finding, LossInfo
 from loss_lsp.engine.suppression import is_suppressed
 from loss_lsp.gradcheck import verdicts
+from loss_lsp.gradcheck.cases import loss_constraints, shape_cases
 from loss_lsp.gradcheck.client import WorkerClient
 from loss_lsp.gradcheck.protocol import PROBES_VERSION
 from loss_lsp.gradcheck.registry import NUMERIC_RULES, ON_DEMAND_CODES
@@ -37,13 +37,9 @@ from loss_lsp.settings import Settings, find_root
 
 log = logging.getLogger(__name__)
 
-BATCH = 8
-INT_DTYPES = ("int", "int8", "int16", "int32", "int64", "uint8", "bool")
 LossStatus = Literal["checked", "cached", "not_run"]
 UNTRUSTED = "workspace not trusted"
 NOT_IN_A_LOSS = "not inside a loss the check can run (no runtime probe)"
-# Losses that need several classes: with no stated shapes, a single unit would make them degenerate.
-_MULTICLASS = re.compile(r"softmax|argmax|argmin|categorical|one_hot|top_k")
 
 
 @dataclass(frozen=True)
@@ -61,31 +57,6 @@ class CheckResult:
 
     def by_code(self, code: str) -> list[Finding]:
         return [f for f in self.findings if f.code == code]
-
-
-def concrete_shapes(loss: LossInfo, settings: Settings) -> tuple[dict[str, Any], bool]:
-    """Shapes and dtype to run with (-1 = batch -> 8), and whether the code/settings stated them."""
-    y_true = loss.y_true_shape if loss.y_true_shape is not None else settings.default_shapes.get("y_true")
-    y_pred = loss.y_pred_shape if loss.y_pred_shape is not None else settings.default_shapes.get("y_pred")
-    stated = y_true is not None and y_pred is not None
-    dtype = loss.y_true_dtype or "float32"
-    integer = dtype in INT_DTYPES
-    others = [d for shape in (y_true, y_pred) if shape for d in shape[1:]]
-    batch = BATCH if BATCH not in others else BATCH - 1  # keep (B, B) recognisable
-
-    def fill(shape: tuple[int, ...]) -> list[int]:
-        return [batch if i == 0 and d in (-1, None) else (5 if d in (-1, None) else int(d)) for i, d in
-                enumerate(shape)]
-
-    if y_pred is None and y_true is None:
-        y_true, y_pred = (-1,) if integer else (-1, 1), (-1, 1)
-    elif y_pred is None:
-        y_pred = (-1, 1) if integer else y_true
-    elif y_true is None:
-        y_true = (tuple(y_pred[:-1]) or (-1,)) if integer and y_pred[-1] > 1 else y_pred
-    if not y_true or not y_pred:
-        y_true, y_pred = (y_true or (-1, 1)), (y_pred or (-1, 1))
-    return {"y_true": fill(tuple(y_true)), "y_pred": fill(tuple(y_pred)), "y_true_dtype": dtype}, stated
 
 
 def loss_ranges(source: str, losses: list[LossInfo]) -> dict[str, tuple[int, int]]:
@@ -125,13 +96,6 @@ def attach_findings(source: str, analysis: Analysis, losses: list[LossInfo]) -> 
         elif not finding.loss or finding.loss not in {info.name for info in analysis.losses}:
             unattached.append(finding)
     return static, unattached
-
-
-def multiclass_shapes(shapes: dict[str, Any], classes: int = 3) -> dict[str, Any]:
-    """Default shapes with a class axis: (B, 3) predictions, one-hot or class-id targets."""
-    batch = shapes["y_pred"][0]
-    integer = shapes.get("y_true_dtype") in INT_DTYPES
-    return {**shapes, "y_pred": [batch, classes], "y_true": [batch] if integer else [batch, classes]}
 
 
 class _Cache:
@@ -243,64 +207,77 @@ class GradientChecker:
     def _check_loss(self, source: str, path: str, lines: list[str], root: Path, loss: LossInfo,
                     findings: list[Finding], cancelled: Callable[[], bool] | None) -> tuple[LossReport, list[Finding]]:
         started = time.perf_counter()
-        shapes, stated = concrete_shapes(loss, self._settings)
-        run = verdicts.LossRun(loss, path, shapes, stated)
+        cases = shape_cases(loss, self._settings, loss_constraints(source, loss))
         bare = loss.name if loss.kind == "function" and "LL404" in {f.code for f in findings} else ""
-        status: LossStatus = "checked"
+        codes = sorted({f.code for f in findings})
+        runs: list[verdicts.LossRun] = []
+        cached = True
+        failure = ""
+        loss_slice: LossSlice | None = None
         try:
             loss_slice = slice_loss(source, path, loss, root, self.read_source, extra_roots=(bare,) if bare else ())
         except SliceError as exc:
-            run.failure = str(exc)
+            failure = str(exc)
         except (OSError, RecursionError, ValueError) as exc:
-            run.failure = f"cannot slice the module: {exc}"
-        else:
-            run.omitted = {name: reason for m in loss_slice.modules for name, reason in m.omitted}
-            broken = [(m, line) for m in loss_slice.modules for line in m.syntax_errors]
-            if broken:
-                module, line = broken[0]
-                run.syntax_note = (f"{Path(module.path).name} has a syntax error at line {line + 1}; "
-                                   "that part of the file is not in the slice")
-            if not stated and _MULTICLASS.search(loss_slice.modules[0].code):
-                shapes = multiclass_shapes(shapes)
-                run.shapes = shapes
-            codes = sorted({f.code for f in findings})
-            request = self._request(loss, loss_slice, shapes, stated, codes)
+            failure = f"cannot slice the module: {exc}"
+        for case in cases:
+            run = verdicts.LossRun(loss, path, case.shapes, case.stated, origin=case.origin)
+            runs.append(run)
+            if loss_slice is None:
+                run.failure = failure
+                break
+            self._describe_slice(run, loss_slice)
+            request = self._request(loss, loss_slice, case.shapes, case.stated, codes)
             request["bare"] = bare
-            key = self._key(request)
-            reply = self._cache.get(key) if key else None
-            if reply is not None:
-                status = "cached"
-            else:
-                answer = self._client.request(request, self._settings.gradient_timeout, cancelled)
-                reply = answer.message
-                if answer.failure:
-                    run.failure = answer.failure
-                    reply = None
-                elif reply is not None and "probes" in reply:
-                    key = key or self._key(request)
-                    if key:
-                        self._cache.put(key, reply)
-            run.reply = reply
+            run.reply, hit = self._reply(request, run, cancelled)
+            cached = cached and hit
+            if verdicts.not_run_reason(run):
+                break  # an import error, a timeout or a crash: the other shapes would not fare better
         numeric = {f.code for f in findings if f.code in NUMERIC_RULES}
-        decided = []
-        for finding in findings:
-            decided.append(verdicts.apply(finding, verdicts.decide(finding, run, numeric)))
+        decided = [verdicts.apply(finding, verdicts.decide_all(finding, runs, numeric)) for finding in findings]
         confirmed = {f.code for f in decided if f.verdict == "confirmed"}
 
         def make(code: str, evidence: str, probe: str, line: int | None) -> Finding:
             return self._gradient_finding(code, evidence, probe, line, loss, path, lines)
 
-        decided += [f for f in verdicts.new_findings(run, confirmed, make)
+        decided += [f for f in verdicts.new_findings_all(runs, confirmed, make)
                     if self._settings.enabled(f.code) and not is_suppressed(f, lines)]
-        reason = verdicts.not_run_reason(run)
+        status: LossStatus = "cached" if cached else "checked"
+        reason = verdicts.not_run_reason(runs[0])
         if reason:
             status = "not_run"
-        elif (error := verdicts._call_error(run)) is not None:
-            reason = verdicts._call_error_reason(run, error)
+        elif reason := verdicts.call_error_reason(runs):
             if not any(f.verdict == "confirmed" for f in decided):
                 status = "not_run"  # it raised, and that explains nothing the rules or the check report
         report = LossReport(loss.name, status, reason, time.perf_counter() - started)
         return report, decided
+
+    @staticmethod
+    def _describe_slice(run: verdicts.LossRun, loss_slice: LossSlice) -> None:
+        run.omitted = {name: reason for m in loss_slice.modules for name, reason in m.omitted}
+        broken = [(m, line) for m in loss_slice.modules for line in m.syntax_errors]
+        if broken:
+            module, line = broken[0]
+            run.syntax_note = (f"{Path(module.path).name} has a syntax error at line {line + 1}; "
+                               "that part of the file is not in the slice")
+
+    def _reply(self, request: dict[str, Any], run: verdicts.LossRun,
+               cancelled: Callable[[], bool] | None) -> tuple[dict[str, Any] | None, bool]:
+        """The worker's reply (from the cache when the same request ran before), and whether it was cached."""
+        key = self._key(request)
+        reply = self._cache.get(key) if key else None
+        if reply is not None:
+            return reply, True
+        answer = self._client.request(request, self._settings.gradient_timeout, cancelled)
+        if answer.failure:
+            run.failure = answer.failure
+            return None, False
+        reply = answer.message
+        if reply is not None and "probes" in reply:
+            key = key or self._key(request)
+            if key:
+                self._cache.put(key, reply)
+        return reply, False
 
     def _gradient_finding(self, code: str, evidence: str, probe: str, line: int | None, loss: LossInfo, path: str,
                           lines: list[str]) -> Finding:
@@ -348,4 +325,4 @@ class GradientChecker:
         return len(self._cache)
 
 
-__all__ = ["CheckResult", "GradientChecker", "LossReport", "concrete_shapes"]
+__all__ = ["CheckResult", "GradientChecker", "LossReport"]

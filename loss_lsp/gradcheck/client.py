@@ -182,7 +182,7 @@ class WorkerClient:
 
     def _discard(self) -> None:
         """Kill the worker (and anything it started) and forget it."""
-        process, self._process = self._process, None
+        process = self._process
         if process is None:
             return
         if process.popen.poll() is None:
@@ -194,6 +194,7 @@ class WorkerClient:
             process.popen.wait(timeout=5.0)
         except subprocess.TimeoutExpired:  # pragma: no cover
             pass
+        self._process = None  # only now: `running` is False once the process is really gone (reaped)
         for stream in (process.popen.stdin, process.popen.stdout):
             try:
                 if stream is not None:

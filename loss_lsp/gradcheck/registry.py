@@ -59,7 +59,7 @@ RULES: dict[str, RuleCheck] = {
     "LL205": _numeric("Log", "Sigmoid", "Softmax", "LogSoftmax", logits=True),
     "LL206": _numeric(),
     # shapes and wiring
-    "LL301": RuleCheck("broadcast", "broadcast", on_demand=True),
+    "LL301": RuleCheck("graph", "broadcast"),  # at the program's shapes, never at assumed ones
     "LL302": RuleCheck("call", "error", error_rule=True),
     "LL303": RuleCheck("call", "error", error_rule=True),
     "LL304": _none("no runtime probe: it is about the model's output layer, not the loss's arithmetic"),

@@ -30,11 +30,12 @@ class LossRun:
     loss: LossInfo
     path: str
     shapes: dict[str, Any]  # y_true, y_pred (concrete), y_true_dtype
-    stated: bool  # the shapes come from the code / settings, not the default
+    stated: bool  # the shapes come from the program (inference, a hint, the settings), not derived ones
     reply: dict[str, Any] | None = None
     failure: str = ""  # why nothing ran (timeout, crash, slice error, ...)
     omitted: dict[str, str] | None = None  # slice omissions: name -> why
     syntax_note: str = ""  # "the file has a syntax error at line 12 (not in the slice)"
+    origin: str = ""  # where the shapes come from ("the program's y_true (256,), ...", "derived from ...")
 
     def why_missing(self, name: str | None) -> str:
         if name and self.omitted and name in self.omitted:
@@ -101,10 +102,17 @@ def _call_error(run: LossRun) -> dict[str, Any] | None:
     return call.get("error") if call and not call.get("ok") else None
 
 
-def _inputs_text(run: LossRun) -> str:
+def _case_text(run: LossRun) -> str:
     dtype = run.shapes.get("y_true_dtype") or "float32"
-    origin = "" if run.stated else " (default shapes)"
-    return f"y_true {_shape(run.shapes['y_true'])} {dtype}, y_pred {_shape(run.shapes['y_pred'])} float32{origin}"
+    return f"y_true {_shape(run.shapes['y_true'])} {dtype}, y_pred {_shape(run.shapes['y_pred'])} float32"
+
+
+def _inputs_text(run: LossRun) -> str:
+    if run.stated:
+        origin = f" (a batch of {run.origin})" if run.origin else ""
+    else:
+        origin = f" ({run.origin})" if run.origin else " (shapes not known)"
+    return _case_text(run) + origin
 
 
 def _call_error_reason(run: LossRun, error: dict[str, Any]) -> str:
@@ -210,26 +218,33 @@ def _decide_numeric(finding: Finding, run: LossRun, others: set[str]) -> Verdict
     return Verdict("not_reproduced", f"loss and gradient finite at the edge inputs ({tried})", "edge-inputs")
 
 
+def _target_prediction_broadcasts(run: LossRun) -> list[dict[str, Any]]:
+    """(B, B) tensors built from the targets on one side and the predictions on the other: pairwise
+    losses (RankNet's y_pred - transpose(y_pred), same-label masks) pair on purpose and are not listed."""
+    graph = _probes(run).get("graph", {})
+    return [b for b in graph.get("broadcasts") or [] if b.get("pairing") == "target-prediction"]
+
+
+def _broadcast_text(first: dict[str, Any]) -> str:
+    inputs = " with ".join(_shape(s) for s in first["inputs"])
+    where = f" ({_line(first.get('line'))})" if first.get("line") is not None else ""
+    return f"{first['op']} broadcasts {inputs} to {_shape(first['output'])}{where}"
+
+
 def _decide_broadcast(finding: Finding, run: LossRun, numeric: set[str]) -> Verdict:
-    probe = _probes(run).get("broadcast")
-    if not probe:
-        return Verdict("not_run", "the broadcast probe did not run", "broadcast")
-    if not probe.get("ok"):
-        error = probe.get("error") or {}
-        return Verdict("not_run", f"the loss raised with {probe.get('case')}: {_error_text(error)}", "broadcast")
-    broadcasts = probe.get("broadcasts") or []
-    batch = probe.get("batch", 8)
-    raw = probe.get("raw_shape")
-    if broadcasts:
-        first = broadcasts[0]
-        inputs = " with ".join(_shape(s) for s in first["inputs"])
-        where = f" ({_line(first.get('line'))})" if first.get("line") is not None else ""
-        return Verdict("confirmed", f"{first['op']} broadcasts {inputs} to {_shape(first['output'])}{where} for "
-                                    f"{probe['case']}; loss shape {_shape(raw)}", "broadcast")
-    if raw and raw.count(batch) >= 2:
-        return Verdict("confirmed", f"loss shape {_shape(raw)} for {probe['case']}", "broadcast")
-    return Verdict("not_reproduced", f"loss shape {_shape(raw)} for {probe['case']}; no (B, B) intermediate",
-                   "broadcast")
+    batch = run.shapes["y_pred"][0] if run.shapes.get("y_pred") else 0
+    if batch <= 1:
+        return Verdict("not_run", "a batch of 1 cannot show a (B, B) broadcast", "graph")
+    graph = _probes(run).get("graph", {})
+    if not graph.get("ok"):
+        return Verdict("not_run", f"the tf.function run failed: {_error_text(graph.get('error') or {})}", "graph")
+    raw = (_probes(run).get("call") or {}).get("raw_shape")
+    mixed = _target_prediction_broadcasts(run)
+    if mixed:
+        return Verdict("confirmed", f"{_broadcast_text(mixed[0])}, targets against predictions, with "
+                                    f"{_inputs_text(run)}; loss shape {_shape(raw)}", "graph")
+    return Verdict("not_reproduced", f"no (B, B) tensor pairs targets with predictions with {_inputs_text(run)}; "
+                                     f"loss shape {_shape(raw)}", "graph")
 
 
 def _decide_error_rule(finding: Finding, run: LossRun, numeric: set[str]) -> Verdict:
@@ -294,8 +309,12 @@ def _decide_config(finding: Finding, run: LossRun, numeric: set[str]) -> Verdict
 
 def _decide_batch(finding: Finding, run: LossRun, numeric: set[str]) -> Verdict:
     probe = _probes(run).get("batch-scaling")
+    if run.shapes.get("y_pred") and run.shapes["y_pred"][0] <= 1:
+        return Verdict("not_run", "a batch of 1 cannot tell a per-sample loss from a batch reduction", "batch-scaling")
     if not probe:
         return Verdict("not_run", "only checked for keras.losses.Loss subclasses", "batch-scaling")
+    if _target_prediction_broadcasts(run):
+        return Verdict("not_run", f"a (B, B) broadcast hides the batch axis with {_case_text(run)}", "batch-scaling")
     if not probe.get("ok"):
         return Verdict("not_run", _error_text(probe.get("error") or {}), "batch-scaling")
     ratio = probe.get("ratio")
@@ -427,12 +446,11 @@ def new_findings(run: LossRun, confirmed: set[str], make: Any) -> list[Finding]:
     graph = probes.get("graph", {})
     # Equal default shapes broadcast only through the loss's own reshaping: wrong whatever the real shapes are.
     trusted_shapes = run.stated or run.shapes["y_true"] == run.shapes["y_pred"]
-    if trusted_shapes and graph.get("ok") and graph.get("broadcasts") and "LL301" not in confirmed:
-        first = graph["broadcasts"][0]
-        inputs = " with ".join(_shape(s) for s in first["inputs"])
-        where = f" ({_line(first.get('line'))})" if first.get("line") is not None else ""
-        out.append(make("LL904", f"{first['op']} broadcasts {inputs} to {_shape(first['output'])}{where} with "
-                                 f"{_inputs_text(run)}", "broadcast", first.get("line")))
+    mixed = _target_prediction_broadcasts(run) if graph.get("ok") else []
+    if trusted_shapes and mixed and "LL301" not in confirmed:
+        first = mixed[0]
+        out.append(make("LL904", f"{_broadcast_text(first)}, targets against predictions, with {_inputs_text(run)}",
+                        "graph", first.get("line")))
     return out
 
 
@@ -446,3 +464,67 @@ def related_line(path: str, lines: list[str], line: int | None, message: str) ->
 
 def apply(finding: Finding, verdict: Verdict) -> Finding:
     return replace(finding, verdict=verdict.verdict, evidence=_one_line(verdict.evidence), probe=verdict.probe)  # type: ignore[arg-type]
+
+
+# --- several shape cases ----------------------------------------------------------------------------------
+def _ran(run: LossRun) -> bool:
+    """The loss ran at these shapes (a shape it raises at, when the program did not state it, is one the
+    program cannot use)."""
+    return not not_run_reason(run) and _call_error(run) is None
+
+
+def _at(runs: list[LossRun]) -> str:
+    return "; ".join(_case_text(run) for run in runs)
+
+
+def decide_all(finding: Finding, runs: list[LossRun], numeric_codes: set[str]) -> Verdict:
+    """One verdict from the runs at every shape case: confirmed only if every case that can show the
+    problem shows it, and the evidence says at which shapes."""
+    results = [(run, decide(finding, run, numeric_codes)) for run in runs]
+    if len(results) == 1:
+        return results[0][1]
+    shown = [(run, v) for run, v in results if v.verdict != "not_run"]
+    if not shown:
+        return results[0][1]
+    confirmed = [(run, v) for run, v in shown if v.verdict == "confirmed"]
+    refuted = [(run, v) for run, v in shown if v.verdict != "confirmed"]
+    origin = f" ({runs[0].origin})" if runs[0].origin else ""
+    if not refuted:
+        first = confirmed[0][1]
+        return Verdict("confirmed", f"{first.evidence}; at every shape tried: {_at([r for r, _ in confirmed])}"
+                                    f"{origin}", first.probe)
+    if confirmed:
+        return Verdict("not_reproduced", f"only at {_at([r for r, _ in confirmed])}, not at "
+                                         f"{_at([r for r, _ in refuted])}{origin}: {refuted[0][1].evidence}",
+                       refuted[0][1].probe)
+    first = refuted[0][1]
+    return Verdict(first.verdict, f"{first.evidence}; at {_at([r for r, _ in refuted])}", first.probe)
+
+
+def new_findings_all(runs: list[LossRun], confirmed: set[str], make: Any) -> list[Finding]:
+    """LL901-LL905 found at every shape case that can show them (a broadcast needs a batch above 1)."""
+    if len(runs) == 1:
+        return new_findings(runs[0], confirmed, make)
+    ran = [run for run in runs if _ran(run)]
+    if not ran:
+        return []
+    found = [(run, {f.code: f for f in new_findings(run, confirmed, make)}) for run in ran]
+    out = []
+    for code, finding in found[0][1].items():
+        relevant = [(run, by_code) for run, by_code in found if code != "LL904" or run.shapes["y_pred"][0] > 1]
+        if all(code in by_code for _, by_code in relevant):
+            evidence = f"{finding.evidence}; at every shape tried: {_at([r for r, _ in relevant])}"
+            out.append(replace(finding, evidence=_one_line(evidence),
+                               message=finding.message.replace(finding.evidence, _one_line(evidence))))
+    return out
+
+
+def call_error_reason(runs: list[LossRun]) -> str:
+    """Why the loss did not run, when it raised at every shape case ("" when it ran at one)."""
+    if any(_ran(run) for run in runs):
+        return ""
+    for run in runs:
+        error = _call_error(run)
+        if error is not None:
+            return _call_error_reason(run, error)
+    return ""

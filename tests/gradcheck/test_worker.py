@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from loss_lsp.gradcheck import GradientChecker
+from loss_lsp.gradcheck.cases import MAX_CASES
 from loss_lsp.settings import Settings
 from tests.gradcheck.conftest import DATA, run_check
 
@@ -70,7 +71,8 @@ def test_cache_reuses_unchanged_losses_and_reruns_changed_ones(checker: Gradient
     assert [r.status for r in fourth.result.losses] == ["cached", "checked", "cached"]
     [bce] = fourth.result.findings if fourth.result.findings else [None]
     assert bce is None or bce.verdict != "confirmed"
-    assert requests_sent(checker) == sent + 1
+    # one request per shape case of the changed loss (its shapes are not known: a few cases)
+    assert sent < requests_sent(checker) <= sent + MAX_CASES
 
 
 def test_cache_key_includes_the_shapes(checker: GradientChecker, losses_file: Path) -> None:

@@ -3,10 +3,10 @@ verdict cites as the probe that decided it.
 
     call            one eager call on the stated inputs: return value or exception
     gradient        d loss / d y_pred under tf.GradientTape: None or not
-    graph           the same inside tf.function (autograph off, as fit runs it)
+    graph           the same inside tf.function (autograph off, as fit runs it); (B, B) broadcasts and
+                    whether they pair targets with predictions (LL301, LL904)
     zero-gradient   fraction of y_pred entries with an exactly-zero gradient whatever the targets
     edge-inputs     NaN/Inf at y_pred 0 and 1, empty masks, a perfect fit, large logits
-    broadcast       loss shape for (B,) labels and (B, 1) predictions; (B, B) intermediates
     batch-scaling   loss for the same samples at batch B and 2B (Loss subclasses)
     variables       variables created by the loss vs. a model compiled with it
     signature       the bare function called with only (y_true, y_pred), as compile calls it
@@ -22,7 +22,6 @@ from collections.abc import Callable
 from typing import Any
 
 from loss_lsp.gradcheck.probes.batch import probe_batch_scaling
-from loss_lsp.gradcheck.probes.broadcast import probe_broadcast
 from loss_lsp.gradcheck.probes.call import probe_call, probe_gradient
 from loss_lsp.gradcheck.probes.config import probe_config
 from loss_lsp.gradcheck.probes.edges import probe_edges
@@ -45,7 +44,6 @@ CORE: dict[str, Probe] = {
 }
 # Run when a static finding asks for them (registry.RULES says which rule asks for which).
 ON_DEMAND: dict[str, Probe] = {
-    "broadcast": probe_broadcast,
     "batch-scaling": probe_batch_scaling,
     "signature": probe_signature,
     "config": probe_config,
@@ -69,7 +67,7 @@ def run_probes(evaluate: Callable[[str], Any], construct: str, call_path: str, u
         obj = evaluate(construct)
         subject = Subject(obj, call_path, user_files)
         inputs = Inputs(tuple(shapes["y_true"]), tuple(shapes["y_pred"]), shapes.get("y_true_dtype") or "float32",
-                        seed)
+                        seed, shapes.get("y_true_domain"), shapes.get("y_pred_range"))
         ctx = Context(subject, inputs, codes, stated, bare, evaluate)
         _ = ctx.first  # the first call may create variables too
     timings["build+first call"] = time.perf_counter() - started

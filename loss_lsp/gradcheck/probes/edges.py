@@ -24,20 +24,35 @@ MAX_LOCATED = 2
 
 
 def _edges(inputs: Inputs) -> list[tuple[str, str, Any, Any]]:
-    """(name, family, y_true, y_pred); family "probability" or "logit"."""
+    """(name, family, y_true, y_pred); family "probability" or "logit". Only inputs the program can
+    produce: exact 0 and 1 are what a saturated sigmoid/softmax gives (one-hot rows for a softmax),
+    an all-zero y_true is an empty mask or all class 0 (never one-hot targets), large logits only
+    reach a loss whose model ends without a squashing activation."""
     random_true = inputs.true("random")
+    zero, one = ("y_pred=0", "y_pred=1") if not inputs.softmax else \
+        ("y_pred one-hot on another class (saturated softmax)", "y_pred one-hot (saturated softmax)")
     cases = [
-        ("y_pred=0", "probability", random_true, inputs.pred(0.0)),
-        ("y_pred=1", "probability", random_true, inputs.pred(1.0)),
-        ("all-zero y_true", "probability", inputs.true("zeros"), inputs.pred()),
-        ("all-zero y_true and y_pred=0", "probability", inputs.true("zeros"), inputs.pred(0.0)),
+        (zero, "probability", random_true, inputs.pred(0.0)),
+        (one, "probability", random_true, inputs.pred(1.0)),
     ]
-    if not inputs.integer and inputs.y_true_shape == inputs.y_pred_shape:
-        same = inputs.true("uniform")
+    if inputs.empty_mask_possible():
+        cases += [
+            ("all-zero y_true", "probability", inputs.true("zeros"), inputs.pred()),
+            (f"all-zero y_true and {zero}", "probability", inputs.true("zeros"), inputs.pred(0.0)),
+        ]
+    if not inputs.integer and inputs.y_true_shape == inputs.y_pred_shape \
+            and (inputs.pred_range != "softmax" or inputs.one_hot):
+        same = inputs.true("uniform" if inputs.domain in (None, "continuous") else "random")
         cases.append(("y_pred=y_true", "probability", same, tf.identity(same)))
-    # Large logits of both signs side by side (along the class axis when there is one), so a
-    # softmax or sigmoid saturates to exactly 0 and 1 somewhere.
-    cases.append((f"y_pred=±{LOGIT:g} (large logits)", "logit", random_true, _alternating(inputs.y_pred_shape)))
+    if inputs.logits_possible:
+        # Large logits of both signs side by side (along the class axis when there is one), so a
+        # softmax or sigmoid saturates to exactly 0 and 1 somewhere.
+        if int(np.prod(inputs.y_pred_shape)) > 1:
+            cases.append((f"y_pred=±{LOGIT:g} (large logits)", "logit", random_true,
+                          _alternating(inputs.y_pred_shape)))
+        else:  # a single prediction: each sign on its own
+            cases += [(f"y_pred={sign}{LOGIT:g} (a large logit)", "logit", random_true, inputs.pred(value))
+                      for sign, value in (("+", LOGIT), ("-", -LOGIT))]
     return cases
 
 

@@ -39,50 +39,97 @@ INT_DTYPES = ("int", "int8", "int16", "int32", "int64", "uint8", "bool")
 
 @dataclass
 class Inputs:
-    """Deterministic synthetic y_true / y_pred for the stated (or default) shapes."""
+    """Deterministic synthetic y_true / y_pred at the program's shapes, with label values from the
+    program's label domain and predictions in the range its model's last activation produces.
+
+    domain: "binary" (0/1 masks), "integer:K" (class ids), "one_hot:K", "continuous", None (unknown:
+    0/1 values, which binary and continuous targets both allow). pred_range: "sigmoid", "softmax",
+    "relu", "tanh", "linear", None (unknown).
+    """
 
     y_true_shape: tuple[int, ...]
     y_pred_shape: tuple[int, ...]
     y_true_dtype: str = "float32"
     seed: int = 0
+    domain: str | None = None
+    pred_range: str | None = None
     _rng: np.random.Generator = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._rng = np.random.default_rng(self.seed)
 
+    def resized(self, batch: int) -> Inputs:
+        return Inputs((batch, *self.y_true_shape[1:]), (batch, *self.y_pred_shape[1:]), self.y_true_dtype,
+                      self.seed, self.domain, self.pred_range)
+
     @property
     def integer(self) -> bool:
-        return self.y_true_dtype in INT_DTYPES
+        """Class ids (integer values, whatever the dtype)."""
+        return self.y_true_dtype in INT_DTYPES or (self.domain or "").startswith("integer")
+
+    @property
+    def one_hot(self) -> bool:
+        return (self.domain or "").startswith("one_hot") and len(self.y_true_shape) >= 2
 
     @property
     def classes(self) -> int:
+        stated = (self.domain or "").partition(":")[2]
+        if stated.isdigit() and int(stated) > 1:
+            return int(stated)
         last = self.y_pred_shape[-1] if self.y_pred_shape else 1
         return last if last > 1 else 2
 
+    @property
+    def softmax(self) -> bool:
+        return self.pred_range == "softmax" and len(self.y_pred_shape) >= 2 and self.y_pred_shape[-1] > 1
+
+    @property
+    def logits_possible(self) -> bool:
+        """Large logits of both signs reach the loss only when the model ends without a squashing activation."""
+        return self.pred_range in (None, "linear")
+
     def pred(self, value: float | None = None, draw: int = 0) -> tf.Tensor:
         if value is not None:
+            if self.softmax:  # a saturated softmax: one-hot rows (0 for every class but one)
+                return tf.constant(self._one_hot_rows(shift=0 if value else 1))
             return tf.constant(np.full(self.y_pred_shape, value, dtype=np.float32))
         rng = np.random.default_rng(self.seed * 1000 + draw + 1)
-        return tf.constant(rng.uniform(0.05, 0.95, self.y_pred_shape).astype(np.float32))
+        values = rng.uniform(0.05, 0.95, self.y_pred_shape)
+        if self.softmax:
+            values = values / values.sum(axis=-1, keepdims=True)
+        return tf.constant(values.astype(np.float32))
+
+    def _one_hot_rows(self, shift: int) -> np.ndarray:
+        rows = int(np.prod(self.y_pred_shape[:-1]))
+        classes = self.y_pred_shape[-1]
+        hot = (np.arange(rows) + shift) % classes
+        return np.eye(classes, dtype=np.float32)[hot].reshape(self.y_pred_shape)
 
     def true(self, kind: str = "random", draw: int = 0, like: tf.Tensor | None = None) -> tf.Tensor:
         """kind: random (binary / class ids), zeros, ones, uniform, cycle (every class), like (= y_pred)."""
         shape = self.y_true_shape
         rng = np.random.default_rng(self.seed * 1000 + 500 + draw)
         if self.integer:
-            dtype = np.dtype(self.y_true_dtype if self.y_true_dtype not in ("int", "bool") else "int32")
             if kind == "zeros":
                 values = np.zeros(shape)
             elif kind in ("cycle", "ones"):
                 values = np.arange(int(np.prod(shape))).reshape(shape) % self.classes
             else:
                 values = rng.integers(0, self.classes, shape)
-            return tf.constant(values.astype(dtype))
-        if kind == "zeros":
+        elif self.one_hot:
+            count, classes = int(np.prod(shape[:-1])), shape[-1]
+            if kind == "zeros":
+                hot = np.zeros(count, dtype=int)
+            elif kind in ("cycle", "ones"):
+                hot = np.arange(count) % classes
+            else:
+                hot = rng.integers(0, classes, count)
+            values = np.eye(classes)[hot].reshape(shape)
+        elif kind == "zeros":
             values = np.zeros(shape)
         elif kind == "ones":
             values = np.ones(shape)
-        elif kind == "uniform":
+        elif kind == "uniform" or (kind == "random" and self.domain == "continuous"):
             values = rng.uniform(0.05, 0.95, shape)
         elif kind == "like" and like is not None and tuple(like.shape) == tuple(shape):
             return tf.identity(like)
@@ -91,13 +138,26 @@ class Inputs:
             flat = values.reshape(-1)
             if flat.size > 1:  # both classes present, so masks never empty by chance
                 flat[0], flat[1] = 1.0, 0.0
-        return tf.constant(values.astype(np.float32))
+            else:  # a single label: the positive one (the all-zero edge covers the other)
+                flat[0] = 1.0
+        return tf.constant(values.astype(self._numpy_dtype()))
+
+    def _numpy_dtype(self) -> np.dtype:
+        if self.y_true_dtype in INT_DTYPES:
+            return np.dtype(self.y_true_dtype if self.y_true_dtype not in ("int", "bool") else "int32")
+        return np.dtype("float32")
 
     def target_kinds(self) -> tuple[str, ...]:
         """Targets used to tell a dead gradient from one the targets switch off by design."""
-        if self.integer:
+        if self.integer or self.one_hot:
             return ("random", "zeros", "cycle")
+        if self.domain == "continuous":
+            return ("uniform", "zeros", "ones", "random")
         return ("random", "zeros", "ones", "uniform")
+
+    def empty_mask_possible(self) -> bool:
+        """An all-zero y_true: an empty mask (binary, unknown) or all class 0 (class ids); never one-hot."""
+        return not self.one_hot and self.domain != "continuous"
 
 
 @dataclass

@@ -21,8 +21,7 @@ BATCH = 64  # more points than the stated batch, so the fraction means something
 
 def probe_zero_gradient(ctx: Context) -> dict[str, Any]:
     stated = ctx.inputs
-    bigger = Inputs((BATCH, *stated.y_true_shape[1:]), (BATCH, *stated.y_pred_shape[1:]), stated.y_true_dtype,
-                    stated.seed)
+    bigger = stated.resized(BATCH)
     result = _zero_fraction(ctx, bigger)
     if not result.get("ok"):  # a loss tied to its batch size
         result = _zero_fraction(ctx, stated)
