@@ -37,8 +37,9 @@ class ShapeCase:
 
 
 def show(shape: Any) -> str:
-    dims = tuple(shape)
-    return str(dims) if len(dims) != 1 else f"({dims[0]},)"
+    """A program shape, its unknown dimensions (the batch) as N: "(N, 1)", "(256,)"."""
+    dims = ["N" if d in (-1, None) else str(d) for d in shape]
+    return f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
 
 
 def loss_constraints(source: str, loss: LossInfo) -> BodyConstraints:

@@ -144,10 +144,16 @@ def _path_text(probes: dict[str, Any]) -> str:
     return (probes.get("call") or {}).get("path", "")
 
 
+def _through_fit(run: LossRun) -> bool:
+    """Keras's fit runs the loss in a tf.function with autograph off; a custom loop runs it eagerly or
+    under autograph (where a Python `if` on a tensor works), so a graph-only failure is only fit's."""
+    return run.loss.call_path in ("compile", "loss_class")
+
+
 def _decide_gradient_flow(finding: Finding, run: LossRun, numeric: set[str]) -> Verdict:
     code = finding.code
     probes = _probes(run)
-    graph_error = _graph_error(probes)
+    graph_error = _graph_error(probes) if _through_fit(run) else None
     if code in ("LL101", "LL102", "LL103") and _gradient_none(probes):
         extra = f"; inside tf.function: {_error_text(graph_error)}" if graph_error and code != "LL103" else ""
         return Verdict("confirmed", f"gradient is None (GradientTape, called {_path_text(probes)}){extra}",
@@ -165,6 +171,10 @@ def _decide_gradient_flow(finding: Finding, run: LossRun, numeric: set[str]) -> 
         return Verdict("not_run", "the gradient could not be computed", "gradient")
     flow = f"mean |dL/dy_pred| = {gradient['mean_abs']:.3g}" if gradient.get("mean_abs") is not None else "finite"
     if code == "LL105":
+        if _graph_error(probes):
+            return Verdict("not_reproduced", "fails only inside tf.function with autograph off, as fit runs it, and "
+                                             "no compile() uses this loss; eagerly or under autograph (a custom "
+                                             "loop) it runs", "graph")
         return Verdict("not_reproduced", "runs inside tf.function (autograph off, as in fit) without error", "graph")
     if code == "LL104" or (code == "LL103" and fraction == 0):
         return Verdict("not_reproduced", f"gradient flows ({flow}); no entry is zero for every target",
@@ -425,7 +435,7 @@ def new_findings(run: LossRun, confirmed: set[str], make: Any) -> list[Finding]:
         evidence = f"raises {_error_text(error)} with {_inputs_text(run)}, called {probes['call'].get('path', '')}"
         out.append(make("LL905", evidence, "call", error.get("line")))
         return out
-    graph_error = _graph_error(probes)
+    graph_error = _graph_error(probes) if _through_fit(run) else None
     if _gradient_none(probes) or (probes.get("graph", {}).get("ok") and probes["graph"].get("grad_none")):
         if not confirmed & {"LL101", "LL102", "LL103", "LL402"}:
             extra = f"; inside tf.function: {_error_text(graph_error)}" if graph_error else ""
@@ -474,7 +484,12 @@ def _ran(run: LossRun) -> bool:
 
 
 def _at(runs: list[LossRun]) -> str:
-    return "; ".join(_case_text(run) for run in runs)
+    """y_true/y_pred pairs, compactly: "(8, 1)/(8, 1), (1, 1)/(1, 1)" (int labels marked)."""
+    def one(run: LossRun) -> str:
+        dtype = run.shapes.get("y_true_dtype") or "float32"
+        marker = f" {dtype}" if dtype != "float32" else ""
+        return f"{_shape(run.shapes['y_true'])}{marker}/{_shape(run.shapes['y_pred'])}"
+    return "y_true/y_pred " + ", ".join(one(run) for run in runs)
 
 
 def decide_all(finding: Finding, runs: list[LossRun], numeric_codes: set[str]) -> Verdict:
@@ -491,7 +506,7 @@ def decide_all(finding: Finding, runs: list[LossRun], numeric_codes: set[str]) -
     origin = f" ({runs[0].origin})" if runs[0].origin else ""
     if not refuted:
         first = confirmed[0][1]
-        return Verdict("confirmed", f"{first.evidence}; at every shape tried: {_at([r for r, _ in confirmed])}"
+        return Verdict("confirmed", f"{first.evidence}; at every shape tried, {_at([r for r, _ in confirmed])}"
                                     f"{origin}", first.probe)
     if confirmed:
         return Verdict("not_reproduced", f"only at {_at([r for r, _ in confirmed])}, not at "
@@ -513,7 +528,7 @@ def new_findings_all(runs: list[LossRun], confirmed: set[str], make: Any) -> lis
     for code, finding in found[0][1].items():
         relevant = [(run, by_code) for run, by_code in found if code != "LL904" or run.shapes["y_pred"][0] > 1]
         if all(code in by_code for _, by_code in relevant):
-            evidence = f"{finding.evidence}; at every shape tried: {_at([r for r, _ in relevant])}"
+            evidence = f"{finding.evidence}; at every shape tried, {_at([r for r, _ in relevant])}"
             out.append(replace(finding, evidence=_one_line(evidence),
                                message=finding.message.replace(finding.evidence, _one_line(evidence))))
     return out

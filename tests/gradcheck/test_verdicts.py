@@ -8,7 +8,7 @@ import pytest
 
 from tests.gradcheck.conftest import DATA, Checked, markers, run_check
 
-FILES = ["flow.py", "numerics.py", "shapes.py", "objects.py"]
+FILES = ["flow.py", "numerics.py", "shapes.py", "objects.py", "program_shapes.py"]
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +70,7 @@ def test_evidence_names_what_the_probe_saw(checked: dict[str, Checked]) -> None:
     assert rounded.probe == "gradient" and "gradient is None" in rounded.evidence
     [signed] = [f for f in flow.findings_of("signed") if f.code == "LL103"]
     assert signed.probe == "zero-gradient" and "100%" in signed.evidence
-    [branch] = [f for f in flow.findings_of("python_branch") if f.code == "LL105"]
+    [branch] = [f for f in flow.findings_of("python_branch_in_fit") if f.code == "LL105"]
     assert branch.probe == "graph" and "OperatorNotAllowedInGraphError" in branch.evidence
     # the NaN evidence names the op that first produced it and the user's line
     [dice] = [f for f in numerics.findings_of("dice") if f.code == "LL202"]
@@ -108,3 +108,37 @@ def test_every_finding_of_a_checked_loss_has_a_verdict(checked: dict[str, Checke
         for finding in run.result.findings:
             assert finding.verdict in ("confirmed", "not_reproduced", "not_run")
             assert "\n" not in finding.evidence
+
+
+def test_the_newcomers_broadcast_is_confirmed_with_the_programs_shapes(checked: dict[str, Checked]) -> None:
+    """Issue 12's example: labels (256,), Dense(1), a Loss subclass (shapes from the hint until inferred)."""
+    program = checked["program_shapes.py"]
+    [broadcast] = [f for f in program.findings_of("MyMSE.call") if f.code == "LL301"]
+    assert broadcast.verdict == "confirmed"
+    assert "(8, 8)" in broadcast.evidence and "y_true (256,)" in broadcast.evidence
+    assert "y_pred (256, 1)" in broadcast.evidence
+    assert not [f for f in program.findings_of("MySqueezedMSE.call") if f.verdict == "confirmed"]
+
+
+def test_never_runs_at_shapes_the_loss_body_rules_out(checked: dict[str, Checked]) -> None:
+    """A Gaussian NLL slices y_pred[:, 1:]: one column would make it empty. No NaN, zero gradient or
+    broadcast is confirmed from that, and every shape in the evidence has at least two columns."""
+    program = checked["program_shapes.py"]
+    findings = program.findings_of("gaussian_nll")
+    assert not [f for f in findings if f.code in ("LL902", "LL903", "LL904", "LL901")]
+    for finding in findings:
+        assert "y_pred (8, 1)" not in finding.evidence and "y_pred (1, 1)" not in finding.evidence
+        assert "y_pred (8, 2)" in finding.evidence or finding.verdict != "confirmed"
+
+
+def test_pairwise_losses_are_not_broadcast_bugs(checked: dict[str, Checked]) -> None:
+    program = checked["program_shapes.py"]
+    assert not [f for f in program.findings_of("ranknet") if f.code in ("LL301", "LL904")]
+    assert program.report("ranknet").status == "checked"
+
+
+def test_unknown_label_rank_confirms_no_broadcast(checked: dict[str, Checked]) -> None:
+    """A squeezing Loss subclass is right for (B,) labels and broadcasts for (B, 1) ones: with no
+    shapes known the check cannot say which the program has, so it says nothing."""
+    program = checked["program_shapes.py"]
+    assert not program.findings_of("SqueezeUnknown.call")

@@ -1,5 +1,6 @@
 """Gradient flow: losses whose gradient is None, zero, or that only fail inside tf.function."""
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -26,10 +27,20 @@ def confident_half(y_true, y_pred):  # gc-confirms: LL104
     return tf.reduce_mean(tf.where(y_pred > 0.5, err, err * 0.0))
 
 
-def python_branch(y_true, y_pred):  # gc-confirms: LL105
+def python_branch(y_true, y_pred):  # gc-refutes: LL105 (no compile(): a custom loop runs it eagerly or under autograph)
     if tf.reduce_max(y_pred) > 0.5:
         return tf.reduce_mean(tf.square(y_true - y_pred))
     return tf.reduce_mean(tf.abs(y_true - y_pred))
+
+
+def python_branch_in_fit(y_true, y_pred):  # gc-confirms: LL105
+    if tf.reduce_max(y_pred) > 0.5:
+        return tf.reduce_mean(tf.square(y_true - y_pred))
+    return tf.reduce_mean(tf.abs(y_true - y_pred))
+
+
+model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(1)])
+model.compile(optimizer="adam", loss=python_branch_in_fit)  # fit runs it in a tf.function, autograph off
 
 
 def raw_rounding(y_true, y_pred):  # gc-finds: LL901
