@@ -31,6 +31,8 @@ _MULTICLASS = {"softmax", "log_softmax", "argmax", "argmin", "categorical_crosse
                "softmax_cross_entropy_with_logits", "categorical_focal_crossentropy", "in_top_k"}
 _SPARSE = {"sparse_categorical_crossentropy", "sparse_softmax_cross_entropy_with_logits",
            "sparse_categorical_accuracy", "sparse_top_k_categorical_accuracy"}
+_REDUCTIONS = {"reduce_sum", "reduce_mean", "reduce_max", "reduce_min", "reduce_prod", "reduce_std",
+               "reduce_variance", "reduce_logsumexp", "sum", "mean", "max", "min", "prod", "std", "var", "logsumexp"}
 _INDEXING = {"gather", "gather_nd", "one_hot", "take_along_axis", "take"}
 _MAX_HELPER_DEPTH = 2
 
@@ -54,6 +56,7 @@ class BodyConstraints:
     classes: int | None = None  # from tf.one_hot(y_true, k)
     multiclass: bool = False  # softmax / categorical / argmax over y_pred's class axis
     y_pred_split: bool = False  # y_pred's columns are separate outputs (mean and variance, quantiles)
+    min_rank: int = 2  # reductions over axis=[1, 2, 3] of the inputs: rank 4 at least
     notes: tuple[Note, ...] = field(default_factory=tuple)
 
     def merged(self, other: BodyConstraints) -> BodyConstraints:
@@ -67,6 +70,7 @@ class BodyConstraints:
             self.classes or other.classes,
             self.multiclass or other.multiclass,
             self.y_pred_split or other.y_pred_split,
+            max(self.min_rank, other.min_rank),
             self.notes + tuple(n for n in other.notes if n not in self.notes))
 
     def y_pred_columns(self) -> list[int]:
@@ -180,6 +184,10 @@ class _Reader:
             return aliases.get(node.id)
         return None
 
+    @staticmethod
+    def _mentions(node: ast.AST, aliases: dict[str, str]) -> bool:
+        return any(isinstance(n, ast.Name) and n.id in aliases for n in ast.walk(node))
+
     def _node(self, node: ast.AST, aliases: dict[str, str], depth: int) -> BodyConstraints:
         if isinstance(node, ast.Assign):
             return self._assign(node, aliases)
@@ -248,6 +256,12 @@ class _Reader:
         if name in _MULTICLASS and "y_pred" in inputs:
             return BodyConstraints(y_pred_min_columns=2, multiclass=True,
                                    notes=self._note(f"{name} over y_pred's class axis means several classes", node))
+        if name in _REDUCTIONS and node.args and self._mentions(node.args[0], aliases):
+            axis = _keyword(node, "axis") or (node.args[1] if len(node.args) > 1 else None)
+            rank = _rank_for_axis(axis)
+            if rank > 2:
+                return BodyConstraints(min_rank=rank, notes=self._note(f"{name}(..., axis={ast.unparse(axis)}) "
+                                                                       f"needs inputs of rank {rank}", node))
         if name == "split" and node.args and self._tensor(node.args[0], aliases) == "y_pred" and _last_axis(node):
             parts = _int(node.args[1]) if len(node.args) > 1 else _int(_keyword(node, "num_or_size_splits"))
             if parts and parts > 1:
@@ -274,6 +288,17 @@ class _Reader:
                 self.offset = outer_offset
             return found
         return BodyConstraints()
+
+
+def _rank_for_axis(axis: ast.AST | None) -> int:
+    """The smallest rank an `axis=` argument (an int or a list of ints) is valid for."""
+    values = [_int(e) for e in axis.elts] if isinstance(axis, (ast.Tuple, ast.List)) else [_int(axis)]
+    rank = 0
+    for value in values:
+        if value is None:
+            return 0
+        rank = max(rank, value + 1 if value >= 0 else -value)
+    return rank
 
 
 def _last_axis(call: ast.Call) -> bool:

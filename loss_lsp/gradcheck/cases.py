@@ -96,7 +96,8 @@ def shape_cases(loss: LossInfo, settings: Settings, constraints: BodyConstraints
                                      "the smallest the loss body allows")
     cases: list[ShapeCase] = []
     for batch, columns, rank_one in _grid(loss, constraints, y_true, y_pred):
-        pred = list(_fill(tuple(y_pred), batch)) if y_pred else [batch, columns]
+        middle = [4] * (constraints.min_rank - 2)  # spatial axes the body reduces over
+        pred = list(_fill(tuple(y_pred), batch)) if y_pred else [batch, *middle, columns]
         columns = pred[-1] if len(pred) > 1 else 1
         domain = _domain(loss, constraints, dtype, columns)
         if y_true:
@@ -125,6 +126,6 @@ def _grid(loss: LossInfo, constraints: BodyConstraints, y_true: Any, y_pred: Any
     grid = [(BATCH, c, False) for c in columns] + [(1, columns[0], False)]
     # A Loss subclass or a direct call gets the labels as the program has them, (B,) or (B, 1): both are tried.
     if loss.call_path != "compile" and not y_true and columns[0] == 1 and not constraints.y_true_needs_columns \
-            and not constraints.integer_labels:
+            and not constraints.integer_labels and constraints.min_rank <= 2:
         grid.insert(1, (BATCH, 1, True))
     return grid

@@ -50,17 +50,22 @@ def _edges(inputs: Inputs) -> list[tuple[str, str, Any, Any]]:
         if int(np.prod(inputs.y_pred_shape)) > 1:
             cases.append((f"y_pred=±{LOGIT:g} (large logits)", "logit", random_true,
                           _alternating(inputs.y_pred_shape)))
+            if len(inputs.y_pred_shape) >= 2 and inputs.y_pred_shape[-1] > 2:
+                # signs alternating along every row too, so a slice of the columns also saturates
+                cases.append((f"y_pred=±{LOGIT:g} (large logits, alternating)", "logit", random_true,
+                              _alternating(inputs.y_pred_shape, every_entry=True)))
         else:  # a single prediction: each sign on its own
             cases += [(f"y_pred={sign}{LOGIT:g} (a large logit)", "logit", random_true, inputs.pred(value))
                       for sign, value in (("+", LOGIT), ("-", -LOGIT))]
     return cases
 
 
-def _alternating(shape: tuple[int, ...]) -> Any:
-    """+LOGIT for the first class of each row and -LOGIT for the rest (along the batch for one unit)."""
+def _alternating(shape: tuple[int, ...], every_entry: bool = False) -> Any:
+    """+LOGIT for the first class of each row and -LOGIT for the rest (along the batch for one unit);
+    ``every_entry``: the sign alternates entry by entry."""
     count = int(np.prod(shape))
     index = np.arange(count)
-    if len(shape) >= 2 and shape[-1] > 1:
+    if len(shape) >= 2 and shape[-1] > 1 and not every_entry:
         first = index % shape[-1] == 0
     else:
         first = index % 2 == 0

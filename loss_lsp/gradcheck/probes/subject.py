@@ -35,6 +35,7 @@ def reraise_fatal(exc: BaseException) -> None:
 
 
 INT_DTYPES = ("int", "int8", "int16", "int32", "int64", "uint8", "bool")
+MAX_CLASS_SHIFTS = 32
 
 
 @dataclass
@@ -112,16 +113,17 @@ class Inputs:
         if self.integer:
             if kind == "zeros":
                 values = np.zeros(shape)
-            elif kind in ("cycle", "ones"):
-                values = np.arange(int(np.prod(shape))).reshape(shape) % self.classes
+            elif kind in ("cycle", "ones") or kind.startswith("shift:"):
+                shift = int(kind.partition(":")[2] or 0)
+                values = (np.arange(int(np.prod(shape))).reshape(shape) + shift) % self.classes
             else:
                 values = rng.integers(0, self.classes, shape)
         elif self.one_hot:
             count, classes = int(np.prod(shape[:-1])), shape[-1]
             if kind == "zeros":
                 hot = np.zeros(count, dtype=int)
-            elif kind in ("cycle", "ones"):
-                hot = np.arange(count) % classes
+            elif kind in ("cycle", "ones") or kind.startswith("shift:"):
+                hot = (np.arange(count) + int(kind.partition(":")[2] or 0)) % classes
             else:
                 hot = rng.integers(0, classes, count)
             values = np.eye(classes)[hot].reshape(shape)
@@ -150,7 +152,9 @@ class Inputs:
     def target_kinds(self) -> tuple[str, ...]:
         """Targets used to tell a dead gradient from one the targets switch off by design."""
         if self.integer or self.one_hot:
-            return ("random", "zeros", "cycle")
+            # every class at every row: a cross-entropy's gradient lives on the target class only, by design
+            classes = self.y_true_shape[-1] if self.one_hot else self.classes
+            return ("random", *(f"shift:{k}" for k in range(min(classes, MAX_CLASS_SHIFTS))))
         if self.domain == "continuous":
             return ("uniform", "zeros", "ones", "random")
         return ("random", "zeros", "ones", "uniform")
