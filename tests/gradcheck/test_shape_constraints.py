@@ -6,7 +6,7 @@ import ast
 
 import pytest
 
-from loss_lsp.engine import analyze
+from loss_lsp.checker import analyze
 from loss_lsp.engine.shape_constraints import constraints_of, module_helpers
 from loss_lsp.gradcheck.cases import loss_constraints, shape_cases
 from loss_lsp.settings import Settings
