@@ -233,6 +233,8 @@ class GradientChecker:
             cached = cached and hit
             if verdicts.not_run_reason(run):
                 break  # an import error, a timeout or a crash: the other shapes would not fare better
+            if not self._worth_another_case(run, findings, lines, loss, path):
+                break  # nothing to confirm at this shape: nothing can be confirmed at every shape
         numeric = {f.code for f in findings if f.code in NUMERIC_RULES}
         decided = [verdicts.apply(finding, verdicts.decide_all(finding, runs, numeric)) for finding in findings]
         confirmed = {f.code for f in decided if f.verdict == "confirmed"}
@@ -251,6 +253,22 @@ class GradientChecker:
                 status = "not_run"  # it raised, and that explains nothing the rules or the check report
         report = LossReport(loss.name, status, reason, time.perf_counter() - started)
         return report, decided
+
+    def _worth_another_case(self, run: verdicts.LossRun, findings: list[Finding], lines: list[str], loss: LossInfo,
+                            path: str) -> bool:
+        """Another shape case can change the outcome only if this one confirmed something, or raised
+        (a shape the program may not use)."""
+        if verdicts.call_error_reason([run]):
+            return True
+        numeric = {f.code for f in findings if f.code in NUMERIC_RULES}
+        if any(verdicts.decide(f, run, numeric).verdict == "confirmed" for f in findings):
+            return True
+        confirmed: set[str] = set()
+
+        def make(code: str, evidence: str, probe: str, line: int | None) -> Finding:
+            return self._gradient_finding(code, evidence, probe, line, loss, path, lines)
+
+        return bool(verdicts.new_findings(run, confirmed, make))
 
     @staticmethod
     def _describe_slice(run: verdicts.LossRun, loss_slice: LossSlice) -> None:

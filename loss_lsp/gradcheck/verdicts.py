@@ -107,12 +107,14 @@ def _case_text(run: LossRun) -> str:
     return f"y_true {_shape(run.shapes['y_true'])} {dtype}, y_pred {_shape(run.shapes['y_pred'])} float32"
 
 
-def _inputs_text(run: LossRun) -> str:
+def _origin_text(run: LossRun) -> str:
     if run.stated:
-        origin = f" (a batch of {run.origin})" if run.origin else ""
-    else:
-        origin = f" ({run.origin})" if run.origin else " (shapes not known)"
-    return _case_text(run) + origin
+        return f" (a batch of {run.origin})" if run.origin else ""
+    return f" ({run.origin})" if run.origin else " (shapes not known)"
+
+
+def _inputs_text(run: LossRun) -> str:
+    return _case_text(run) + _origin_text(run)
 
 
 def _call_error_reason(run: LossRun, error: dict[str, Any]) -> str:
@@ -250,11 +252,12 @@ def _decide_broadcast(finding: Finding, run: LossRun, numeric: set[str]) -> Verd
         return Verdict("not_run", f"the tf.function run failed: {_error_text(graph.get('error') or {})}", "graph")
     raw = (_probes(run).get("call") or {}).get("raw_shape")
     mixed = _target_prediction_broadcasts(run)
+    origin = _origin_text(run)
     if mixed:
         return Verdict("confirmed", f"{_broadcast_text(mixed[0])}, targets against predictions, with "
-                                    f"{_inputs_text(run)}; loss shape {_shape(raw)}", "graph")
-    return Verdict("not_reproduced", f"no (B, B) tensor pairs targets with predictions with {_inputs_text(run)}; "
-                                     f"loss shape {_shape(raw)}", "graph")
+                                    f"{_case_text(run)}; loss shape {_shape(raw)}{origin}", "graph")
+    return Verdict("not_reproduced", f"no (B, B) tensor pairs targets with predictions with {_case_text(run)}; "
+                                     f"loss shape {_shape(raw)}{origin}", "graph")
 
 
 def _decide_error_rule(finding: Finding, run: LossRun, numeric: set[str]) -> Verdict:
