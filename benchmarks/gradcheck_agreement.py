@@ -223,12 +223,12 @@ def weighted_bce_squeeze_right(m: ModuleType) -> bool:
     return not np.isclose(reported, expected, rtol=1e-4)
 
 
-def ranknet_pairs_on_purpose(m: ModuleType) -> bool:
-    """LL904 on RankNet: the loss equals NumPy's RankNet over all pairs of the batch (pairs on purpose)."""
+def ranknet_differs(loss: Callable, relevance: np.ndarray) -> bool:
+    """LL904 on RankNet: True unless the loss equals NumPy's RankNet over all pairs of the batch
+    (pairs of predictions with predictions, on purpose)."""
     s = np.random.default_rng(0).normal(size=(8, 1)).astype("float32")
-    rel = m.relevance[:8]
-    value, _ = tape(m.ranknet_loss, rel, s)
-    diff, target = s - s.T, 0.5 * (1 + np.sign(rel - rel.T))
+    value, _ = tape(loss, relevance, s)
+    diff, target = s - s.T, 0.5 * (1 + np.sign(relevance - relevance.T))
     expected = np.mean(np.maximum(diff, 0) - diff * target + np.log1p(np.exp(-np.abs(diff))))
     return not np.isclose(float(value), expected, rtol=1e-4)
 
@@ -246,7 +246,7 @@ TRUTH: dict[tuple[str, str, str], Callable[[ModuleType], bool]] = {
     ("onehot_kl.py", "kl_divergence", "LL201"): kl_one_hot,
     ("onehot_kl.py", "kl_divergence", "LL202"): kl_one_hot,
     ("quantile.py", "median_only", "LL902"): unused_columns,
-    ("ranknet.py", "ranknet_loss", "LL904"): ranknet_pairs_on_purpose,
+    ("ranknet.py", "ranknet_loss", "LL904"): lambda m: ranknet_differs(m.ranknet_loss, m.relevance[:8]),
     ("sparse_ce.py", "manual_sparse_ce", "LL902"): lambda m: cross_entropy_dead(m.manual_sparse_ce),
     ("sparse_ce.py", "manual_sparse_ce", "LL201"): softmax_log_zero,
     ("sparse_ce.py", "safe_sparse_ce", "LL902"): lambda m: cross_entropy_dead(m.safe_sparse_ce),
@@ -295,15 +295,6 @@ def smoothed_dice_empty(m: ModuleType) -> bool:
     return not (finite(value) and finite(grad))
 
 
-def pairs_of_predictions(m: ModuleType) -> bool:
-    s = np.random.default_rng(0).normal(size=(8, 1)).astype("float32")
-    rel = np.arange(8, dtype="float32").reshape(8, 1) % 3
-    value, _ = tape(m.ranknet, rel, s)
-    diff, target = s - s.T, 0.5 * (1 + np.sign(rel - rel.T))
-    expected = np.mean(np.maximum(diff, 0) - diff * target + np.log1p(np.exp(-np.abs(diff))))
-    return not np.isclose(float(value), expected, rtol=1e-4)
-
-
 def nll_dead_gradient(m: ModuleType) -> bool:
     """At the two columns its slices need, the NLL's gradient is not zero."""
     _, grad = tape(m.gaussian_nll, np.array([[0.5], [0.1]], "float32"), np.array([[0.2, 0.1], [0.4, -0.3]]))
@@ -323,7 +314,8 @@ def fixture_truth() -> dict[tuple[str, str, str], Callable[[ModuleType], bool]]:
         ("flow.py", "python_branch", "LL105"): python_branch_in_a_custom_loop,
         ("numerics.py", "guarded_sqrt", "LL206"): guarded_sqrt_perfect_fit,
         ("objects.py", "smooth_factory.<locals>.dice", "LL202"): smoothed_dice_empty,
-        ("program_shapes.py", "ranknet", "LL904"): pairs_of_predictions,
+        ("program_shapes.py", "ranknet", "LL904"):
+            lambda m: ranknet_differs(m.ranknet, np.arange(8, dtype="float32").reshape(8, 1) % 3),
         ("program_shapes.py", "gaussian_nll", "LL902"): nll_dead_gradient,
         ("program_shapes.py", "gaussian_nll", "LL204"): nll_overflow,
         # No program feeds it: right for (B,) labels, a broadcast for (B, 1) ones; nothing shows which.
@@ -338,7 +330,7 @@ def main() -> int:
     parser.add_argument("--fixtures", action="store_true",
                         help="measure tests/gradcheck/data (the check's own fixtures) instead")
     args = parser.parse_args()
-    sys.path.insert(0, str(HERE.parent))  # the fixtures' reproductions live in the test suite
+    sys.path.append(str(HERE.parent))  # the fixtures' reproductions live in the test suite (after PYTHONPATH)
     truth = TRUTH
     paths = sorted(args.data.glob("*.py"))
     if args.fixtures:  # faults.py (crashing, forking, looping losses) is about containment, not verdicts
@@ -374,8 +366,8 @@ def main() -> int:
         checker.close()
     width = max(len(" ".join(key)) for key, *_ in rows) if rows else 10
     for key, verdict, real, agrees, evidence in rows:
-        truth = {True: "real", False: "not real", None: "no truth check"}[real]
-        print(f"{'agree' if agrees else 'DIFFER':6} {' '.join(key):{width}} {verdict:15} TF: {truth:14} {evidence[:90]}")
+        shown = {True: "real", False: "not real", None: "no truth check"}[real]
+        print(f"{'agree' if agrees else 'DIFFER':6} {' '.join(key):{width}} {verdict:15} TF: {shown:14} {evidence[:90]}")
     missed = []  # real problems (by their truth check) that got no finding at all
     for key, check in truth.items():
         if key not in reported and (args.data / key[0]).is_file() and check(load(args.data / key[0])):
