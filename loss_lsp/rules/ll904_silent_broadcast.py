@@ -14,7 +14,9 @@ RULE = Rule(
         "(B, 1) tensor and produced a (B, B) one: every target is compared with every prediction. Nothing "
         "fails, the loss is just the mean over all B x B pairs, and the model converges to the batch mean. "
         "Keras aligns the ranks only for a plain function passed to `compile`, not for a `Loss` subclass "
-        "or a custom training loop."
+        "or a custom training loop. Only a (B, B) tensor computed from the targets on one side and the "
+        "predictions on the other is reported: pairs built on purpose (RankNet's "
+        "`y_pred - tf.transpose(y_pred)`, pairwise distances, a same-label mask from `y_true`) are not."
     ),
     example=(
         "import keras\n"
