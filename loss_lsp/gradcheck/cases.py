@@ -87,7 +87,7 @@ def shape_cases(loss: LossInfo, settings: Settings, constraints: BodyConstraints
         batch = BATCH if BATCH not in others else BATCH - 1  # keep (B, B) recognisable
         columns = int(y_pred[-1]) if len(y_pred) > 1 and y_pred[-1] not in (-1, None) else 1
         source = _source_text(loss)
-        origin = f"the program's {source}" if source else f"the program's y_true {show(y_true)}, y_pred {show(y_pred)}"
+        origin = f"the program's y_true {show(y_true)}, y_pred {show(y_pred)}" + (f": {source}" if source else "")
         return [ShapeCase({"y_true": _fill(tuple(y_true), batch), "y_pred": _fill(tuple(y_pred), batch),
                            "y_true_dtype": dtype, "y_true_domain": _domain(loss, constraints, dtype, columns),
                            "y_pred_range": pred_range}, True, origin)]

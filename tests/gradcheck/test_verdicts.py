@@ -5,9 +5,11 @@ flagged is published as LL901-LL905 at the loss definition."""
 from __future__ import annotations
 
 import re
+from dataclasses import fields
 
 import pytest
 
+from loss_lsp.engine.findings import LossInfo
 from tests.gradcheck.conftest import DATA, Checked, markers, run_check
 
 FILES = ["flow.py", "numerics.py", "shapes.py", "objects.py", "program_shapes.py"]
@@ -144,3 +146,16 @@ def test_unknown_label_rank_confirms_no_broadcast(checked: dict[str, Checked]) -
     shapes known the check cannot say which the program has, so it says nothing."""
     program = checked["program_shapes.py"]
     assert not program.findings_of("SqueezeUnknown.call")
+
+
+INFERS_PROGRAM_SHAPES = "source" in {f.name for f in fields(LossInfo)}
+
+
+@pytest.mark.xfail(not INFERS_PROGRAM_SHAPES, strict=True,
+                   reason="the labels' shape comes from `y = x.sum(axis=1)`: needs the shapes helper's inference")
+def test_the_newcomers_example_without_a_hint(checker) -> None:
+    run = run_check(checker, DATA / "newcomer.py")
+    confirmed = [f for f in run.findings_of("MyMSE.call") if f.code in ("LL301", "LL904") and f.verdict == "confirmed"]
+    assert confirmed, [(f.code, f.verdict, f.evidence) for f in run.findings_of("MyMSE.call")]
+    assert "(8, 8)" in confirmed[0].evidence and "x.sum(axis=1)" in confirmed[0].evidence
+    assert not [f for f in run.findings_of("FixedMSE.call") if f.verdict == "confirmed"]
