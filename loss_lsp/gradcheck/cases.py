@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from loss_lsp.engine.chunks import split_blocks, split_lines
@@ -42,15 +43,25 @@ def show(shape: Any) -> str:
     return f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
 
 
-def loss_constraints(source: str, loss: LossInfo) -> BodyConstraints:
-    """What the loss's body says about its inputs (empty when the definition is not in this file)."""
+@lru_cache(maxsize=4)
+def _parsed(source: str) -> tuple[list[Any], dict[str, tuple[ast.FunctionDef, int]]]:
+    """The file's parsed blocks and its module-level functions (one parse for all its losses)."""
     blocks = [block for block in split_blocks(split_lines(source)) if block.tree is not None]
     helpers = {name: found for block in blocks for name, found in module_helpers(block.tree, block.start).items()}
-    for block in blocks:
-        for node in ast.walk(block.tree):
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)) \
-                    and block.start + node.lineno - 1 == loss.span.start_line:
-                return constraints_of(node, helpers, block.start)
+    return blocks, helpers
+
+
+def loss_constraints(source: str, loss: LossInfo) -> BodyConstraints:
+    """What the loss's body says about its inputs (empty when the definition is not in this file)."""
+    try:
+        blocks, helpers = _parsed(source)
+        for block in blocks:
+            for node in ast.walk(block.tree):
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)) \
+                        and block.start + node.lineno - 1 == loss.span.start_line:
+                    return constraints_of(node, helpers, block.start)
+    except RecursionError:  # a pathologically deep expression: no constraints, the default shapes
+        pass
     return BodyConstraints()
 
 
