@@ -318,6 +318,7 @@ def fixture_truth() -> dict[tuple[str, str, str], Callable[[ModuleType], bool]]:
             lambda m: ranknet_differs(m.ranknet, np.arange(8, dtype="float32").reshape(8, 1) % 3),
         ("program_shapes.py", "gaussian_nll", "LL902"): nll_dead_gradient,
         ("program_shapes.py", "gaussian_nll", "LL204"): nll_overflow,
+        ("program_shapes.py", "batch_hard_triplet", "LL904"): triplet_pairs_on_purpose,
         # No program feeds it: right for (B,) labels, a broadcast for (B, 1) ones; nothing shows which.
         ("program_shapes.py", "SqueezeUnknown.call", "LL904"): lambda m: False,
     })

@@ -137,8 +137,9 @@ def test_never_runs_at_shapes_the_loss_body_rules_out(checked: dict[str, Checked
 
 def test_pairwise_losses_are_not_broadcast_bugs(checked: dict[str, Checked]) -> None:
     program = checked["program_shapes.py"]
-    assert not [f for f in program.findings_of("ranknet") if f.code in ("LL301", "LL904")]
-    assert program.report("ranknet").status == "checked"
+    for pairwise in ("ranknet", "batch_hard_triplet"):
+        assert not [f for f in program.findings_of(pairwise) if f.code in ("LL301", "LL904")]
+        assert program.report(pairwise).status == "checked"
 
 
 def test_unknown_label_rank_confirms_no_broadcast(checked: dict[str, Checked]) -> None:

@@ -52,3 +52,14 @@ def sparse_focal(y_true, y_pred):  # gc-clean
     onehot = tf.one_hot(tf.cast(tf.reshape(y_true, [-1]), tf.int32), 4)
     probs = tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7)
     return tf.reduce_mean(-tf.reduce_sum(onehot * (1.0 - probs) ** 2 * tf.math.log(probs), axis=-1))
+
+
+# Batch-hard triplet mining: a same-label mask from the labels alone, distances between embeddings.
+# loss-lsp: shapes y_true=(8,) y_pred=(8, 4)
+def batch_hard_triplet(y_true, y_pred):  # gc-clean
+    squared = tf.reduce_sum(tf.square(tf.expand_dims(y_pred, 1) - tf.expand_dims(y_pred, 0)), axis=-1)
+    distances = tf.sqrt(squared + 1e-12)
+    same = tf.cast(tf.equal(tf.expand_dims(y_true, 0), tf.expand_dims(y_true, 1)), tf.float32)
+    hardest_positive = tf.reduce_max(distances * same, axis=1)
+    hardest_negative = tf.reduce_min(distances + 1e6 * same, axis=1)
+    return tf.reduce_mean(tf.maximum(hardest_positive - hardest_negative + 0.5, 0.0))
