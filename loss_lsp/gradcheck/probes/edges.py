@@ -45,31 +45,31 @@ def _edges(inputs: Inputs) -> list[tuple[str, str, Any, Any]]:
         same = inputs.true("uniform" if inputs.domain in (None, "continuous") else "random")
         cases.append(("y_pred=y_true", "probability", same, tf.identity(same)))
     if inputs.logits_possible:
-        # Large logits of both signs side by side (along the class axis when there is one), so a
-        # softmax or sigmoid saturates to exactly 0 and 1 somewhere.
+        low = LOGIT * inputs.lowest_logit_sign
+        shown = f"±{LOGIT:g}" if low else f"{LOGIT:g} and 0 (ReLU)"
         if int(np.prod(inputs.y_pred_shape)) > 1:
-            cases.append((f"y_pred=±{LOGIT:g} (large logits)", "logit", random_true,
-                          _alternating(inputs.y_pred_shape)))
+            cases.append((f"y_pred={shown} (large logits)", "logit", random_true,
+                          _alternating(inputs.y_pred_shape, low=low)))
             if len(inputs.y_pred_shape) >= 2 and inputs.y_pred_shape[-1] > 2:
                 # signs alternating along every row too, so a slice of the columns also saturates
-                cases.append((f"y_pred=±{LOGIT:g} (large logits, alternating)", "logit", random_true,
-                              _alternating(inputs.y_pred_shape, every_entry=True)))
-        else:  # a single prediction: each sign on its own
-            cases += [(f"y_pred={sign}{LOGIT:g} (a large logit)", "logit", random_true, inputs.pred(value))
-                      for sign, value in (("+", LOGIT), ("-", -LOGIT))]
+                cases.append((f"y_pred={shown} (large logits, alternating)", "logit", random_true,
+                              _alternating(inputs.y_pred_shape, every_entry=True, low=low)))
+        else:  # a single prediction: each extreme on its own
+            cases += [(f"y_pred={value:+g} (a large logit)", "logit", random_true, inputs.pred(value))
+                      for value in dict.fromkeys((LOGIT, low)) if value]
     return cases
 
 
-def _alternating(shape: tuple[int, ...], every_entry: bool = False) -> Any:
-    """+LOGIT for the first class of each row and -LOGIT for the rest (along the batch for one unit);
-    ``every_entry``: the sign alternates entry by entry."""
+def _alternating(shape: tuple[int, ...], every_entry: bool = False, low: float = -LOGIT) -> Any:
+    """+LOGIT for the first class of each row and ``low`` for the rest (along the batch for one unit);
+    ``every_entry``: they alternate entry by entry."""
     count = int(np.prod(shape))
     index = np.arange(count)
     if len(shape) >= 2 and shape[-1] > 1 and not every_entry:
         first = index % shape[-1] == 0
     else:
         first = index % 2 == 0
-    return tf.constant(np.where(first, LOGIT, -LOGIT).reshape(shape).astype(np.float32))
+    return tf.constant(np.where(first, LOGIT, low).reshape(shape).astype(np.float32))
 
 
 def probe_edges(ctx: Context) -> dict[str, Any]:

@@ -86,10 +86,17 @@ class Inputs:
 
     @property
     def logits_possible(self) -> bool:
-        """Large logits of both signs reach the loss only when the model ends without a squashing activation."""
-        return self.pred_range in (None, "linear")
+        """Large outputs reach the loss only when the model ends linearly or with a ReLU."""
+        return self.pred_range in (None, "linear", "relu")
+
+    @property
+    def lowest_logit_sign(self) -> float:
+        """-1 where large negative outputs are possible too, 0 for a ReLU (its outputs stop at 0)."""
+        return 0.0 if self.pred_range == "relu" else -1.0
 
     def pred(self, value: float | None = None, draw: int = 0) -> tf.Tensor:
+        if self.pred_range == "softmax" and not self.softmax:  # a softmax over one unit is always 1
+            return tf.constant(np.ones(self.y_pred_shape, dtype=np.float32))
         if value is not None:
             if self.softmax:  # a saturated softmax: one-hot rows (0 for every class but one)
                 return tf.constant(self._one_hot_rows(shift=0 if value else 1))
