@@ -17,6 +17,7 @@ from json.decoder import scanstring
 from loss_lsp.engine.notebook import JoinedCells, join_cells
 
 NOTEBOOK_SUFFIX = ".ipynb"
+MAX_NOTEBOOK_BYTES = 200_000_000  # outputs (plots as base64) make notebooks large; the code cells are limited apart
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 
 
@@ -169,3 +170,37 @@ def replace_sources(text: str, sources: Mapping[int, str]) -> str:
         start, end = spans[index]
         out = out[:start] + _render_source(text[start:end], sources[index], ascii_only) + out[end:]
     return out
+
+
+# --- positions in the file ------------------------------------------------------------------------
+def _raw_index(raw: str, decoded: int) -> int:
+    """The index in a JSON string literal (quotes included) of its ``decoded``-th character."""
+    at, count = 1, 0
+    while count < decoded and at < len(raw) - 1:
+        if raw[at] != "\\":
+            at += 1
+        elif raw[at + 1] == "u":
+            high = int(raw[at + 2:at + 6], 16)
+            at += 12 if 0xD800 <= high < 0xDC00 and raw[at + 6:at + 8] == "\\u" else 6  # a surrogate pair is one
+        else:
+            at += 2
+        count += 1
+    return at
+
+
+def file_offset(text: str, spans: Mapping[int, tuple[int, int]], cell: int, offset: int) -> int | None:
+    """Where character ``offset`` of a cell's source is in the notebook's text (None: not found)."""
+    if cell not in spans:
+        return None
+    start, end = spans[cell]
+    decoder = json.JSONDecoder()
+    pieces = [(start, end)] if text[start:start + 1] == '"' else list(_elements(text, start, decoder))
+    seen = 0
+    for number, (piece_start, piece_end) in enumerate(pieces, 1):
+        piece = decoder.raw_decode(text, piece_start)[0]
+        if not isinstance(piece, str):
+            return None
+        if offset < seen + len(piece) or (offset == seen + len(piece) and number == len(pieces)):
+            return piece_start + _raw_index(text[piece_start:piece_end], offset - seen)
+        seen += len(piece)
+    return None

@@ -25,6 +25,7 @@ _PYTHON_CELL_MAGICS = frozenset({"time", "timeit", "capture", "prun", "debug"})
 _LINE_MAGIC = re.compile(r"^\s*(?:[\w.,\[\]() ]+=\s*)?[%!]")  # `%pip ...`, `!ls`, `files = !ls`
 _HELP = re.compile(r"^\s*(?:\?\??[\w.]+|[\w.]+\?\??)\s*$")  # `tf.reduce_mean?`, `??keras`
 _CELL_MAGIC = re.compile(r"^\s*%%(\w+)")
+_LINE_REFERENCE = re.compile(r"\bline (\d+)\b")
 
 
 def _blank(line: str) -> str:
@@ -98,6 +99,15 @@ class JoinedCells:
             out.setdefault(cell.index, []).append(Edit(span, edit.content))
         return out
 
+    def cell_lines_in(self, text: str) -> str:
+        """Text that names module lines ("-Inf first from Log (line 6)") with cell lines instead."""
+        def cell_line(match: re.Match[str]) -> str:
+            line = int(match.group(1)) - 1
+            cell = self.cell_at(line)
+            return f"cell {cell.number}, line {line - cell.first_line + 1}" if cell is not None else match.group(0)
+
+        return _LINE_REFERENCE.sub(cell_line, text) if text else text
+
     def finding_in_cell(self, finding: Finding) -> tuple[CodeCell, Finding] | None:
         """The finding at cell-relative positions, its fix kept only if all of it applies to that cell."""
         located = self.cell_span(finding.span)
@@ -109,7 +119,7 @@ class JoinedCells:
             edits = self.edits_by_cell(finding.fix.edits)
             if edits is not None and set(edits) <= {cell.index}:
                 fix = Fix(finding.fix.message, finding.fix.applicability, tuple(edits.get(cell.index, ())))
-        return cell, replace(finding, span=span, fix=fix)
+        return cell, replace(finding, span=span, fix=fix, evidence=self.cell_lines_in(finding.evidence))
 
 
 def join_cells(cells: Sequence[tuple[int, str]]) -> JoinedCells:
