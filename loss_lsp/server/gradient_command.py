@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
+from loss_lsp.server import notebooks
 from loss_lsp.server.gradients import GradientRun, availability
 from loss_lsp.server.pipeline import DocResult
 from loss_lsp.server.progress import WorkDone
@@ -64,6 +65,12 @@ async def check_gradients(ls: LossLanguageServer, uris: list[str] | None, positi
                 found = await asyncio.wrap_future(ls.engine.submit(workspace.python_files, priority=INDEX))
                 uris += [u for u in map(path_to_uri, map(str, found)) if u not in uris]
     else:
+        cell = uris[0] if len(uris) == 1 else None
+        notebook_view = ls.notebooks.views.get(ls.notebooks.notebook_of.get(cell, "")) if cell else None
+        if notebook_view is not None and cell is not None:  # a cell: check its notebook's losses
+            uris = [notebook_view.uri]
+            if position is not None:
+                position = notebooks.to_module_position(notebook_view, cell, position)
         for uri in uris:
             path = uri_to_path(uri)
             if path is None:  # untitled:, vscode-notebook-cell:, ...: there is no module to import the loss from
@@ -102,7 +109,7 @@ async def check_gradients(ls: LossLanguageServer, uris: list[str] | None, positi
                 on_progress, cancelled))
             findings = list(checked.findings)
             ls.gradients.runs[uri] = GradientRun(tuple(result.lines.lines or ()), tuple(findings))
-            files.append({"uri": uri, "findings": [_finding_summary(f) for f in findings],
+            files.append({"uri": uri, "findings": [_finding_summary(f, result.notebook) for f in findings],
                           "losses": [{"name": r.name, "status": r.status, "reason": r.reason,
                                       "seconds": round(r.seconds, 3)} for r in checked.losses]})
             if ls.scheduler is not None and uri in ls.scheduler.docs:
@@ -127,11 +134,19 @@ def _loss_at(result: DocResult, position: types.Position) -> list[str] | None:
     return [max(losses, key=lambda info: info.span.start_line).name]
 
 
-def _finding_summary(finding: Any) -> dict[str, Any]:
+def _finding_summary(finding: Any, notebook: notebooks.NotebookView | None = None) -> dict[str, Any]:
+    """In a notebook, ``span`` is relative to the cell named by ``cell`` (its URI)."""
+    cell = None
+    if notebook is not None and (located := notebook.joined.finding_in_cell(finding)) is not None:
+        code_cell, finding = located
+        cell = notebook.cell_uris[notebook.joined.cells.index(code_cell)]
     span = finding.span
-    return {"code": finding.code, "loss": finding.loss, "verdict": finding.verdict, "evidence": finding.evidence,
-            "message": finding.message,
-            "span": [span.start_line, span.start_col, span.end_line, span.end_col]}
+    summary = {"code": finding.code, "loss": finding.loss, "verdict": finding.verdict, "evidence": finding.evidence,
+               "message": finding.message,
+               "span": [span.start_line, span.start_col, span.end_line, span.end_col]}
+    if cell is not None:
+        summary["cell"] = cell
+    return summary
 
 
 def _summary(files: list[dict[str, Any]], cancelled: bool) -> str:

@@ -30,10 +30,11 @@ from pygls.lsp.server import LanguageServer
 from loss_lsp import __version__
 from loss_lsp.server.capabilities import CODE_ACTION_KINDS, SOURCE, ClientSupport
 from loss_lsp.server.config import SECTION, ConfigStore, editor_settings
-from loss_lsp.server import gradient_command, workspace_diagnostics
+from loss_lsp.server import gradient_command, notebooks, workspace_diagnostics
 from loss_lsp.server.gradient_command import CHECK_GRADIENTS, REQUEST_FAILED
 from loss_lsp.server.gradients import GradientRunner
 from loss_lsp.server.indexer import Indexer
+from loss_lsp.server.notebooks import NOTEBOOK_SYNC, Notebooks
 from loss_lsp.server.pipeline import DocResult, JobContext, TextCache
 from loss_lsp.server.positions import UTF16
 from loss_lsp.server.progress import WorkDone
@@ -68,7 +69,8 @@ class LossLanguageServer(LanguageServer):
     def __init__(self) -> None:
         # max_workers: nothing is put on pygls' pool (stdin has a reader thread of its own, transport.py).
         super().__init__("loss-lsp", __version__, protocol_cls=LossProtocol,
-                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental, max_workers=2)
+                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+                         notebook_document_sync=NOTEBOOK_SYNC, max_workers=2)
         self.config = ConfigStore()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.engine: EngineThread | None = None
@@ -83,6 +85,7 @@ class LossLanguageServer(LanguageServer):
         self.actions_support = ClientSupport()
         self.configuration_support = False
         self.non_python: set[str] = set()
+        self.notebooks = Notebooks()
         self.tasks: set[asyncio.Task[Any]] = set()
         self.text_cache = TextCache(self._open_text)
         self._logged_errors: dict[str, set[str]] = {}
@@ -201,7 +204,7 @@ class LossLanguageServer(LanguageServer):
         return JobContext(path=path, settings=settings, encoding=self.encoding,
                           workspace=self.indexer.workspace_of(folder) if self.indexer and path else None,
                           python=uri not in self.non_python, gradients=self.gradients.runs.get(uri),
-                          related_support=self.related_support)
+                          related_support=self.related_support, notebook=self.notebooks.views.get(uri))
 
     def _job(self, snapshot: Snapshot) -> DocResult:
         from loss_lsp.server.pipeline import run
@@ -210,7 +213,9 @@ class LossLanguageServer(LanguageServer):
 
     def _on_result(self, state: Any, result: DocResult) -> None:
         self._log_input_errors(result)
-        if not self.pull_diagnostics:
+        if result.cells is not None:  # a notebook: pushed per cell, pull or not (see notebooks.py)
+            notebooks.publish(self, result)
+        elif not self.pull_diagnostics:
             self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
                 uri=result.uri, diagnostics=result.diagnostics, version=result.version))
         if log.isEnabledFor(logging.DEBUG):
@@ -256,12 +261,24 @@ class LossLanguageServer(LanguageServer):
             self.workspace_diagnostic_refresh(None)
 
     async def result_for(self, uri: str) -> DocResult | None:
+        """The current result of an open document; for a notebook cell, the notebook's seen from the cell."""
+        notebook = self.notebooks.notebook_of.get(uri)
+        if notebook is not None:
+            result = await self.result_for(notebook)
+            return notebooks.cell_result(result, uri) if result is not None else None
         if self.scheduler is None or uri not in self.scheduler.docs:
             return None
         try:
             return await self.scheduler.current(uri)
         except LookupError:  # closed meanwhile
             return None
+
+    def version_of(self, uri: str) -> int | None:
+        if self.notebooks.is_cell(uri):
+            document = self.workspace.text_documents.get(uri)
+            return document.version if document is not None else None
+        state = self.scheduler.docs.get(uri) if self.scheduler else None
+        return state.version if state is not None else None
 
     # --- settings --------------------------------------------------------------------------
     async def pull_configuration(self) -> None:
@@ -370,6 +387,8 @@ def create_server() -> LossLanguageServer:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: LossLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
         doc = params.text_document
+        if ls.notebooks.is_cell(doc.uri):  # analysed with its notebook
+            return
         if not ls.is_python(doc.uri, doc.language_id):
             ls.non_python.add(doc.uri)
         ls.scheduler.open(doc.uri, doc.version, doc.text)  # type: ignore[union-attr]
@@ -380,6 +399,8 @@ def create_server() -> LossLanguageServer:
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: LossLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
         uri = params.text_document.uri
+        if ls.notebooks.is_cell(uri):
+            return
         document = ls.workspace.get_text_document(uri)
         ls.scheduler.change(uri, params.text_document.version, document.source)  # type: ignore[union-attr]
 
@@ -401,6 +422,8 @@ def create_server() -> LossLanguageServer:
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: LossLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
+        if ls.notebooks.is_cell(uri):
+            return
         ls.scheduler.close(uri)  # type: ignore[union-attr]
         ls._logged_errors.pop(uri, None)
         ls.gradients.runs.pop(uri, None)
@@ -412,6 +435,26 @@ def create_server() -> LossLanguageServer:
         if ls.engine is not None:  # the engine's caches need not keep the closed file's blocks
             ls.engine.submit(_forget, path or uri, priority=INDEX)
         ls.non_python.discard(uri)
+
+    # --- notebook synchronisation (notebooks.py) -------------------------------------------
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_OPEN)
+    def notebook_did_open(ls: LossLanguageServer, params: types.DidOpenNotebookDocumentParams) -> None:
+        notebooks.did_open(ls, params)
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
+    def notebook_did_change(ls: LossLanguageServer, params: types.DidChangeNotebookDocumentParams) -> None:
+        notebooks.did_change(ls, params)
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_SAVE)
+    def notebook_did_save(ls: LossLanguageServer, params: types.DidSaveNotebookDocumentParams) -> None:
+        uri = params.notebook_document.uri
+        path = uri_to_path(uri)
+        if path is not None and ls.config.settings_for(path).check_gradients_on_save:
+            ls.spawn(gradient_command.check_gradients(ls, [uri], None, None, None), "gradient check on save")
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
+    def notebook_did_close(ls: LossLanguageServer, params: types.DidCloseNotebookDocumentParams) -> None:
+        notebooks.did_close(ls, params)
 
     # --- workspace -------------------------------------------------------------------------
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
@@ -460,7 +503,7 @@ def create_server() -> LossLanguageServer:
         from loss_lsp.server import code_actions
 
         result = await ls.result_for(params.text_document.uri)
-        if result is None or result.version != _version_of(ls, params.text_document.uri):
+        if result is None or result.version != ls.version_of(params.text_document.uri):
             return None
         return code_actions.code_actions(result, params.range, params.context, ls.actions_support) or None
 
@@ -512,11 +555,6 @@ def create_server() -> LossLanguageServer:
                                       LossProtocol.command_token(), ls.protocol.msg_id)
 
     return server
-
-
-def _version_of(ls: LossLanguageServer, uri: str) -> int | None:
-    state = ls.scheduler.docs.get(uri) if ls.scheduler else None
-    return state.version if state is not None else None
 
 
 async def _watch_parent(pid: int, every: float = 5.0) -> None:

@@ -25,6 +25,8 @@ PYTHON_SUFFIXES = (".py", ".pyi")
 
 async def document_report(ls: LossLanguageServer, params: types.DocumentDiagnosticParams
                           ) -> types.DocumentDiagnosticReport:
+    if ls.notebooks.is_cell(params.text_document.uri):  # cells get theirs pushed (notebooks.py)
+        return types.RelatedFullDocumentDiagnosticReport(items=[])
     result = await ls.result_for(params.text_document.uri)
     if result is None:
         result = await closed_file_result(ls, params.text_document.uri)
@@ -67,7 +69,7 @@ async def workspace_report(ls: LossLanguageServer, params: types.WorkspaceDiagno
         open_uris = list(ls.scheduler.docs) if ls.scheduler else []
         for uri in open_uris:
             result = await ls.result_for(uri)
-            if result is not None:
+            if result is not None and result.cells is None:  # a notebook's cells are pushed, not pulled
                 items.append(_file_report(result, previous.get(uri)))
         files: list[str] = []
         if ls.indexer is not None and ls.engine is not None:
