@@ -151,6 +151,18 @@ def did_open(ls: LossLanguageServer, params: types.DidOpenNotebookDocumentParams
     view = ls.notebooks.build(ls, uri)
     if view is not None and ls.scheduler is not None:
         ls.scheduler.open(uri, params.notebook_document.version, view.joined.text)
+        index(ls, uri)
+
+
+def index(ls: LossLanguageServer, uri: str, closed: bool = False) -> None:
+    """The workspace index sees a notebook as its joined cells (its compile sites of losses defined
+    in .py modules), updated on open and save like a .py document; removed when it closes."""
+    path = uri_to_path(uri)
+    view = ls.notebooks.views.get(uri)
+    if path is None or (view is None and not closed):
+        return
+    text = None if closed or view is None else view.joined.text
+    ls.spawn(ls.update_index(path, text, deleted=closed), "index update")
 
 
 def did_change(ls: LossLanguageServer, params: types.DidChangeNotebookDocumentParams) -> None:
@@ -158,9 +170,8 @@ def did_change(ls: LossLanguageServer, params: types.DidChangeNotebookDocumentPa
     view = ls.notebooks.build(ls, uri)
     if view is None or ls.scheduler is None:
         return
-    state = ls.scheduler.docs.get(uri)
-    if state is not None and state.text == view.joined.text:
-        return  # metadata, outputs or a markdown cell changed: the module is the same
+    # Even when the joined text is the same (a magic line edited), the cells' versions moved on:
+    # the result must carry them, or code actions on those cells would be refused as stale.
     ls.scheduler.change(uri, params.notebook_document.version, view.joined.text)
 
 
@@ -171,6 +182,7 @@ def did_close(ls: LossLanguageServer, params: types.DidCloseNotebookDocumentPara
     ls.gradients.runs.pop(uri, None)
     if ls.engine is not None:  # the engine's caches need not keep the closed notebook's blocks
         ls.engine.submit(_forget, uri_to_path(uri) or uri, priority=INDEX)
+    index(ls, uri, closed=True)
     cleared = ls.notebooks.forget(uri) | {cell.uri for cell in params.cell_text_documents}
     for cell in sorted(cleared):
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=cell, diagnostics=[]))

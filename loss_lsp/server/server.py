@@ -225,6 +225,8 @@ class LossLanguageServer(LanguageServer):
 
     def _log_input_errors(self, result: DocResult) -> None:
         messages = {e.message for e in result.errors}
+        if result.notebook is not None:  # lines of the joined module, named by cell
+            messages = {result.notebook.joined.cell_lines_in(m) for m in messages}
         seen = self._logged_errors.setdefault(result.uri, set())
         for message in sorted(messages - seen):
             if "internal error" in message:
@@ -449,6 +451,7 @@ def create_server() -> LossLanguageServer:
     def notebook_did_save(ls: LossLanguageServer, params: types.DidSaveNotebookDocumentParams) -> None:
         uri = params.notebook_document.uri
         path = uri_to_path(uri)
+        notebooks.index(ls, uri)
         if path is not None and ls.config.settings_for(path).check_gradients_on_save:
             ls.spawn(gradient_command.check_gradients(ls, [uri], None, None, None), "gradient check on save")
 

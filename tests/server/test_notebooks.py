@@ -5,6 +5,7 @@ structure changes, close, and the gradient check on a notebook's losses.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -216,3 +217,31 @@ async def test_the_gradient_check_runs_on_a_notebooks_losses(client: RecordingCl
         where=lambda d: len(d) == 1 and isinstance(d[0].data, dict) and d[0].data.get("verdict") == "confirmed")
     assert "cell 3, line 3" in published.diagnostics[0].data["evidence"]  # lines named by cell, not module
     notebook.close()
+
+
+async def pulled_codes(client: RecordingClient, uri: str, want: list[str]) -> list[types.Diagnostic]:
+    """Pull a .py document's diagnostics (this client pulls) until their codes are ``want``."""
+    for _ in range(150):
+        report = await client.text_document_diagnostic_async(types.DocumentDiagnosticParams(
+            text_document=types.TextDocumentIdentifier(uri=uri)))
+        if codes(list(report.items)) == want:
+            return list(report.items)
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{uri} never had {want}")
+
+
+async def test_a_loss_defined_in_a_module_and_compiled_in_a_notebook_is_reported_in_the_module(
+        client: RecordingClient, workspace: Path) -> None:
+    module = workspace / "my_losses.py"
+    module.write_text("import tensorflow as tf\n\n\n" + DEFINE + "\n")
+    module_uri = module.as_uri()
+    client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+        uri=module_uri, language_id="python", version=1, text=module.read_text())))
+    await pulled_codes(client, module_uri, [])  # (t, p): not a loss by itself
+    notebook = Notebook(client, workspace / "uses_module.ipynb",
+                        [("code", "import tensorflow as tf\nfrom my_losses import my_loss"), ("code", COMPILE)])
+    notebook.open()
+    [diagnostic] = await pulled_codes(client, module_uri, ["LL201"])
+    assert diagnostic.range.start.line == 5
+    notebook.close()  # the notebook leaves the index: the module's finding goes with it
+    await pulled_codes(client, module_uri, [])
