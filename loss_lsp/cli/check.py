@@ -13,7 +13,8 @@ from pathlib import Path
 from loss_lsp.cli import formats
 from loss_lsp.cli.files import Source, expand, read
 from loss_lsp.cli.progress import Progress
-from loss_lsp.engine import Analysis, Edit, Finding, InputError, Workspace, analyze, apply_fixes
+from loss_lsp.checker import analyze
+from loss_lsp.engine import Analysis, Edit, Finding, InputError, Workspace, apply_fixes
 from loss_lsp.engine.fixes import apply_edits, select_fixes
 from loss_lsp.engine.ipynb import replace_sources
 from loss_lsp.engine.notebook import JoinedCells, join_cells

@@ -189,7 +189,7 @@ def did_close(ls: LossLanguageServer, params: types.DidCloseNotebookDocumentPara
 
 
 def _forget(path: str) -> None:
-    from loss_lsp.engine.analyze import forget
+    from loss_lsp.checker import forget
 
     forget(path)
 

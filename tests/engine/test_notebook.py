@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from loss_lsp.engine import Edit, Span, analyze
+from loss_lsp.checker import analyze
+from loss_lsp.engine import Edit, Span
 from loss_lsp.engine.ipynb import NotebookError, parse_notebook, replace_sources
 from loss_lsp.engine.notebook import join_cells, mask_magics
 from loss_lsp.settings import Settings
