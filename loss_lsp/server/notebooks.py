@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from lsprotocol import types
 
@@ -120,7 +121,7 @@ class Notebooks:
         uris: list[str] = []
         versions: list[int | None] = []
         for index, cell in enumerate(notebook.cells):
-            document = ls.workspace.text_documents.get(cell.document)
+            document = ls.workspace.text_documents.get(unquote(cell.document))  # pygls keys them unquoted
             if cell.kind != types.NotebookCellKind.Code or document is None:
                 continue
             if (document.language_id or "python") != "python":

@@ -17,6 +17,7 @@ import time
 from collections.abc import Coroutine
 from threading import Event
 from typing import Any, BinaryIO
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.exceptions import (
@@ -277,7 +278,7 @@ class LossLanguageServer(LanguageServer):
 
     def version_of(self, uri: str) -> int | None:
         if self.notebooks.is_cell(uri):
-            document = self.workspace.text_documents.get(uri)
+            document = self.workspace.text_documents.get(unquote(uri))
             return document.version if document is not None else None
         state = self.scheduler.docs.get(uri) if self.scheduler else None
         return state.version if state is not None else None

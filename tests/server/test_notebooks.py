@@ -6,6 +6,7 @@ structure changes, close, and the gradient check on a notebook's losses.
 from __future__ import annotations
 
 import asyncio
+import base64
 from pathlib import Path
 
 import pytest
@@ -66,7 +67,9 @@ class Notebook:
 
     def _make(self, kind: str, text: str) -> tuple[types.NotebookCell, types.TextDocumentItem]:
         self.counter += 1
-        uri = f"vscode-notebook-cell:{self.uri[len('file://'):]}#C{self.counter}"
+        # as VS Code names cells: the fragment is percent-encoded base64 (pygls keys documents unquoted)
+        fragment = base64.b64encode(f"cell{self.counter}".encode()).decode().replace("=", "%3D")
+        uri = f"vscode-notebook-cell:{self.uri[len('file://'):]}#{fragment}"
         code = kind == "code"
         cell = types.NotebookCell(kind=types.NotebookCellKind.Code if code else types.NotebookCellKind.Markup,
                                   document=uri)
