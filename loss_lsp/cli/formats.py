@@ -47,8 +47,12 @@ class Places:
 
     def evidence(self, finding: Finding) -> str:
         """The gradient check's evidence; in a notebook, with lines named by cell."""
-        entry = self.notebooks.get(finding.path)
-        return entry[0].cell_lines_in(finding.evidence) if entry is not None else finding.evidence
+        return self.lines_named(finding.path, finding.evidence)
+
+    def lines_named(self, path: str, text: str) -> str:
+        """Text that names lines ("syntax error ... (line 9)"); in a notebook, named by cell."""
+        entry = self.notebooks.get(path)
+        return entry[0].cell_lines_in(text) if entry is not None else text
 
     def file_region(self, path: str, span: Span) -> dict[str, int] | None:
         """A notebook span as a region of the .ipynb file's own text (None for a .py file)."""
@@ -90,7 +94,7 @@ def text_line(finding: Finding, places: Places = NO_PLACES) -> str:
 
 def error_line(error: InputError, places: Places = NO_PLACES) -> str:
     where = places.where(error.path, error.span) if error.span is not None else display(error.path)
-    return f"{where}: error: {error.message}"
+    return f"{where}: error: {places.lines_named(error.path, error.message)}"
 
 
 def _plural(count: int, noun: str) -> str:

@@ -197,3 +197,19 @@ def test_gradients_run_on_a_notebooks_losses_with_a_tally(tmp_path: Path) -> Non
     [line] = [line for line in result.stdout.splitlines() if ": LL201" in line]
     assert line.startswith("train.ipynb:cell 4:3:") and "[confirmed:" in line and "y_pred=0" in line
     assert "Gradient check: 1 confirmed, 0 not reproduced, 0 not run." in result.stdout
+
+
+def test_a_syntax_error_is_named_by_cell_and_shell_cells_are_not_python(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    data = notebook_data()
+    data["cells"].append({"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                          "source": ["%%bash\n", "for f in *.csv; do wc -l $f; done"]})
+    data["cells"].append({"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                          "source": ["x = 1\n", "def half_typed(:\n", "    pass"]})
+    write_notebook(tmp_path / "train.ipynb", data)
+    code, out, err = run(["check", "train.ipynb"], capsys)
+    assert code == 2
+    [line] = err.splitlines()  # the %%bash cell is not reported: it is not Python
+    assert line.startswith("train.ipynb:cell 6:2:") and "(cell 6, line 2)" in line
+    assert f"train.ipynb:cell 3:3:{flagged_column()}: LL201" in out  # the rest is still checked
