@@ -104,7 +104,8 @@ class Notebooks:
     def __init__(self) -> None:
         self.views: dict[str, NotebookView] = {}
         self.notebook_of: dict[str, str] = {}  # cell URI -> notebook URI
-        self.shown: dict[str, set[str]] = {}  # notebook URI -> cells that were sent diagnostics
+        # notebook URI -> cell URI -> (version, diagnostics) last sent, for the cells that have some
+        self.shown: dict[str, dict[str, tuple[int | None, list[types.Diagnostic]]]] = {}
 
     def is_cell(self, uri: str) -> bool:
         return uri in self.notebook_of
@@ -143,7 +144,7 @@ class Notebooks:
         self.views.pop(uri, None)
         for cell in [c for c, n in self.notebook_of.items() if n == uri]:
             del self.notebook_of[cell]
-        return self.shown.pop(uri, set())
+        return set(self.shown.pop(uri, {}))
 
 
 # --- handlers' bodies ----------------------------------------------------------------------------
@@ -196,19 +197,30 @@ def _forget(path: str) -> None:
 
 
 def publish(ls: LossLanguageServer, result: DocResult) -> None:
-    """Push each cell's diagnostics; clear cells that had some and have none (or left the notebook)."""
+    """Push the diagnostics of the cells whose diagnostics changed; clear cells that had some and
+    have none (or left the notebook).
+
+    Positions are cell-relative, so an edit in one cell leaves the other cells' diagnostics
+    equal: they are not sent again (with 40 cells with findings, resending them all costs
+    more than the analysis of the edit).
+    """
     if result.cells is None:
         return
-    shown = ls.notebooks.shown.setdefault(result.uri, set())
+    shown = ls.notebooks.shown.get(result.uri, {})
     view = result.notebook
     versions = dict(zip(view.cell_uris, view.cell_versions)) if view is not None else {}
-    for cell_uri in sorted(shown - set(result.cells)):
+    now: dict[str, tuple[int | None, list[types.Diagnostic]]] = {}
+    for cell_uri in sorted(set(shown) - set(result.cells)):
         ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=cell_uri, diagnostics=[]))
     for cell_uri, cell in result.cells.items():
-        if cell.diagnostics or cell_uri in shown:
-            ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
-                uri=cell_uri, diagnostics=cell.diagnostics, version=versions.get(cell_uri)))
-    ls.notebooks.shown[result.uri] = {uri for uri, cell in result.cells.items() if cell.diagnostics}
+        sent = (versions.get(cell_uri), cell.diagnostics)
+        if cell.diagnostics:
+            now[cell_uri] = sent
+        if shown.get(cell_uri) == sent or (not cell.diagnostics and cell_uri not in shown):
+            continue
+        ls.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
+            uri=cell_uri, diagnostics=cell.diagnostics, version=sent[0]))
+    ls.notebooks.shown[result.uri] = now
 
 
 def cell_result(result: DocResult, cell_uri: str) -> DocResult | None:
