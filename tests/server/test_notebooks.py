@@ -248,3 +248,32 @@ async def test_a_loss_defined_in_a_module_and_compiled_in_a_notebook_is_reported
     assert diagnostic.range.start.line == 5
     notebook.close()  # the notebook leaves the index: the module's finding goes with it
     await pulled_codes(client, module_uri, [])
+
+
+async def test_fix_all_in_a_cell_and_a_change_to_an_unknown_notebook(client: RecordingClient, workspace: Path) -> None:
+    two = DEFINE + "\n\ndef other(y_true, y_pred):\n    return tf.reduce_mean(tf.math.log(y_pred))"
+    notebook = Notebook(client, workspace / "fix_all.ipynb", [("code", SETUP), ("code", two), ("code", COMPILE)])
+    since = len(client.published)
+    notebook.open()
+    published = await wait_diagnostics(client, notebook.cell_uri(1), where=lambda d: codes(d) == ["LL201", "LL201"],
+                                       since=since)
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=notebook.cell_uri(1)),
+        range=published.diagnostics[0].range,
+        context=types.CodeActionContext(diagnostics=[], only=[types.CodeActionKind.SourceFixAll])))
+    [fix_all] = actions or []
+    assert set((fix_all.edit.changes or {})) | {c.text_document.uri for c in fix_all.edit.document_changes or []} \
+        == {notebook.cell_uri(1)}  # only this cell is edited
+    fixed = apply_text_edits(two, edits_of(fix_all.edit, notebook.cell_uri(1)))
+    assert fixed.count("tf.clip_by_value(") == 2
+
+    # a didChange for a notebook that was never opened is ignored; the server keeps answering
+    info = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="loss-lsp.serverInfo"))
+    open_before = info["openDocuments"]
+    client.notebook_document_did_change(types.DidChangeNotebookDocumentParams(
+        notebook_document=types.VersionedNotebookDocumentIdentifier(uri=(workspace / "never.ipynb").as_uri(),
+                                                                     version=2),
+        change=types.NotebookDocumentChangeEvent(cells=types.NotebookDocumentCellChanges(text_content=[]))))
+    info = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="loss-lsp.serverInfo"))
+    assert info["openDocuments"] == open_before  # nothing was opened by it
+    notebook.close()
