@@ -30,7 +30,7 @@ async def document_report(ls: LossLanguageServer, params: types.DocumentDiagnost
     result = await ls.result_for(params.text_document.uri)
     if result is None:
         result = await closed_file_result(ls, params.text_document.uri)
-    if result is None:
+    if result is None or result.cells is not None:  # a notebook: its diagnostics are its cells', pushed
         return types.RelatedFullDocumentDiagnosticReport(items=[])
     if params.previous_result_id == result.result_id:
         return types.RelatedUnchangedDocumentDiagnosticReport(result_id=result.result_id)
