@@ -213,3 +213,17 @@ def test_a_syntax_error_is_named_by_cell_and_shell_cells_are_not_python(
     [line] = err.splitlines()  # the %%bash cell is not reported: it is not Python
     assert line.startswith("train.ipynb:cell 6:2:") and "(cell 6, line 2)" in line
     assert f"train.ipynb:cell 3:3:{flagged_column()}: LL201" in out  # the rest is still checked
+
+
+def test_a_loss_imported_into_a_notebook_is_reported_in_its_module(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my_losses.py").write_text(
+        "import tensorflow as tf\n\n\ndef my_loss(t, p):\n    return -tf.reduce_mean(t * tf.math.log(p))\n")
+    data = notebook_data()
+    data["cells"][2]["source"] = ["from my_losses import my_loss"]  # (t, p): a loss only through the compile cell
+    data["cells"][3]["source"][1] = "model.compile(optimizer='adam', loss=my_loss)"
+    write_notebook(tmp_path / "train.ipynb", data)
+    code, out, _ = run(["check", "train.ipynb"], capsys)
+    assert code == 1
+    assert [line.split(": ")[0:2] for line in out.splitlines() if ": LL" in line] == [["my_losses.py:5:32", "LL201"]]
