@@ -226,4 +226,4 @@ def test_a_loss_imported_into_a_notebook_is_reported_in_its_module(
     write_notebook(tmp_path / "train.ipynb", data)
     code, out, _ = run(["check", "train.ipynb"], capsys)
     assert code == 1
-    assert [line.split(": ")[0:2] for line in out.splitlines() if ": LL" in line] == [["my_losses.py:5:32", "LL201"]]
+    assert [line.split(" [")[0] for line in out.splitlines() if ": LL" in line] == ["my_losses.py:5:32: LL201"]
