@@ -109,7 +109,8 @@ class JoinedCells:
         return _LINE_REFERENCE.sub(cell_line, text) if text else text
 
     def finding_in_cell(self, finding: Finding) -> tuple[CodeCell, Finding] | None:
-        """The finding at cell-relative positions, its fix kept only if all of it applies to that cell."""
+        """The finding at cell-relative positions, with the part of its fix in that cell (no fix when
+        the fix cannot be applied to cells); :meth:`edits_by_cell` of ``finding.fix`` has the rest."""
         located = self.cell_span(finding.span)
         if located is None:
             return None
@@ -117,8 +118,8 @@ class JoinedCells:
         fix = None
         if finding.fix is not None:
             edits = self.edits_by_cell(finding.fix.edits)
-            if edits is not None and set(edits) <= {cell.index}:
-                fix = Fix(finding.fix.message, finding.fix.applicability, tuple(edits.get(cell.index, ())))
+            if edits is not None and edits.get(cell.index):
+                fix = Fix(finding.fix.message, finding.fix.applicability, tuple(edits[cell.index]))
         return cell, replace(finding, span=span, fix=fix, evidence=self.cell_lines_in(finding.evidence))
 
 

@@ -19,7 +19,7 @@ from urllib.parse import unquote
 
 from lsprotocol import types
 
-from loss_lsp.server.diagnostics import span_range, to_diagnostic
+from loss_lsp.server.diagnostics import finding_key, span_range, to_diagnostic
 from loss_lsp.server.positions import Lines
 from loss_lsp.server.scheduler import INDEX
 from loss_lsp.server.uris import uri_to_path
@@ -53,10 +53,16 @@ class NotebookView:
             return None
 
 
+# The part of a fix in other cells (an import added to the first cell): finding key -> cell URI ->
+# (that cell's version, its edits).
+OtherCells = dict[tuple[Any, ...], dict[str, tuple[int | None, list[types.TextEdit]]]]
+
+
 @dataclass
 class CellResult:
     findings: list[Finding] = field(default_factory=list)  # cell-relative
     diagnostics: list[types.Diagnostic] = field(default_factory=list)
+    other_cells: OtherCells = field(default_factory=dict)
 
 
 def split_by_cell(findings: list[Finding], view: NotebookView, encoding: str,
@@ -81,6 +87,23 @@ def split_by_cell(findings: list[Finding], view: NotebookView, encoding: str,
                 for item in inside if (location := _cell_location(view, item.span, encoding)) is not None]
         out[uri].findings.append(local)
         out[uri].diagnostics.append(diagnostic)
+        if local.fix is not None and finding.fix is not None:
+            others = _other_cells(view, finding.fix.edits, cell.index, encoding)
+            if others:
+                out[uri].other_cells[tuple(finding_key(local))] = others
+    return out
+
+
+def _other_cells(view: NotebookView, edits: Any, own: int, encoding: str
+                 ) -> dict[str, tuple[int | None, list[types.TextEdit]]]:
+    out: dict[str, tuple[int | None, list[types.TextEdit]]] = {}
+    for position, cell in enumerate(view.joined.cells):
+        cell_edits = (view.joined.edits_by_cell(edits) or {}).get(cell.index)
+        if cell.index == own or not cell_edits:
+            continue
+        lines = Lines(view.cell_lines[position], encoding)
+        out[view.cell_uris[position]] = (view.cell_versions[position], [
+            types.TextEdit(range=span_range(lines, e.span), new_text=e.content) for e in cell_edits])
     return out
 
 
@@ -236,7 +259,7 @@ def cell_result(result: DocResult, cell_uri: str) -> DocResult | None:
     code_cell: CodeCell = view.joined.cells[position]
     return DocResult(cell_uri, result.path, view.cell_versions[position], result.epoch, code_cell.source, lines,
                      result.settings, findings=list(cell.findings), diagnostics=list(cell.diagnostics),
-                     seconds=result.seconds, queued=result.queued)
+                     seconds=result.seconds, queued=result.queued, other_cells=cell.other_cells)
 
 
 def to_module_position(view: NotebookView, cell_uri: str, position: types.Position) -> types.Position | None:

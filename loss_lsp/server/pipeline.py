@@ -24,7 +24,7 @@ from loss_lsp.settings import Settings
 if TYPE_CHECKING:  # the engine is imported on the engine thread, after `initialize` was answered
     from loss_lsp.engine import Analysis, Finding, InputError, Workspace
     from loss_lsp.server.gradients import GradientRun
-    from loss_lsp.server.notebooks import CellResult, NotebookView
+    from loss_lsp.server.notebooks import CellResult, NotebookView, OtherCells
     from loss_lsp.server.scheduler import Snapshot
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class DocResult:
     queued: float = 0.0  # perf_counter() when the job was queued
     notebook: NotebookView | None = None
     cells: dict[str, CellResult] | None = None  # a notebook's result per cell URI (cell-relative)
+    other_cells: OtherCells | None = None  # a cell's view: the parts of its fixes in other cells
     _result_id: str = ""
 
     @property

@@ -277,3 +277,29 @@ async def test_fix_all_in_a_cell_and_a_change_to_an_unknown_notebook(client: Rec
     info = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="loss-lsp.serverInfo"))
     assert info["openDocuments"] == open_before  # nothing was opened by it
     notebook.close()
+
+
+async def test_a_fix_that_adds_an_import_edits_the_cell_it_belongs_in(client: RecordingClient,
+                                                                      workspace: Path) -> None:
+    weighted = "def weighted(y_true, y_pred, weight):\n    return tf.reduce_mean(weight * tf.square(y_true - y_pred))"
+    compile_cell = "model = tf.keras.Sequential([tf.keras.layers.Dense(1)])\nmodel.compile(optimizer='adam', loss=weighted)"
+    notebook = Notebook(client, workspace / "partial.ipynb",
+                        [("code", "import tensorflow as tf"), ("code", weighted), ("code", compile_cell)])
+    since = len(client.published)
+    notebook.open()
+    published = await wait_diagnostics(client, notebook.cell_uri(2), where=lambda d: codes(d) == ["LL404"],
+                                       since=since)
+    [diagnostic] = published.diagnostics
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=notebook.cell_uri(2)), range=diagnostic.range,
+        context=types.CodeActionContext(diagnostics=[diagnostic])))
+    fix = next(a for a in actions or [] if "functools.partial" in a.title)
+    in_compile_cell = apply_text_edits(compile_cell, edits_of(fix.edit, notebook.cell_uri(2)))
+    assert "loss=functools.partial(weighted, weight=...)" in in_compile_cell
+    # `import functools` goes where the joined module wants it: after the imports, at the top of the
+    # next cell; it is one edit with the cell's own version, not an edit of the compile cell
+    changes = {change.text_document.uri: change for change in fix.edit.document_changes or []}
+    assert set(changes) == {notebook.cell_uri(1), notebook.cell_uri(2)}
+    assert changes[notebook.cell_uri(1)].text_document.version == 1
+    assert apply_text_edits(weighted, edits_of(fix.edit, notebook.cell_uri(1))).startswith("import functools\ndef ")
+    notebook.close()
