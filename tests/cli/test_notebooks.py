@@ -90,7 +90,11 @@ def test_sarif_region_points_into_the_notebook_file(tmp_path: Path, capsys: pyte
 
 def test_fix_rewrites_only_the_changed_cell_and_keeps_everything_else_byte_for_byte(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write_notebook(tmp_path / "train.ipynb")
+    path = tmp_path / "train.ipynb"
+    data = notebook_data()
+    data["cells"][0]["source"][1] = "With a custom loss, café-style."
+    # not Jupyter's own layout (indent 1, UTF-8): re-serialising the notebook could not keep it
+    path.write_text(json.dumps(data, indent=4, ensure_ascii=True) + "\n", encoding="utf-8")
     before = path.read_bytes()
     code, out, _ = run(["check", "--fix", str(path)], capsys)
     assert code == 0
@@ -99,7 +103,7 @@ def test_fix_rewrites_only_the_changed_cell_and_keeps_everything_else_byte_for_b
     changed = [(old, new) for old, new in zip(before.split(b"\n"), after.split(b"\n")) if old != new]
     assert len(before.split(b"\n")) == len(after.split(b"\n")) and len(changed) == 1  # one line of one cell
     assert b"tf.math.log(tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7))" in changed[0][1]
-    expected = notebook_data()
+    expected = data
     expected["cells"][2]["source"][2] = DEFINE[2].replace("log(y_pred)", "log(tf.clip_by_value(y_pred, 1e-7, 1.0 - 1e-7))")
     assert json.loads(after) == expected  # outputs, metadata, the magic line and other cells unchanged
     assert after.endswith(b"}\n")
