@@ -353,6 +353,7 @@ class LossLanguageServer(LanguageServer):
                               "lastLosses": self.gradients.last_losses},
             "tensorflowImported": "tensorflow" in sys.modules,
             "openDocuments": len(scheduler.docs) if scheduler else 0,
+            "openNotebooks": len(self.notebooks.views),
             "indexedFiles": self.indexer.indexed_files if self.indexer else 0,
             "published": scheduler.published if scheduler else 0,
             "droppedStaleResults": scheduler.dropped if scheduler else 0,

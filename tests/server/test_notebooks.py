@@ -150,6 +150,8 @@ async def test_a_loss_compiled_in_a_later_cell_is_flagged_in_its_own_cell(client
     published = await wait_diagnostics(client, notebook.cell_uri(2), where=with_ll201, since=since)
     [diagnostic] = published.diagnostics
     assert diagnostic.range == flagged_range(DEFINE)  # cell-relative, not the joined module's line 5
+    info = await client.workspace_execute_command_async(types.ExecuteCommandParams(command="loss-lsp.serverInfo"))
+    assert info["openNotebooks"] == 1
     assert published.version == 1  # the cell document's version
     others = {p.uri for p in client.published[since:]} - {notebook.cell_uri(2)}
     assert notebook.uri not in others  # nothing is published for the notebook itself
