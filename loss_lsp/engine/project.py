@@ -1,0 +1,279 @@
+"""Which Keras a file's project targets: Keras 2 (``tf.keras`` before TF 2.16, ``tf_keras``) or Keras 3.
+
+Read from the requirements the project declares nearest to the file (``pyproject.toml`` [project]
+dependencies or Poetry's, ``setup.cfg`` install_requires, ``setup.py`` install_requires as literals,
+``requirements*.txt``, or the ``*.dist-info/METADATA`` of the installed wheel the file belongs to);
+failing that, from the versions installed in this interpreter (``importlib.metadata``: Keras and
+TensorFlow are never imported). A declaration that allows both majors (``tensorflow>=2.10``) decides
+nothing. Rules that depend on the answer stay quiet when it is unknown.
+
+Pure and cheap: no TensorFlow, and results are cached per directory, checked against the mtimes of the
+directory and of the files read (an edited ``pyproject.toml`` is seen on the next analysis).
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import importlib.metadata
+import os
+import re
+import sys
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class KerasTarget:
+    major: int | None  # 2, 3, or None when unknown
+    reason: str  # e.g. "pyproject.toml declares tensorflow<2.16"; "" when unknown
+
+
+UNKNOWN = KerasTarget(None, "")
+
+_TENSORFLOW = {"tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tensorflow-macos", "tensorflow-intel",
+               "intel-tensorflow", "tensorflow-aarch64", "tf-nightly", "tf-nightly-cpu", "tf-nightly-gpu"}
+# Released versions on each side of the line (TF 2.16 made tf.keras Keras 3): a declaration targets a
+# major when it admits versions on that side only.
+_TF_KERAS2 = ["1.15.5", "2.2.3", "2.4.4", "2.6.5", "2.8.4", "2.10.1", "2.11.0", "2.12.0", "2.13.1", "2.14.1",
+              "2.15.0", "2.15.1"]
+_TF_KERAS3 = ["2.16.1", "2.16.2", "2.17.1", "2.18.0", "2.19.0", "2.20.0", "2.21.0"]
+_KERAS2 = ["2.4.3", "2.6.0", "2.9.0", "2.10.0", "2.11.0", "2.12.0", "2.13.1", "2.14.0", "2.15.0"]
+_KERAS3 = ["3.0.0", "3.3.3", "3.5.0", "3.8.0", "3.10.0", "3.12.0", "3.15.1"]
+_REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*\(?([^;()]*)\)?\s*(?:;(.*))?$")
+_SPEC = re.compile(r"(===|==|!=|~=|<=|>=|<|>|\^|~)?\s*([0-9][0-9A-Za-z.*+!-]*)")
+_DECLARATIONS = ("pyproject.toml", "setup.cfg", "setup.py")
+
+
+def keras_target(path: str | None) -> KerasTarget:
+    """The Keras the project of ``path`` targets (declared nearest to it, else installed here)."""
+    if path and os.path.isabs(path):
+        directory, child = os.path.dirname(path), os.path.basename(path)
+        for _ in range(40):
+            declared = _declared_in(directory, child)  # child: the package a site-packages' dist-info owns
+            if declared is not None:
+                return declared if declared.major is not None else installed_target()
+            parent = os.path.dirname(directory)
+            if parent == directory:
+                break
+            directory, child = parent, os.path.basename(directory)
+    return installed_target()
+
+
+@lru_cache(maxsize=1)
+def installed_target() -> KerasTarget:
+    """What ``tf.keras`` / ``keras`` are in this interpreter, from package metadata alone."""
+    if os.environ.get("TF_USE_LEGACY_KERAS", "").lower() in ("1", "true", "yes") and _version("tf-keras"):
+        return KerasTarget(2, "TF_USE_LEGACY_KERAS is set and tf_keras is installed")
+    tf = next((v for v in map(_version, sorted(_TENSORFLOW)) if v), "")
+    if tf and _version_tuple(tf) < (2, 16):
+        return KerasTarget(2, f"tensorflow {tf} is installed")
+    keras = _version("keras")
+    if keras:
+        return KerasTarget(3 if _version_tuple(keras) >= (3,) else 2, f"keras {keras} is installed")
+    return UNKNOWN
+
+
+def _version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        return ""
+
+
+# --- declarations ------------------------------------------------------------------------------------
+_CACHE: dict[tuple[str, str], tuple[tuple[float, ...], KerasTarget | None]] = {}
+
+
+def _declared_in(directory: str, file_name: str) -> KerasTarget | None:
+    """The target declared in this directory: None when nothing here mentions Keras or TensorFlow."""
+    try:
+        entries = os.scandir(directory)
+        with entries:
+            names = sorted(e.name for e in entries)
+        stamp = (os.stat(directory).st_mtime,)
+    except OSError:
+        return None
+    sources = [n for n in names if n in _DECLARATIONS or (n.startswith("requirements") and n.endswith(".txt"))]
+    owner = _dist_info_owner(directory, names, file_name) if any(n.endswith(".dist-info") for n in names) else ""
+    if owner:
+        sources.append(os.path.join(owner, "METADATA"))
+    try:
+        stamp += tuple(os.stat(os.path.join(directory, s)).st_mtime for s in sources)
+    except OSError:
+        return None
+    key = (directory, owner)
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    result: KerasTarget | None = None
+    for source in sources:
+        requirements = _read_requirements(os.path.join(directory, source))
+        decided = decide(requirements, source)
+        if decided is not None:
+            result = decided
+            if decided.major is not None:
+                break
+    _CACHE[key] = (stamp, result)
+    return result
+
+
+def _dist_info_owner(directory: str, names: list[str], top: str) -> str:
+    """The ``*.dist-info`` in ``directory`` (a site-packages) that installed the package ``top``."""
+    if not top or top.endswith(".dist-info"):
+        return ""
+    wanted = _normalise(top.removesuffix(".py"))
+    for name in names:
+        if not name.endswith(".dist-info"):
+            continue
+        if _normalise(name.split("-", 1)[0]) == wanted:
+            return name
+        try:
+            tops = Path(directory, name, "top_level.txt").read_text(encoding="utf-8").split()
+        except OSError:
+            continue
+        if top.removesuffix(".py") in tops:
+            return name
+    return ""
+
+
+def _read_requirements(path: str) -> list[str]:
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    name = os.path.basename(path)
+    if name == "pyproject.toml":
+        return _pyproject(text)
+    if name == "setup.cfg":
+        return _setup_cfg(text)
+    if name == "setup.py":
+        return _setup_py(text)
+    if name == "METADATA":
+        return [line.split(":", 1)[1] for line in text.splitlines()
+                if line.startswith("Requires-Dist:") and "extra ==" not in line]
+    return [line.split("#", 1)[0] for line in text.splitlines() if not line.lstrip().startswith(("-", "#"))]
+
+
+def _pyproject(text: str) -> list[str]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return []
+    out = [r for r in data.get("project", {}).get("dependencies", []) if isinstance(r, str)]
+    poetry = data.get("tool", {}).get("poetry", {}).get("dependencies", {})
+    for name, spec in poetry.items() if isinstance(poetry, dict) else ():
+        version = spec.get("version", "") if isinstance(spec, dict) else spec
+        if isinstance(version, str):
+            out.append(f"{name} {'' if version.strip() == '*' else version}")
+    return out
+
+
+def _setup_cfg(text: str) -> list[str]:
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return []
+    return [line for line in parser.get("options", "install_requires", fallback="").splitlines() if line.strip()]
+
+
+def _setup_py(text: str) -> list[str]:
+    """``install_requires=[...]`` as string literals (or a module-level list they name): never executed."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return []
+    lists = {t.id: node.value for node in tree.body if isinstance(node, ast.Assign)
+             for t in node.targets if isinstance(t, ast.Name)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg == "install_requires":
+            value = lists.get(node.value.id, node.value) if isinstance(node.value, ast.Name) else node.value
+            if isinstance(value, (ast.List, ast.Tuple)):
+                return [e.value for e in value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+    return []
+
+
+# --- deciding ----------------------------------------------------------------------------------------
+def decide(requirements: list[str], source: str) -> KerasTarget | None:
+    """None: nothing about Keras or TensorFlow here; major None: mentioned, but both majors allowed."""
+    parsed = [p for p in map(_parse, requirements) if p is not None]
+    mentioned = False
+    for name, specs, text in parsed:
+        if name == "tf-keras":
+            return KerasTarget(2, f"{source} declares {text}")
+    for names, keras2, keras3, line in (({"keras"}, _KERAS2, _KERAS3, (3,)),
+                                        (_TENSORFLOW, _TF_KERAS2, _TF_KERAS3, (2, 16))):
+        for name, specs, text in parsed:
+            if name not in names:
+                continue
+            mentioned = True
+            named = [v for _, v in specs if not v.endswith("*")]  # exact pins are tried too
+            old = any(_admits(specs, v) for v in keras2 + [v for v in named if _version_tuple(v) < line])
+            new = any(_admits(specs, v) for v in keras3 + [v for v in named if _version_tuple(v) >= line])
+            if old != new:
+                return KerasTarget(2 if old else 3, f"{source} declares {text}")
+    return UNKNOWN if mentioned else None
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _parse(requirement: str) -> tuple[str, list[tuple[str, str]], str] | None:
+    match = _REQUIREMENT.match(requirement.strip())
+    if match is None:
+        return None
+    name, _, spec_text, _marker = match.groups()
+    specs = [(op or "==", version) for op, version in _SPEC.findall(spec_text or "")]
+    return _normalise(name), specs, " ".join(requirement.split(";", 1)[0].split())
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    parts = []
+    for part in version.split("."):
+        digits = re.match(r"\d+", part)
+        if digits is None:
+            break
+        parts.append(int(digits.group()))
+    return tuple(parts)
+
+
+def _admits(specs: list[tuple[str, str]], version: str) -> bool:
+    v = _version_tuple(version)
+    for op, text in specs:
+        if text.endswith(".*"):  # ==2.15.* / !=2.*
+            prefix = _version_tuple(text[:-2])
+            same = v[:len(prefix)] == prefix
+            if (op == "==" and not same) or (op == "!=" and same):
+                return False
+            continue
+        w = _version_tuple(text)
+        padded = v + (0,) * (len(w) - len(v))
+        if op == "~=":  # compatible release: >= w and the same prefix up to the last component
+            if padded < w or v[:len(w) - 1] != w[:len(w) - 1]:
+                return False
+        elif op == "^":  # Poetry caret: the same first non-zero component
+            head = next((i for i, c in enumerate(w) if c), len(w) - 1)
+            if padded < w or v[:head + 1] != w[:head + 1]:
+                return False
+        elif op == "~":  # Poetry tilde: the same major.minor (or major when only that is given)
+            if padded < w or v[:min(len(w), 2)] != w[:min(len(w), 2)]:
+                return False
+        elif not _compare(op, padded, w):
+            return False
+    return True
+
+
+def _compare(op: str, v: tuple[int, ...], w: tuple[int, ...]) -> bool:
+    if op in ("==", "==="):
+        return v[:len(w)] == w
+    if op == "!=":
+        return v[:len(w)] != w
+    return {"<": v < w, "<=": v <= w, ">": v > w, ">=": v >= w}[op]
