@@ -53,7 +53,8 @@ _DECLARATIONS = ("pyproject.toml", "setup.cfg", "setup.py")
 
 def keras_target(path: str | None) -> KerasTarget:
     """The Keras the project of ``path`` targets (declared nearest to it, else installed here)."""
-    if path and os.path.isabs(path):
+    path = _file_path(path)
+    if path:
         directory, child = os.path.dirname(path), os.path.basename(path)
         for _ in range(40):
             declared = _declared_in(directory, child)  # child: the package a site-packages' dist-info owns
@@ -64,6 +65,16 @@ def keras_target(path: str | None) -> KerasTarget:
                 break
             directory, child = parent, os.path.basename(directory)
     return installed_target()
+
+
+def _file_path(path: str | None) -> str | None:
+    """An absolute filesystem path, or None for ``<stdin>`` and URIs (``untitled:``, notebook cells)."""
+    if not path or path.startswith("<"):
+        return None
+    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*):", path)
+    if scheme and len(scheme.group(1)) > 1:  # one letter: a Windows drive
+        return None
+    return os.path.abspath(path)
 
 
 @lru_cache(maxsize=1)

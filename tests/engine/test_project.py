@@ -100,3 +100,11 @@ def test_ll406_follows_the_declared_target(tmp_path: Path) -> None:
     found = [f for f in analyze(source, str(path)).findings if f.code == "LL406"]
     assert [f.span.start_col for f in found] == [11, 18]  # K.mean, keras.losses.mse
     assert all("requirements.txt declares tensorflow>=2.16" in f.message for f in found)
+
+
+def test_a_relative_path_is_the_file_under_the_working_directory(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    write(tmp_path, {"setup.cfg": "[options]\ninstall_requires = tensorflow==2.13.1\n", "pkg/losses.py": ""})
+    monkeypatch.chdir(tmp_path)
+    assert keras_target("pkg/losses.py").major == 2
+    assert keras_target("vscode-notebook-cell:/x.ipynb#W1") == installed_target()
