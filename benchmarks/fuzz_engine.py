@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from loss_lsp.engine import analyze  # noqa: E402
+from loss_lsp.checker import analyze  # noqa: E402
 from tests.expectations import fixture_files  # noqa: E402
 from tests.resilience.mutations import NEWLINES, ODD_CHARS, TOKENS, mutate  # noqa: E402
 

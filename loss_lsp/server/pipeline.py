@@ -131,7 +131,7 @@ def run(snapshot: Snapshot, context: JobContext, text_cache: TextCache) -> DocRe
 
 def _analyse(snapshot: Snapshot, context: JobContext, text_cache: TextCache, result: DocResult,
              started: float) -> DocResult:
-    from loss_lsp.engine import analyze
+    from loss_lsp.checker import analyze
 
     lines = result.lines
     analysis = analyze(snapshot.text, context.path or snapshot.uri, context.settings, context.workspace)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from loss_lsp.engine import analyze
+from loss_lsp.checker import analyze
 
 HEAD = "import keras\n\n\nclass {name}(keras.losses.Loss):\n    def __init__(self, {params}, **kwargs):\n" \
        "        super().__init__(**kwargs)\n{stores}\n    def call(self, y_true, y_pred):\n" \

@@ -88,7 +88,7 @@ def test_undecided_or_undeclared_falls_back_to_this_interpreter(tmp_path: Path) 
 
 
 def test_ll406_follows_the_declared_target(tmp_path: Path) -> None:
-    from loss_lsp.engine import analyze
+    from loss_lsp.checker import analyze
 
     source = ("import keras\nfrom keras import backend as K\n\n\ndef loss(y_true, y_pred):\n"
               "    return K.mean(keras.losses.mse(y_true, y_pred))\n")

@@ -10,7 +10,9 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from loss_lsp.engine import Analysis, analyze
+from loss_lsp.checker import analyze
+
+from loss_lsp.engine import Analysis
 from tests.expectations import FIXTURES, fixture_files
 from tests.resilience.mutations import ODD_CHARS, TOKENS, mutate, odd_lines
 

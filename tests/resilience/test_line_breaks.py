@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from loss_lsp.engine import analyze
+from loss_lsp.checker import analyze
 from loss_lsp.engine.fixes import apply_fixes
 from loss_lsp.engine.suppression import suppress_comment
 

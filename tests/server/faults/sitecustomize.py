@@ -35,7 +35,7 @@ if os.environ.get("LOSS_LSP_TEST_BROKEN_RULE"):
 if os.environ.get("LOSS_LSP_TEST_BROKEN_LOSS") or os.environ.get("LOSS_LSP_TEST_BROKEN_FILE"):
     import importlib
 
-    _analyze_module = importlib.import_module("loss_lsp.engine.analyze")  # the module, not the function
+    _analyze_module = importlib.import_module("loss_lsp.engine.pipeline")
 
     _broken_loss = os.environ.get("LOSS_LSP_TEST_BROKEN_LOSS", "")
     _broken_file = os.environ.get("LOSS_LSP_TEST_BROKEN_FILE", "")
