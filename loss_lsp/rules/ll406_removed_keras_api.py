@@ -54,7 +54,8 @@ class _Scan:
     enums: tuple[tuple[ast.expr, ast.expr, str | None], ...]  # (reported node, enum node, member)
     auto_calls: tuple[tuple[ast.Call, ast.expr, str | None], ...]  # (call, "auto" literal, enclosing class)
     auto_defaults: tuple[tuple[ast.expr, str | None], ...]  # ("auto" default, enclosing class)
-    attributes: tuple[ast.Attribute, ...]  # `x.y` that may be a removed alias or backend function
+    attributes: tuple[ast.Attribute, ...]  # `a.losses.mse`-like aliases and `a.backend.x`
+    on_names: dict[str, tuple[ast.Attribute, ...]]  # `K.x` by the name `K` (a backend if it is imported so)
 
 
 def check_module(ctx: ModuleContext) -> Iterator[Finding]:
@@ -73,8 +74,8 @@ def _removed_uses(ctx: ModuleContext) -> Iterator[Finding]:
     roots = {target.split(".", 1)[0] for target in ctx.module.imports.values()}
     if not roots & set(_LIBRARIES) or "tf_keras" in roots:
         return  # not Keras code, or Keras 2 on purpose (tf_keras / TF_USE_LEGACY_KERAS): the enum is valid
-    words = _WORDS + ("losses.", "metrics.", "backend.") + tuple(
-        f"{local}." for local, target in ctx.module.imports.items() if target == "keras.backend")
+    backends = [local for local, target in ctx.module.imports.items() if target == "keras.backend"]
+    words = _WORDS + ("losses.", "metrics.", "backend.") + tuple(f"{local}." for local in backends)
     local_losses: set[str] | None = None
     for block in ctx.module.blocks:
         if block.tree is None or not any(word in block.text for word in words):
@@ -82,7 +83,7 @@ def _removed_uses(ctx: ModuleContext) -> Iterator[Finding]:
         scan = _scan(block.tree)
         for node in scan.imports:
             yield from _removed_import(ctx, block, node)
-        for attribute in scan.attributes:
+        for attribute in scan.attributes + tuple(n for local in backends for n in scan.on_names.get(local, ())):
             yield from _removed_attribute(ctx, block, attribute)
         for target, enum, member in scan.enums:
             yield from _enum_use(ctx, block, target, enum, member)
@@ -119,6 +120,7 @@ def _compute_scan(tree: ast.Module) -> _Scan:
     auto_calls: list[tuple[ast.Call, ast.expr, str | None]] = []
     auto_defaults: list[tuple[ast.expr, str | None]] = []
     attributes: list[ast.Attribute] = []
+    on_names: dict[str, list[ast.Attribute]] = {}
     for top in tree.body:
         cls = top.name if isinstance(top, ast.ClassDef) else None
         for node in ast.walk(top):
@@ -131,9 +133,11 @@ def _compute_scan(tree: ast.Module) -> _Scan:
                     members.add(id(inner))
                 elif node.attr in _ENUMS and isinstance(node.ctx, ast.Load):
                     bare.append(node)
-                elif (node.attr in _KERAS3_LONG or node.attr in _TF_KERAS_SHORT or isinstance(inner, ast.Name)
-                      or inner_name == "backend") and node.attr not in _KERAS3_BACKEND:
+                elif node.attr in _KERAS3_LONG or node.attr in _TF_KERAS_SHORT or (
+                        inner_name == "backend" and node.attr not in _KERAS3_BACKEND):
                     attributes.append(node)
+                elif isinstance(inner, ast.Name) and node.attr not in _KERAS3_BACKEND:
+                    on_names.setdefault(inner.id, []).append(node)
             elif isinstance(node, ast.Name):
                 if node.id in _ENUMS and isinstance(node.ctx, ast.Load):
                     bare.append(node)
@@ -145,7 +149,8 @@ def _compute_scan(tree: ast.Module) -> _Scan:
             elif isinstance(node, ast.ImportFrom) and node.module in _IMPORT_MODULES and not node.level:
                 imports.append(node)
     enums += [(node, node, None) for node in bare if id(node) not in members]
-    return _Scan(tuple(imports), tuple(enums), tuple(auto_calls), tuple(auto_defaults), tuple(attributes))
+    return _Scan(tuple(imports), tuple(enums), tuple(auto_calls), tuple(auto_defaults), tuple(attributes),
+                 {name: tuple(nodes) for name, nodes in on_names.items()})
 
 
 def _builds_loss(ctx: ModuleContext, call: ast.Call, local_losses: set[str], in_loss_class: bool) -> bool:
