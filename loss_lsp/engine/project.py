@@ -2,7 +2,8 @@
 
 Read from the requirements the project declares nearest to the file (``pyproject.toml`` [project]
 dependencies or Poetry's, ``setup.cfg`` install_requires, ``setup.py`` install_requires as literals,
-``requirements*.txt``, or the ``*.dist-info/METADATA`` of the installed wheel the file belongs to);
+``requirements*.txt``, or the ``*.dist-info/METADATA`` of the installed wheel the file belongs to; their
+optional extras when the required ones say nothing);
 failing that, from the versions installed in this interpreter (``importlib.metadata``: Keras and
 TensorFlow are never imported). A declaration that allows both majors (``tensorflow>=2.10``) decides
 nothing. Rules that depend on the answer stay quiet when it is unknown.
@@ -91,6 +92,12 @@ def installed_target() -> KerasTarget:
     return UNKNOWN
 
 
+@lru_cache(maxsize=1)
+def installed_keras() -> tuple[int, ...]:
+    """The version of the ``keras`` distribution in this interpreter (``()`` when there is none)."""
+    return _version_tuple(_version("keras"))
+
+
 def _version(name: str) -> str:
     try:
         return importlib.metadata.version(name)
@@ -123,15 +130,25 @@ def _declared_in(directory: str, file_name: str) -> KerasTarget | None:
     hit = _CACHE.get(key)
     if hit is not None and hit[0] == stamp:
         return hit[1]
+    declared = [(source, *_read_requirements(os.path.join(directory, source))) for source in sources]
+    # Optional dependencies (extras) count only when the required ones say nothing: ivis, for one,
+    # declares `tensorflow<2.16` only in its "cpu" and "gpu" extras.
+    result = _first_decision([(source, required) for source, required, _ in declared], legacy=True)
+    if result is None:
+        result = _first_decision([(f"{source} (optional dependencies)", optional)
+                                  for source, _, optional in declared], legacy=False)
+    _CACHE[key] = (stamp, result)
+    return result
+
+
+def _first_decision(declared: list[tuple[str, list[str]]], legacy: bool) -> KerasTarget | None:
     result: KerasTarget | None = None
-    for source in sources:
-        requirements = _read_requirements(os.path.join(directory, source))
-        decided = decide(requirements, source)
+    for source, requirements in declared:
+        decided = decide(requirements, source, legacy)
         if decided is not None:
             result = decided
             if decided.major is not None:
                 break
-    _CACHE[key] = (stamp, result)
     return result
 
 
@@ -154,11 +171,12 @@ def _dist_info_owner(directory: str, names: list[str], top: str) -> str:
     return ""
 
 
-def _read_requirements(path: str) -> list[str]:
+def _read_requirements(path: str) -> tuple[list[str], list[str]]:
+    """(required, optional) requirement strings of one declaration file."""
     try:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return []
+        return [], []
     name = os.path.basename(path)
     if name == "pyproject.toml":
         return _pyproject(text)
@@ -167,57 +185,86 @@ def _read_requirements(path: str) -> list[str]:
     if name == "setup.py":
         return _setup_py(text)
     if name == "METADATA":
-        return [line.split(":", 1)[1] for line in text.splitlines()
-                if line.startswith("Requires-Dist:") and "extra ==" not in line]
-    return [line.split("#", 1)[0] for line in text.splitlines() if not line.lstrip().startswith(("-", "#"))]
+        requires = [line.split(":", 1)[1] for line in text.splitlines() if line.startswith("Requires-Dist:")]
+        return [r for r in requires if "extra ==" not in r], [r for r in requires if "extra ==" in r]
+    return [line.split("#", 1)[0] for line in text.splitlines() if not line.lstrip().startswith(("-", "#"))], []
 
 
-def _pyproject(text: str) -> list[str]:
+def _strings(value: object) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _pyproject(text: str) -> tuple[list[str], list[str]]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError:
-        return []
-    out = [r for r in data.get("project", {}).get("dependencies", []) if isinstance(r, str)]
+        return [], []
+    project = data.get("project", {})
+    required = _strings(project.get("dependencies", []))
+    extras = project.get("optional-dependencies", {})
+    optional = [r for group in (extras.values() if isinstance(extras, dict) else ()) for r in _strings(group)]
     poetry = data.get("tool", {}).get("poetry", {}).get("dependencies", {})
     for name, spec in poetry.items() if isinstance(poetry, dict) else ():
         version = spec.get("version", "") if isinstance(spec, dict) else spec
         if isinstance(version, str):
-            out.append(f"{name} {'' if version.strip() == '*' else version}")
-    return out
+            target = optional if isinstance(spec, dict) and spec.get("optional") else required
+            target.append(f"{name} {'' if version.strip() == '*' else version}")
+    return required, optional
 
 
-def _setup_cfg(text: str) -> list[str]:
+def _setup_cfg(text: str) -> tuple[list[str], list[str]]:
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read_string(text)
     except configparser.Error:
-        return []
-    return [line for line in parser.get("options", "install_requires", fallback="").splitlines() if line.strip()]
+        return [], []
+    required = parser.get("options", "install_requires", fallback="").splitlines()
+    optional = [line for _, value in (parser.items("options.extras_require")
+                                      if parser.has_section("options.extras_require") else ())
+                for line in value.splitlines()]
+    return [r for r in required if r.strip()], [r for r in optional if r.strip()]
 
 
-def _setup_py(text: str) -> list[str]:
-    """``install_requires=[...]`` as string literals (or a module-level list they name): never executed."""
+def _setup_py(text: str) -> tuple[list[str], list[str]]:
+    """``install_requires`` / ``extras_require`` as literals (or module-level names bound to them): never run."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
-        return []
-    lists = {t.id: node.value for node in tree.body if isinstance(node, ast.Assign)
+        return [], []
+    names = {t.id: node.value for node in tree.body if isinstance(node, ast.Assign)
              for t in node.targets if isinstance(t, ast.Name)}
+
+    def literal(node: ast.expr) -> ast.expr:
+        return names.get(node.id, node) if isinstance(node, ast.Name) else node
+
+    def string_list(node: ast.expr) -> list[str]:
+        node = literal(node)
+        if not isinstance(node, (ast.List, ast.Tuple)):
+            return []
+        return [e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+
+    required: list[str] = []
+    optional: list[str] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.keyword) and node.arg == "install_requires":
-            value = lists.get(node.value.id, node.value) if isinstance(node.value, ast.Name) else node.value
-            if isinstance(value, (ast.List, ast.Tuple)):
-                return [e.value for e in value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
-    return []
+            required += string_list(node.value)
+        elif isinstance(node, ast.keyword) and node.arg == "extras_require":
+            extras = literal(node.value)
+            if isinstance(extras, ast.Dict):
+                optional += [r for value in extras.values for r in string_list(value)]
+    return required, optional
 
 
 # --- deciding ----------------------------------------------------------------------------------------
-def decide(requirements: list[str], source: str) -> KerasTarget | None:
-    """None: nothing about Keras or TensorFlow here; major None: mentioned, but both majors allowed."""
+def decide(requirements: list[str], source: str, legacy: bool = True) -> KerasTarget | None:
+    """None: nothing about Keras or TensorFlow here; major None: mentioned, but both majors allowed.
+
+    ``legacy``: a ``tf_keras`` requirement means Keras 2 (not for optional extras, where test or
+    comparison extras often carry it beside Keras 3)."""
     parsed = [p for p in map(_parse, requirements) if p is not None]
     mentioned = False
     for name, specs, text in parsed:
-        if name == "tf-keras":
+        if name == "tf-keras" and legacy:
             return KerasTarget(2, f"{source} declares {text}")
     for names, keras2, keras3, line in (({"keras"}, _KERAS2, _KERAS3, (3,)),
                                         (_TENSORFLOW, _TF_KERAS2, _TF_KERAS3, (2, 16))):

@@ -12,7 +12,7 @@ from loss_lsp.engine.context import ModuleContext, char_col
 from loss_lsp.engine.discovery import loss_base_classes
 from loss_lsp.engine.findings import Edit, Finding, Fix
 from loss_lsp.engine.memo import on_node
-from loss_lsp.engine.project import keras_target
+from loss_lsp.engine.project import installed_keras, keras_target
 from loss_lsp.rules.rule import Rule
 
 # Keras 2 reduction members -> the Keras 3 string with the same meaning ("auto" meant
@@ -28,7 +28,9 @@ _REMOVED_MODULES = {"keras.losses", "keras.utils", "keras.utils.losses_utils"}
 _KERAS3_LONG = {"mse": "mean_squared_error", "mae": "mean_absolute_error", "mape": "mean_absolute_percentage_error",
                 "msle": "mean_squared_logarithmic_error", "kld": "kl_divergence",
                 "kullback_leibler_divergence": "kl_divergence", "logcosh": "log_cosh"}
-# ... while `tf.keras.losses` / `tf.keras.metrics` (Keras 3's tf.keras) kept the short ones and lack the long ones.
+# ... while `tf.keras.losses` / `tf.keras.metrics` (Keras 3's tf.keras) kept the short ones and lack the long ones
+# since Keras 3.3 (the wheels' API files: 3.0.2 still has them; 3.3.3, 3.8.0 and 3.15.1 do not).
+_TF_KERAS_LONG_GONE = (3, 3)
 _TF_KERAS_SHORT = {"mean_squared_error": "mse", "mean_absolute_error": "mae", "mean_absolute_percentage_error": "mape",
                    "mean_squared_logarithmic_error": "msle", "kl_divergence": "kld", "log_cosh": "logcosh"}
 _ALIAS_MODULES = ("keras.losses", "keras.metrics")
@@ -206,7 +208,8 @@ def _removed_import(ctx: ModuleContext, block: Block, node: ast.ImportFrom) -> I
             advice = "pass the reduction as a string instead"
         elif node.module in _ALIAS_MODULES and alias.name in _KERAS3_LONG:
             advice = f"import `{_KERAS3_LONG[alias.name]}`"
-        elif node.module in _TF_ALIAS_MODULES and alias.name in _TF_KERAS_SHORT:
+        elif (node.module in _TF_ALIAS_MODULES and alias.name in _TF_KERAS_SHORT
+              and installed_keras() >= _TF_KERAS_LONG_GONE):
             advice = f"import `{_TF_KERAS_SHORT[alias.name]}`, which `tf.keras` still has"
         elif node.module == "keras.backend" and alias.name not in _KERAS3_BACKEND and alias.name != "*":
             advice = f"use `keras.ops.{alias.name}`" if alias.name in _SAME_IN_OPS else "port it to `keras.ops`"
@@ -229,10 +232,11 @@ def _removed_attribute(ctx: ModuleContext, block: Block, node: ast.Attribute) ->
         yield ctx.finding(RULE, span, f"`{spelled}`: Keras 3 removed the short alias (AttributeError: module "
                           f"'{module}' has no attribute '{name}'); the function is `{new}`",
                           Fix(f"Use `{new}`", "safe", (Edit(span, new),)))
-    elif module in _TF_ALIAS_MODULES and name in _TF_KERAS_SHORT:
+    elif module in _TF_ALIAS_MODULES and name in _TF_KERAS_SHORT and installed_keras() >= _TF_KERAS_LONG_GONE:
         new = f"{spelled.rsplit('.', 1)[0]}.{_TF_KERAS_SHORT[name]}"
-        yield ctx.finding(RULE, span, f"`{spelled}` does not exist in `tf.keras` since TF 2.16 (Keras 3's "
-                          f"`tf.keras` API: AttributeError), which kept only the short alias `{new}`",
+        version = ".".join(map(str, installed_keras()))
+        yield ctx.finding(RULE, span, f"`{spelled}` does not exist in the `tf.keras` of Keras {version}, installed "
+                          f"here (gone since Keras 3.3: AttributeError), which kept only the short alias `{new}`",
                           Fix(f"Use `{new}`", "safe", (Edit(span, new),)))
     elif module == "keras.backend" and name not in _KERAS3_BACKEND:
         ops = ctx.module.alias_for("keras.ops")

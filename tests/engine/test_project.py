@@ -108,3 +108,22 @@ def test_a_relative_path_is_the_file_under_the_working_directory(tmp_path: Path,
     monkeypatch.chdir(tmp_path)
     assert keras_target("pkg/losses.py").major == 2
     assert keras_target("vscode-notebook-cell:/x.ipynb#W1") == installed_target()
+
+
+@pytest.mark.parametrize(("files", "major"), [
+    ({"pyproject.toml": '[project]\nname = "p"\ndependencies = ["numpy"]\n'
+                        '[project.optional-dependencies]\ngpu = ["tensorflow<2.16"]\n'}, 2),
+    ({"setup.py": "from setuptools import setup\nsetup(install_requires=['numpy'],\n"
+                  "      extras_require={'cpu': ['tensorflow-cpu<2.16,>=1.13.1']})\n"}, 2),
+    ({"setup.cfg": "[options]\ninstall_requires = numpy\n[options.extras_require]\ntf =\n    tensorflow>=2.16\n"}, 3),
+    # tf_keras in extras (a test extra beside Keras 3) does not make the project Keras 2:
+    ({"pyproject.toml": '[project]\nname = "p"\ndependencies = []\n'
+                        '[project.optional-dependencies]\ntest = ["tensorflow-cpu>=2.16", "tf_keras"]\n'}, 3),
+    # required dependencies win over extras:
+    ({"pyproject.toml": '[project]\nname = "p"\ndependencies = ["tensorflow>=2.16"]\n'
+                        '[project.optional-dependencies]\nold = ["tensorflow<2.16"]\n'}, 3),
+])
+def test_optional_dependencies_count_when_the_required_ones_say_nothing(tmp_path: Path, files: dict[str, str],
+                                                                         major: int) -> None:
+    write(tmp_path, {**files, "losses.py": ""})
+    assert keras_target(str(tmp_path / "losses.py")).major == major
