@@ -5,7 +5,8 @@
 Inputs are hostile variants of the fixtures (token edits, lines of odd characters, truncations, other
 line endings; ``tests/resilience/mutations.py``) and random text over code tokens and control
 characters. Prints inputs analysed per second beside ``ast.parse`` of the same inputs, and every input
-that made ``analyze`` raise, with the seed that reproduces the run. Add each failure to
+that made ``analyze`` raise or whose fixes (all of them, applied together) broke a file that parsed,
+with the seed that reproduces the run. Add each failure to
 ``tests/resilience/fuzz_corpus.json`` once fixed (``--save`` writes them in that format). Exit 1 on a failure.
 """
 
@@ -24,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from loss_lsp.checker import analyze  # noqa: E402
+from loss_lsp.engine.fixes import apply_fixes  # noqa: E402
 from tests.expectations import fixture_files  # noqa: E402
 from tests.resilience.mutations import NEWLINES, ODD_CHARS, TOKENS, mutate  # noqa: E402
 
@@ -34,13 +36,24 @@ def random_text(rng: random.Random) -> str:
                    for _ in range(rng.randint(0, 200)))
 
 
-def parse_seconds(text: str) -> float:
+def parse_seconds(text: str) -> tuple[float, bool]:
+    """How long ``ast.parse`` takes on the input, and whether it parses."""
     start = time.perf_counter()
     try:
         ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        pass
-    return time.perf_counter() - start
+        return time.perf_counter() - start, False
+    return time.perf_counter() - start, True
+
+
+def fix_breaks(text: str, findings: list) -> str:  # type: ignore[type-arg]
+    """The syntax error that applying every fix (safe and unsafe) introduced into a parsing file, or ""."""
+    fixed, _ = apply_fixes(text, findings, unsafe=True)
+    try:
+        ast.parse(fixed)
+    except (SyntaxError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return ""
 
 
 def main() -> int:
@@ -60,18 +73,24 @@ def main() -> int:
     while time.monotonic() < deadline:
         text = mutate(rng.choice(sources), rng) if rng.random() < 0.8 else random_text(rng)
         start = time.perf_counter()
+        problem, findings = "", []
         try:
-            analyze(text, "fuzzed.py")
+            findings = analyze(text, "fuzzed.py").findings
         except Exception as exc:  # noqa: BLE001 - every exception is a finding of this run
-            failures.append({"input": text, "found": f"benchmarks/fuzz_engine.py seed {seed}: "
-                                                     f"{type(exc).__name__}: {exc}"[:300]})
-            print(f"FAILURE #{len(failures)} (input {int(analysed)}): {type(exc).__name__}: {exc}")
+            problem = f"{type(exc).__name__}: {exc}"
             print("".join(traceback.format_exc(limit=-3)))
-            print(f"  input: {text[:300]!r}{' ...' if len(text) > 300 else ''}")
         elapsed = time.perf_counter() - start
+        seconds, parses = parse_seconds(text)
+        if not problem and parses and findings:
+            broken = fix_breaks(text, findings)
+            problem = f"the fixes broke a file that parsed: {broken}" if broken else ""
+        if problem:
+            failures.append({"input": text, "found": f"benchmarks/fuzz_engine.py seed {seed}: {problem}"[:300]})
+            print(f"FAILURE #{len(failures)} (input {int(analysed)}): {problem}")
+            print(f"  input: {text[:300]!r}{' ...' if len(text) > 300 else ''}")
         slowest = max(slowest, (elapsed, text[:80]))
         engine_s += elapsed
-        parse_s += parse_seconds(text)
+        parse_s += seconds
         analysed += 1
     print(f"seed {seed}: {int(analysed)} inputs in {engine_s:.1f} s of analysis")
     print(f"  analyze  : {analysed / engine_s:8.0f} inputs/s")

@@ -113,3 +113,24 @@ def test_report_how_many_inputs_were_tried() -> None:
     # Runs last in this module: the figure goes to the test log (-rA / -s) for the closing note.
     print(f"\nfuzzed sources analysed in this module: {TRIED['count']}")
     assert TRIED["count"] > 500
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"], ids=["LF", "CRLF", "CR"])
+def test_fixes_keep_a_parsing_file_parsing(newline: str) -> None:
+    """Every fix of every fixture, safe and unsafe, applied together, in each line-ending style."""
+    import ast
+
+    from loss_lsp.engine.fixes import apply_fixes
+
+    applied = 0
+    for path, source in zip(fixture_files(), SOURCES):
+        text = ("\x0c\n" + source).replace("\n", newline)  # a page break first: blank to Python
+        try:
+            ast.parse(text)
+        except SyntaxError:
+            continue  # the fixtures of syntax errors
+        fixed, count = apply_fixes(text, check(text).findings, unsafe=True)
+        applied += count
+        ast.parse(fixed, filename=str(path))
+        assert newline == "\n" or "\n" not in fixed.replace(newline, "")  # no mixed line endings
+    assert applied > 50
