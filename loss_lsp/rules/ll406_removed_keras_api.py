@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from loss_lsp.engine.chunks import Block
 from loss_lsp.engine.context import ModuleContext, char_col
 from loss_lsp.engine.discovery import loss_base_classes
-from loss_lsp.engine.findings import Edit, Finding, Fix
+from loss_lsp.engine.findings import Edit, Finding, Fix, Span
 from loss_lsp.engine.memo import on_node
 from loss_lsp.engine.project import installed_keras, keras_target
 from loss_lsp.rules.rule import Rule
@@ -39,12 +39,16 @@ _TF_ALIAS_MODULES = ("tensorflow.keras.losses", "tensorflow.keras.metrics")
 _KERAS3_BACKEND = frozenset({"backend", "clear_session", "epsilon", "floatx", "get_uid", "image_data_format",
                              "is_float_dtype", "is_int_dtype", "is_keras_tensor", "result_type", "set_epsilon",
                              "set_floatx", "set_image_data_format", "standardize_dtype"})
-# Keras 2 backend functions whose keras.ops namesake takes the same arguments (the fix renames the call).
-_SAME_IN_OPS = frozenset({"abs", "all", "any", "argmax", "argmin", "cast", "clip", "cos", "cumprod", "cumsum",
-                          "equal", "exp", "expand_dims", "greater", "greater_equal", "less", "less_equal", "log", "max",
-                          "maximum", "mean", "min", "minimum", "not_equal", "one_hot", "ones_like", "prod", "relu",
-                          "reshape", "sigmoid", "sign", "sin", "softmax", "softplus", "sqrt", "square", "squeeze",
-                          "stack", "std", "stop_gradient", "sum", "tanh", "tile", "transpose", "var", "zeros_like"})
+# Keras 2 backend functions whose keras.ops namesake has the same parameters and defaults (compared with
+# inspect.signature: tf_keras 2.21 backend against keras 3.15 ops); the fix renames the call. Not argmax,
+# cumsum, expand_dims (other defaults), clip, maximum, reshape, tile, ... (other keyword names).
+_SAME_IN_OPS = frozenset({"abs", "all", "any", "cast", "cos", "exp", "log", "max", "mean", "min", "ones_like",
+                          "prod", "sigmoid", "sign", "sin", "softmax", "softplus", "sqrt", "square", "squeeze",
+                          "stack", "std", "sum", "tanh", "transpose", "var", "zeros_like"})
+# ... and those whose keras.ops namesake differs in a default or a keyword name (same comparison).
+_OTHER_ARGS_IN_OPS = frozenset({"argmax", "argmin", "clip", "cumprod", "cumsum", "equal", "expand_dims", "greater",
+                                "greater_equal", "less", "less_equal", "maximum", "minimum", "not_equal", "one_hot",
+                                "relu", "reshape", "stop_gradient", "tile"})
 _IMPORT_MODULES = {*_REMOVED_MODULES, *_ALIAS_MODULES, *_TF_ALIAS_MODULES, "keras.backend"}
 
 
@@ -212,7 +216,7 @@ def _removed_import(ctx: ModuleContext, block: Block, node: ast.ImportFrom) -> I
               and installed_keras() >= _TF_KERAS_LONG_GONE):
             advice = f"import `{_TF_KERAS_SHORT[alias.name]}`, which `tf.keras` still has"
         elif node.module == "keras.backend" and alias.name not in _KERAS3_BACKEND and alias.name != "*":
-            advice = f"use `keras.ops.{alias.name}`" if alias.name in _SAME_IN_OPS else "port it to `keras.ops`"
+            advice = _ops_advice(alias.name)
         else:
             continue
         yield ctx.finding(RULE, ctx.span(node, block.start),
@@ -239,13 +243,32 @@ def _removed_attribute(ctx: ModuleContext, block: Block, node: ast.Attribute) ->
                           f"here (gone since Keras 3.3: AttributeError), which kept only the short alias `{new}`",
                           Fix(f"Use `{new}`", "safe", (Edit(span, new),)))
     elif module == "keras.backend" and name not in _KERAS3_BACKEND:
-        ops = ctx.module.alias_for("keras.ops")
-        fix = None
-        if ops and name in _SAME_IN_OPS:
-            fix = Fix(f"Use `{ops}.{name}`", "safe", (Edit(span, f"{ops}.{name}"),))
-        advice = f"`keras.ops.{name}` takes the same arguments" if name in _SAME_IN_OPS else "port it to `keras.ops`"
+        fix = _ops_fix(ctx, span, name) if name in _SAME_IN_OPS else None
+        advice = _ops_advice(name)
         yield ctx.finding(RULE, span, f"`{spelled}`: Keras 3's `keras.backend` has no `{name}` (AttributeError: "
                           f"module 'keras.backend' has no attribute '{name}'); {advice}", fix)
+
+
+def _ops_advice(name: str) -> str:
+    if name in _SAME_IN_OPS:
+        return f"`keras.ops.{name}` takes the same arguments"
+    if name in _OTHER_ARGS_IN_OPS:
+        return f"`keras.ops.{name}` exists, but a default or a keyword name differs: check the call"
+    return "port it to `keras.ops`"
+
+
+def _ops_fix(ctx: ModuleContext, span: Span, name: str) -> Fix | None:
+    """``K.sum`` -> ``ops.sum``, importing ``from keras import ops`` when the file has no keras.ops yet."""
+    module = ctx.module
+    ops = module.alias_for("keras.ops")
+    extra: tuple[Edit, ...] = ()
+    if ops is None:
+        if any("ops" in names for names in (module.imports, module.assignments, module.functions, module.classes)):
+            return None  # the name is taken: the author chooses how to import keras.ops
+        ops = "ops"
+        edit = ctx.file.import_edit("from keras import ops")
+        extra = (edit,) if edit else ()
+    return Fix(f"Use `{ops}.{name}`", "safe", (Edit(span, f"{ops}.{name}"), *extra))
 
 
 def _quote_style(ctx: ModuleContext, block: Block) -> str:

@@ -127,3 +127,17 @@ def test_optional_dependencies_count_when_the_required_ones_say_nothing(tmp_path
                                                                          major: int) -> None:
     write(tmp_path, {**files, "losses.py": ""})
     assert keras_target(str(tmp_path / "losses.py")).major == major
+
+
+def test_ll406_ports_backend_arithmetic_to_keras_ops_where_the_arguments_match(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    source = ("import keras\nfrom keras import backend as K\n\n\ndef loss(y_true, y_pred):\n"
+              "    return K.mean(K.square(y_true - y_pred), axis=-1) + K.clip(y_pred, 0.0, 1.0) * K.epsilon()\n")
+    path = write(tmp_path, {"requirements.txt": "keras>=3\n", "losses.py": source}) / "losses.py"
+    subprocess.run([sys.executable, "-m", "loss_lsp", "check", str(path), "--fix", "--select", "LL406"],
+                   capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    fixed = path.read_text(encoding="utf-8")
+    assert "from keras import ops\n" in fixed
+    assert "ops.mean(ops.square(y_true - y_pred), axis=-1) + K.clip(y_pred, 0.0, 1.0) * K.epsilon()" in fixed
