@@ -258,23 +258,11 @@ def _module_findings(ctx: ModuleContext) -> tuple[list[Finding], list[InputError
 
 
 # --- what the engine reports about each loss ---------------------------------------------------
-def _compile_line(loss: LossDef) -> int | None:
-    if loss.compile_sites:
-        site = loss.compile_sites[0]
-        return site.block_start + site.call.lineno - 1
-    if loss.direct_calls:
-        call, block_start = loss.direct_calls[0]
-        return block_start + call.lineno - 1
-    return None
-
-
 def _shapes_for(module: ModuleInfo, loss: LossDef, settings: Settings) -> shape_context.Shapes:
     first = loss.block.start + loss.fn.lineno - 1
     last = loss.block.start + (loss.fn.end_lineno or loss.fn.lineno) - 1
     hint_lines = [line for line in module.lines[max(first - 3, 0):last + 1] if "loss-lsp" in line]
-    direct = loss.direct_calls[0] if loss.direct_calls and not loss.compile_sites else None
-    shapes = shape_context.resolve(module, _compile_line(loss), hint_lines, dict(settings.default_shapes),
-                                   direct[0] if direct else None)
+    shapes = shape_context.for_loss(module, loss, hint_lines, dict(settings.default_shapes))
     if loss.external_shapes is not None and not shapes.known:
         y_true, y_pred, dtype = loss.external_shapes
         shapes = replace(shapes, y_true=shapes.y_true or y_true, y_pred=shapes.y_pred or y_pred,
@@ -294,4 +282,5 @@ def _loss_info(module: ModuleInfo, loss: LossDef, shapes: shape_context.Shapes) 
         name=loss.name, kind=loss.kind, span=header_span(loss, lines),  # type: ignore[arg-type]
         call_path=loss.call_path, compile_sites=(*sites, *loss.external_sites), construct=loss.construct,
         y_true_shape=shapes.y_true, y_pred_shape=shapes.y_pred, y_true_dtype=shapes.y_true_dtype,
+        y_true_domain=shapes.y_true_domain, y_pred_range=shapes.y_pred_range, source=shapes.source,
     )

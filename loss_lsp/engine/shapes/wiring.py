@@ -1,0 +1,978 @@
+"""The training script run abstractly: which arrays reach which loss, and what the model outputs there.
+
+One pass over the module's top-level statements, in order, with an environment of abstract
+values (values.py). Calls of the script's own functions are interpreted with their arguments;
+functions that train (compile/fit/GradientTape) but are never called are interpreted once with
+unknown arguments. What comes out (``ProgramFacts``) is, for each loss expression given to
+``compile`` and for each loss function called directly, the labels and the predictions it gets.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import logging
+import tokenize
+from dataclasses import dataclass, field, replace
+
+from loss_lsp.engine import memo
+from loss_lsp.engine.discovery import is_loss_signature, loss_base_classes
+from loss_lsp.engine.module import ModuleInfo, dotted
+from loss_lsp.engine.shapes import arrays, datasets, models
+from loss_lsp.engine.shapes.values import (
+    KT, Arr, ClassRef, Dataset, DictV, Frame, Func, Instance, Layer, Library, Model, PyList, Scalar, Series, Text,
+    Tup,
+)
+
+log = logging.getLogger(__name__)
+_MAX_DEPTH = 4  # nested calls of the script's own functions
+_MAX_STEPS = 60_000  # expressions evaluated per file: a pathological script gets what was found so far
+NONE = Scalar(None, "NoneType")
+_DTYPES = {"float16", "float32", "float64", "bfloat16", "int8", "int16", "int32", "int64", "uint8", "bool",
+           "double", "half", "float_", "int_", "uint16", "uint32", "uint64"}
+
+
+@dataclass(frozen=True)
+class Binding:
+    """What one call of a loss receives: the labels and the predictions (None = unknown)."""
+
+    y_true: object  # Arr
+    y_pred: object  # KT or Arr
+    where: str = ""  # "fit" / "train_on_batch" / "loop"
+
+
+@dataclass
+class ProgramFacts:
+    by_expr: dict[int, list[Binding]] = field(default_factory=dict)  # id(compile loss expression) -> uses
+    by_fn: dict[int, list[Binding]] = field(default_factory=dict)  # id(loss function node) -> direct calls
+    seen_compiles: set[int] = field(default_factory=set)  # id(compile call) reached by the interpreter
+
+
+class _Return(Exception):
+    pass
+
+
+class Frame_:
+    """One function activation: its locals (the module's globals at top level)."""
+
+    def __init__(self, names: dict[str, object], imports: dict[str, str] | None = None) -> None:
+        self.names = names
+        self.imports = imports or {}
+        self.returns: list[object] = []
+
+
+class Interpreter:
+    def __init__(self, module: ModuleInfo) -> None:
+        self.module = module
+        self.facts = ProgramFacts()
+        self.globals: dict[str, object] = {}
+        self.block_start = 0
+        self.depth = 0
+        self.steps = 0
+        self.called: set[int] = set()
+        self.active: list[int] = []
+        self.loss_classes = loss_base_classes(module)
+        self.loss_methods: dict[str, ast.AST] = {}
+        for name in self.loss_classes:
+            cls, _ = module.classes[name]
+            call = next((n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                         and n.name == "call"), None)
+            if call is not None:
+                self.loss_methods[name] = call
+
+    # --- driving ---------------------------------------------------------------------------------
+    def run(self) -> ProgramFacts:
+        top = Frame_(self.globals)
+        try:
+            for block in self.module.blocks:
+                if block.tree is None:
+                    continue
+                self.block_start = block.start
+                self.body(block.tree.body, top)
+            for name, (fn, block) in list(self.module.functions.items()):
+                if id(fn) not in self.called and _trains(fn):
+                    self.call_function(Func(fn, block.start), [], {})
+        except _Budget:
+            pass
+        return self.facts
+
+    # --- statements ------------------------------------------------------------------------------
+    def body(self, stmts: list[ast.stmt], frame: Frame_) -> None:
+        for stmt in stmts:
+            self.statement(stmt, frame)
+
+    def statement(self, stmt: ast.stmt, frame: Frame_) -> None:  # noqa: C901 - one dispatch
+        if isinstance(stmt, ast.Assign):
+            value = self.ev(stmt.value, frame)
+            value = self._with_origin(value, stmt)
+            for target in stmt.targets:
+                self.bind(target, value, frame, stmt)
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            self.bind(stmt.target, self._with_origin(self.ev(stmt.value, frame), stmt), frame, stmt)
+        elif isinstance(stmt, ast.AugAssign):
+            if isinstance(stmt.target, ast.Name):
+                left = self.lookup(stmt.target.id, frame)
+                right = self.ev(stmt.value, frame)
+                frame.names[stmt.target.id] = self._binop(stmt.op, left, right)
+        elif isinstance(stmt, ast.Expr):
+            self.ev(stmt.value, frame)
+        elif isinstance(stmt, ast.Return):
+            frame.returns.append(self.ev(stmt.value, frame) if stmt.value is not None else NONE)
+        elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+            item = self._iterate(self.ev(stmt.iter, frame))
+            self.bind(stmt.target, item, frame, None)
+            self.body(stmt.body, frame)
+            self.body(stmt.orelse, frame)
+        elif isinstance(stmt, ast.While):
+            self.ev(stmt.test, frame)
+            self.body(stmt.body, frame)
+        elif isinstance(stmt, ast.If):
+            self._if(stmt, frame)
+        elif isinstance(stmt, (ast.With, ast.AsyncWith)):
+            for item in stmt.items:
+                self.ev(item.context_expr, frame)
+                if item.optional_vars is not None:
+                    self.bind(item.optional_vars, None, frame, None)
+            self.body(stmt.body, frame)
+        elif isinstance(stmt, ast.Try) or type(stmt).__name__ == "TryStar":
+            self.body(stmt.body, frame)  # type: ignore[attr-defined]
+            self.body(stmt.orelse, frame)  # type: ignore[attr-defined]
+            self.body(stmt.finalbody, frame)  # type: ignore[attr-defined]
+        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            frame.names[stmt.name] = Func(stmt, self.block_start)
+        elif isinstance(stmt, ast.ClassDef):
+            frame.names[stmt.name] = self._class(stmt)
+        elif isinstance(stmt, ast.Import):
+            if frame.names is not self.globals:
+                for alias in stmt.names:
+                    local = alias.asname or alias.name.split(".")[0]
+                    frame.imports[local] = alias.name if alias.asname else local
+        elif isinstance(stmt, ast.ImportFrom):
+            if frame.names is not self.globals and stmt.module and not stmt.level:
+                for alias in stmt.names:
+                    frame.imports[alias.asname or alias.name] = f"{stmt.module}.{alias.name}"
+
+    def _if(self, stmt: ast.If, frame: Frame_) -> None:
+        test = stmt.test
+        if isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__":
+            self.body(stmt.body, frame)
+            return
+        self.ev(test, frame)
+        before = dict(frame.names)
+        self.body(stmt.body, frame)
+        after_body = dict(frame.names)
+        frame.names.clear()  # the same dict: at top level it is the globals
+        frame.names.update(before)
+        self.body(stmt.orelse, frame)
+        for name in set(after_body) | set(frame.names):
+            if name in after_body and name in frame.names:
+                frame.names[name] = join(after_body[name], frame.names[name])
+            else:
+                frame.names[name] = after_body.get(name, frame.names.get(name))
+
+    def _class(self, node: ast.ClassDef) -> ClassRef:
+        if node.name in self.loss_classes:
+            return ClassRef(node.name, "loss")
+        for base in node.bases:
+            path = self.module.resolve(base) or dotted(base) or ""
+            if path.rsplit(".", 1)[-1] in ("Model", "Sequential"):
+                return ClassRef(node.name, "model")
+        return ClassRef(node.name, "other")
+
+    def bind(self, target: ast.AST, value: object, frame: Frame_, stmt: ast.stmt | None) -> None:
+        if isinstance(target, ast.Name):
+            frame.names[target.id] = value
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            items = value.items if isinstance(value, Tup) else None
+            starred = any(isinstance(e, ast.Starred) for e in target.elts)
+            for index, elt in enumerate(target.elts):
+                item = items[index] if items is not None and not starred and len(items) == len(target.elts) else None
+                if isinstance(elt, ast.Starred):
+                    elt = elt.value
+                self.bind(elt, self._with_origin(item, stmt) if stmt is not None else item, frame, None)
+        elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+            base = frame.names.get(target.value.id)
+            if isinstance(base, Frame):  # df["new"] = ...: one more column (or a replaced one)
+                frame.names[target.value.id] = Frame(base.rows, None, base.origin)
+
+    def _with_origin(self, value: object, stmt: ast.stmt | None) -> object:
+        if stmt is None or isinstance(getattr(stmt, "value", None), ast.Name):
+            return value
+        if isinstance(value, (Arr, Series, Frame)):
+            line = self.block_start + stmt.lineno - 1
+            text = _code_of(self.module.lines[line]) if line < len(self.module.lines) else ""
+            if len(text) > 80:
+                text = text[:77] + "..."
+            return replace(value, origin=f"`{text}`, line {line + 1}")
+        return value
+
+    def _iterate(self, value: object) -> object:
+        if isinstance(value, _Enumerated):
+            return Tup((Scalar(None, "int64"), self._iterate(value.inner)))
+        if isinstance(value, _Zipped):
+            return Tup(tuple(self._iterate(v) for v in value.parts))
+        if isinstance(value, PyList):
+            return value.item if value.known else None
+        if isinstance(value, Tup):
+            kinds = {type(item) for item in value.items}
+            return value.items[0] if len(kinds) == 1 and value.items and not isinstance(value.items[0], Arr) else None
+        return datasets.iterate(value)
+
+    # --- names and functions ---------------------------------------------------------------------
+    def lookup(self, name: str, frame: Frame_) -> object:
+        if name in frame.names:
+            return frame.names[name]
+        if name in self.globals:
+            return self.globals[name]
+        if name in self.module.functions:
+            fn, block = self.module.functions[name]
+            return Func(fn, block.start)
+        if name in self.module.classes:
+            cls, _ = self.module.classes[name]
+            return self._class(cls)
+        return None
+
+    def call_function(self, func: Func, args: list[object], kwargs: dict[str, object]) -> object:
+        fn = func.node
+        if isinstance(fn, ast.Lambda):
+            frame = Frame_(dict(self.globals))
+            self._bind_params(fn, args, kwargs, frame)
+            saved = self.block_start
+            self.block_start = func.block_start
+            try:
+                return self.ev(fn.body, frame)
+            finally:
+                self.block_start = saved
+        if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            return None
+        if self.depth >= _MAX_DEPTH or id(fn) in self.active:
+            return None
+        self.called.add(id(fn))
+        frame = Frame_({})
+        self._bind_params(fn, args, kwargs, frame)
+        saved = self.block_start
+        self.block_start, self.depth = func.block_start, self.depth + 1
+        self.active.append(id(fn))
+        try:
+            self.body(fn.body, frame)
+        finally:
+            self.block_start, self.depth = saved, self.depth - 1
+            self.active.pop()
+        if not frame.returns:
+            return NONE
+        out = frame.returns[0]
+        for other in frame.returns[1:]:
+            out = join(out, other)
+        return out
+
+    def _bind_params(self, fn: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, args: list[object],
+                     kwargs: dict[str, object], frame: Frame_) -> None:
+        params = fn.args.posonlyargs + fn.args.args
+        defaults = [None] * (len(params) - len(fn.args.defaults)) + list(fn.args.defaults)
+        for index, (param, default) in enumerate(zip(params, defaults)):
+            if index < len(args):
+                frame.names[param.arg] = args[index]
+            elif param.arg in kwargs:
+                frame.names[param.arg] = kwargs[param.arg]
+            else:
+                frame.names[param.arg] = self.ev(default, Frame_(self.globals)) if default is not None else None
+        for param, default in zip(fn.args.kwonlyargs, fn.args.kw_defaults):
+            frame.names[param.arg] = kwargs.get(param.arg, self.ev(default, Frame_(self.globals))
+                                                if default is not None else None)
+
+    # --- expressions -----------------------------------------------------------------------------
+    def ev(self, node: ast.AST | None, frame: Frame_) -> object:  # noqa: C901 - one dispatch over node kinds
+        if node is None:
+            return None
+        self.steps += 1
+        if self.steps > _MAX_STEPS:
+            raise _Budget
+        if isinstance(node, ast.Constant):
+            value = node.value
+            if value is None:
+                return NONE
+            if isinstance(value, bool):
+                return Scalar(value, "bool")
+            if isinstance(value, (int, float)):
+                return Scalar(value, "int64" if isinstance(value, int) else "float64")
+            if isinstance(value, str):
+                return Text(value)
+            return None
+        if isinstance(node, ast.Name):
+            found = self.lookup(node.id, frame)
+            if found is None and node.id in ("float", "int", "bool"):
+                return Library(f"dtype:{ {'float': 'float64', 'int': 'int64', 'bool': 'bool'}[node.id] }")
+            if found is None:
+                return self._library_value(node, frame)
+            return found
+        if isinstance(node, ast.UnaryOp):
+            inner = self.ev(node.operand, frame)
+            if isinstance(node.op, ast.USub) and isinstance(inner, Scalar) and isinstance(inner.value, (int, float)):
+                return Scalar(-inner.value, inner.dtype)
+            if isinstance(node.op, ast.Not):
+                return Scalar(None, "bool")
+            return inner if isinstance(inner, Arr) else None
+        if isinstance(node, ast.BinOp):
+            return self._binop(node.op, self.ev(node.left, frame), self.ev(node.right, frame))
+        if isinstance(node, ast.Compare):
+            left = self.ev(node.left, frame)
+            right = self.ev(node.comparators[0], frame)
+            if len(node.ops) != 1 or isinstance(node.ops[0], (ast.Is, ast.IsNot, ast.In, ast.NotIn)):
+                return Scalar(None, "bool")
+            return arrays.arith(left, right, compare=True)
+        if isinstance(node, ast.BoolOp):
+            values = [self.ev(v, frame) for v in node.values]
+            return values[-1] if values else None
+        if isinstance(node, (ast.Tuple, ast.List)):
+            if isinstance(node, ast.List) and not node.elts:
+                return PyList()
+            if any(isinstance(e, ast.Starred) for e in node.elts):
+                return None
+            return Tup(tuple(self.ev(e, frame) for e in node.elts))
+        if isinstance(node, ast.Dict):
+            keys = [self.ev(k, frame) if k is not None else None for k in node.keys]
+            values = [self.ev(v, frame) for v in node.values]
+            if all(isinstance(k, Text) for k in keys):
+                return DictV(tuple((k.value, v) for k, v in zip(keys, values)))  # type: ignore[union-attr]
+            return None
+        if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
+            return self._comprehension(node, frame)
+        if isinstance(node, ast.IfExp):
+            self.ev(node.test, frame)
+            return join(self.ev(node.body, frame), self.ev(node.orelse, frame))
+        if isinstance(node, ast.Subscript):
+            return self._subscript(node, frame)
+        if isinstance(node, ast.Attribute):
+            return self._attribute(node, frame)
+        if isinstance(node, ast.Call):
+            return self._call(node, frame)
+        if isinstance(node, ast.Lambda):
+            return Func(node, self.block_start)
+        if isinstance(node, ast.NamedExpr):
+            value = self.ev(node.value, frame)
+            self.bind(node.target, value, frame, None)
+            return value
+        return None
+
+    def _binop(self, op: ast.operator, left: object, right: object) -> object:
+        if isinstance(op, ast.MatMult):
+            return arrays.matmul(left, right)
+        if isinstance(left, Scalar) and isinstance(right, Scalar):
+            a, b = left.value, right.value
+            if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+                try:
+                    result = {ast.Add: lambda: a + b, ast.Sub: lambda: a - b, ast.Mult: lambda: a * b,
+                              ast.FloorDiv: lambda: a // b, ast.Div: lambda: a / b,
+                              ast.Mod: lambda: a % b}.get(type(op), lambda: None)()
+                except (ZeroDivisionError, OverflowError):
+                    result = None
+                if result is not None:
+                    return Scalar(result, "int64" if isinstance(result, int) else "float64")
+            return Scalar(None, None)
+        if isinstance(left, Tup) and isinstance(right, Tup) and isinstance(op, ast.Add):
+            return Tup(left.items + right.items)
+        return arrays.arith(left, right)
+
+    def _comprehension(self, node: ast.ListComp | ast.GeneratorExp, frame: Frame_) -> object:
+        inner = Frame_(_Scoped(dict(), frame.names), frame.imports)  # type: ignore[arg-type]
+        for gen in node.generators:
+            self.bind(gen.target, self._iterate(self.ev(gen.iter, inner)), inner, None)
+        item = self.ev(node.elt, inner)
+        return PyList(item, item is not None)
+
+    def _subscript(self, node: ast.Subscript, frame: Frame_) -> object:
+        value = self.ev(node.value, frame)
+        if isinstance(value, DictV):
+            key = self.ev(node.slice, frame)
+            return value.get(key.value) if isinstance(key, Text) else None
+        if isinstance(value, _ILoc):
+            items = self._index_items(node.slice, frame)
+            if items is None:
+                return None
+            rows = [items[0]] if items else []
+            cols = items[1:2]
+            frame_value = value.frame
+            out = arrays.subscript(arrays.to_array(frame_value) or Arr(None), rows + cols) if cols else None
+            if not cols:
+                return Frame(None, frame_value.columns)
+            if isinstance(out, Arr) and out.shape is not None and len(out.shape) == 1:
+                return Series(out.shape[0])
+            if isinstance(out, Arr) and out.shape is not None and len(out.shape) == 2:
+                return Frame(out.shape[0], out.shape[1])
+            return None
+        items = self._index_items(node.slice, frame)
+        if items is None:
+            return None
+        return arrays.subscript(value, items)
+
+    def _index_items(self, node: ast.AST, frame: Frame_) -> list[tuple] | None:
+        parts = node.elts if isinstance(node, ast.Tuple) else [node]
+        items: list[tuple] = []
+        for part in parts:
+            if isinstance(part, ast.Slice):
+                bounds = []
+                for bound in (part.lower, part.upper, part.step):
+                    if bound is None:
+                        bounds.append(None)
+                        continue
+                    value = self.ev(bound, frame)
+                    bounds.append(arrays.as_int(value) if arrays.as_int(value) is not None else "?")
+                items.append(("slice", *bounds))
+                continue
+            if isinstance(part, ast.Constant) and part.value is Ellipsis:
+                items.append(("ellipsis",))
+                continue
+            value = self.ev(part, frame)
+            if value is NONE or (isinstance(value, Library) and value.kind == "newaxis"):
+                items.append(("new",))
+            elif isinstance(value, Text):
+                items.append(("col", value.value))
+            elif isinstance(value, Tup) and value.items and all(isinstance(i, Text) for i in value.items):
+                items.append(("cols", len(value.items)))
+            elif isinstance(value, Scalar) and value.dtype != "bool":
+                items.append(("int", value.value) if isinstance(value.value, int) else ("fancy_int",))
+            elif isinstance(value, Tup):
+                items.append(("fancy", len(value.items)))
+            elif isinstance(value, Arr) and value.shape is not None and len(value.shape) == 1:
+                items.append(("fancy", None if value.dtype == "bool" else value.shape[0]))
+            else:
+                return None
+        if any(item[0] == "fancy_int" for item in items):
+            items = [("int", 0) if item[0] == "fancy_int" else item for item in items]
+        return items
+
+    def _attribute(self, node: ast.Attribute, frame: Frame_) -> object:
+        if self._is_library(node, frame):
+            return self._library_value(node, frame)
+        base = self.ev(node.value, frame)
+        attr = node.attr
+        if isinstance(base, Arr):
+            if attr == "T":
+                return arrays.transpose(base)
+            if attr == "shape":
+                return Tup(tuple(Scalar(d, "int64") for d in base.shape)) if base.shape is not None else None
+            if attr in ("values", "numpy"):
+                return base
+            if attr in ("ndim",):
+                return Scalar(base.rank, "int64")
+            return None
+        if isinstance(base, Frame):
+            if attr == "values":
+                return arrays.to_array(base)
+            if attr == "shape":
+                return Tup((Scalar(base.rows, "int64"), Scalar(base.columns, "int64")))
+            if attr == "iloc":
+                return _ILoc(base)
+            if attr in ("columns", "index", "dtypes", "loc", "T", "iat", "at"):
+                return None
+            return Series(base.rows, None)  # df.price: a column
+        if isinstance(base, Series):
+            if attr == "values":
+                return Arr((base.rows,), base.dtype, None, base.origin)
+            if attr == "shape":
+                return Tup((Scalar(base.rows, "int64"),))
+            if attr == "cat":
+                return base
+            if attr == "codes":
+                return Series(base.rows, "int8")
+            return None
+        if isinstance(base, Model) and attr in ("output", "outputs"):
+            return models.outputs_of(base)
+        if isinstance(base, KT) and attr == "shape":
+            return Tup(tuple(Scalar(d, "int64") for d in base.shape)) if base.shape is not None else None
+        return None
+
+    def _is_library(self, node: ast.AST, frame: Frame_) -> bool:
+        root = node
+        while isinstance(root, ast.Attribute):
+            root = root.value
+        return (isinstance(root, ast.Name) and root.id not in frame.names and root.id not in self.globals
+                and (root.id in frame.imports or root.id in self.module.imports))
+
+    def _path(self, node: ast.AST, frame: Frame_) -> str:
+        return self.module.resolve(node, frame.imports) or ""
+
+    def _library_value(self, node: ast.AST, frame: Frame_) -> object:
+        path = self._path(node, frame)
+        if not path:
+            return None
+        name = path.rsplit(".", 1)[-1]
+        if name in _DTYPES:
+            return Library(f"dtype:{name}")
+        if name == "newaxis":
+            return Library("newaxis")
+        if name in models.RANGES and ("activations" in path or ".nn." in path or ".math." in path or ".ops." in path):
+            return Library(f"act:{name}")
+        return Library(f"path:{path}")
+
+    # --- calls -----------------------------------------------------------------------------------
+    def _call(self, node: ast.Call, frame: Frame_) -> object:  # noqa: C901 - dispatch on the callee
+        func = node.func
+        args = [self.ev(a, frame) for a in node.args if not isinstance(a, ast.Starred)]
+        kwargs = {kw.arg: self.ev(kw.value, frame) for kw in node.keywords if kw.arg}
+        if isinstance(func, ast.Attribute) and not self._is_library(func, frame):
+            receiver = self.ev(func.value, frame)
+            return self._method(receiver, func.attr, args, kwargs, node, frame)
+        callee = self.ev(func, frame)
+        if isinstance(callee, Library) and callee.kind.startswith("path:"):
+            return self._library_call(callee.kind[len("path:"):], args, kwargs, node)
+        if isinstance(callee, Library) and callee.kind.startswith("dtype:"):
+            return arrays.astype(args[0], callee.kind[len("dtype:"):]) if args and isinstance(
+                args[0], Arr) else Scalar(None, callee.kind[len("dtype:"):])
+        if isinstance(callee, Func):
+            fn = callee.node
+            if not isinstance(fn, ast.Lambda) and is_loss_signature(fn) and len(args) >= 2:  # type: ignore[arg-type]
+                self._record(id(fn), args[0], args[1], "loop")
+                return Scalar(None, "float32")
+            return self.call_function(callee, args, kwargs)
+        if isinstance(callee, ClassRef):
+            if callee.kind == "model":
+                return Model(outputs=None)
+            return Instance(callee)
+        if isinstance(callee, Instance) and callee.cls.kind == "loss" and len(args) >= 2:
+            method = self.loss_methods.get(callee.cls.name)
+            if method is not None:
+                self._record(id(method), args[0], args[1], "loop")
+            return Scalar(None, "float32")
+        if isinstance(callee, Layer):
+            return models.apply(callee, args[0] if args else None)
+        if isinstance(callee, Model):
+            return models.model_call(callee, args[0] if args else None)
+        if isinstance(func, ast.Name):
+            return self._builtin(func.id, args, kwargs)
+        return None
+
+    def _builtin(self, name: str, args: list[object], kwargs: dict[str, object]) -> object:
+        if name == "len" and args:
+            value = args[0]
+            rows = value.shape[0] if isinstance(value, Arr) and value.shape else value.rows if isinstance(
+                value, (Frame, Series)) else len(value.items) if isinstance(value, Tup) else None
+            return Scalar(rows, "int64")
+        if name == "enumerate" and args:
+            return _Enumerated(args[0])
+        if name == "zip":
+            return _Zipped(tuple(args))
+        if name in ("range",):
+            return _Range()
+        if name in ("float",):
+            return Scalar(None, "float64")
+        if name in ("int",):
+            return Scalar(None, "int64")
+        if name in ("list", "tuple") and args:
+            return args[0] if isinstance(args[0], (Tup, PyList)) else None
+        if name in ("tqdm", "iter", "sorted", "reversed") and args:
+            return args[0]
+        return None
+
+    def _record(self, key: int, y_true: object, y_pred: object, where: str) -> None:
+        self.facts.by_fn.setdefault(key, []).append(Binding(y_true, y_pred, where))
+
+    def _method(self, receiver: object, name: str, args: list[object], kwargs: dict[str, object],
+                node: ast.Call, frame: Frame_) -> object:
+        if isinstance(receiver, Model):
+            return self._model_method(receiver, name, args, kwargs, node)
+        if isinstance(receiver, PyList):
+            if name == "append" and args:
+                if receiver.item is None and receiver.known:
+                    receiver.item = args[0]
+                elif receiver.item != args[0]:
+                    joined = join(receiver.item, args[0])
+                    receiver.item, receiver.known = joined, joined is not None
+            return None
+        if isinstance(receiver, Dataset):
+            return datasets.method(receiver, name, args, lambda fn, element: self._map(fn, element))
+        if isinstance(receiver, Frame):
+            return arrays.frame_method(receiver, name, args, kwargs)
+        if isinstance(receiver, Series):
+            return arrays.series_method(receiver, name, args, kwargs)
+        if isinstance(receiver, Library) and receiver.kind.startswith("sklearn:"):
+            return arrays.sklearn_method(receiver, name, args)
+        if isinstance(receiver, Library) and receiver.kind == "rng":
+            return arrays.create(name, args, kwargs)
+        if isinstance(receiver, Arr):
+            return self._array_op(name, receiver, args, kwargs)
+        if isinstance(receiver, Instance) and receiver.cls.kind == "model":
+            return self._model_method(Model(outputs=None), name, args, kwargs, node)
+        return None
+
+    def _map(self, fn: object, element: object) -> object:
+        if not isinstance(fn, Func):
+            return None
+        args = list(element.items) if isinstance(element, Tup) else [element]
+        return self.call_function(fn, args, {})
+
+    # --- models: compile, fit, calls -------------------------------------------------------------
+    def _model_method(self, model: Model, name: str, args: list[object], kwargs: dict[str, object],
+                      node: ast.Call) -> object:
+        if name == "add" and args and model.layers is not None:
+            if isinstance(args[0], (Layer, Model)):
+                model.layers.append(args[0])  # type: ignore[arg-type]
+            return None
+        if name == "build" and args:
+            dims = arrays.as_ints(args[0])
+            model.input_shape = dims if dims is None else tuple(dims)
+            return None
+        if name == "compile":
+            self.facts.seen_compiles.add(id(node))
+            model.losses = _loss_structure(node)
+            outputs = models.outputs_of(model)
+            for expr, output in _pairs(model.losses, outputs):
+                self.facts.by_expr.setdefault(id(expr), [])
+                if output is not None:
+                    self.facts.by_expr[id(expr)].append(Binding(None, output, "compile"))
+            return None
+        if name in ("fit", "train_on_batch", "fit_generator"):
+            x = args[0] if args else kwargs.get("x")
+            y = args[1] if len(args) > 1 else kwargs.get("y")
+            if isinstance(x, Dataset):
+                element = x.element if x.batched else None
+                parts = element.items if isinstance(element, Tup) else ()
+                x, y = (parts[0], parts[1]) if len(parts) >= 2 else (None, None)
+            if model.losses is not None and y is not None:
+                outputs = models.outputs_of(model, x.shape if isinstance(x, Arr) else None)
+                for expr, output, target in _triples(model.losses, outputs, y):
+                    self.facts.by_expr.setdefault(id(expr), []).append(Binding(target, output, name))
+            return None
+        if name in ("predict", "predict_on_batch", "__call__", "call"):
+            return models.model_call(model, args[0] if args else None)
+        return None
+
+    # --- libraries -------------------------------------------------------------------------------
+    def _library_call(self, path: str, args: list[object], kwargs: dict[str, object], node: ast.Call) -> object:
+        name = path.rsplit(".", 1)[-1]
+        root = path.split(".", 1)[0]
+        if root == "numpy":
+            if path.startswith("numpy.random.default_rng") or name == "RandomState":
+                return Library("rng")
+            return self._array_function(name, args, kwargs)
+        if root == "pandas":
+            return _pandas(name, args, kwargs)
+        if root == "sklearn":
+            return arrays.sklearn_call(name, args, kwargs)
+        if "keras" in path:
+            return self._keras(path, name, args, kwargs)
+        if root == "tensorflow":
+            if ".random." in path and name in ("uniform", "normal", "truncated_normal"):
+                return _tf_random(name, args, kwargs)
+            if ".data." in path or path.endswith(".data.Dataset." + name):
+                if name == "from_tensor_slices" and args:
+                    return datasets.from_tensor_slices(args[0])
+                if name == "zip" and args:
+                    return datasets.zip_datasets(args[0] if len(args) == 1 else Tup(tuple(args)))
+                return None
+            return self._array_function(name, args, kwargs)
+        return None
+
+    def _keras(self, path: str, name: str, args: list[object], kwargs: dict[str, object]) -> object:
+        if ".datasets." in path and name == "load_data":
+            return arrays.keras_dataset(path.split(".datasets.", 1)[1].split(".")[0])
+        if name == "to_categorical" and args:
+            classes = arrays.as_int(args[1] if len(args) > 1 else kwargs.get("num_classes"))
+            return arrays.one_hot(args[0], classes)
+        if name == "Input":
+            return models.input_tensor(args[0] if args else kwargs.get("shape"), kwargs.get("name"))
+        if name == "Sequential":
+            layers = args[0] if args else kwargs.get("layers")
+            items = list(layers.items) if isinstance(layers, Tup) else []
+            if layers is not None and not isinstance(layers, Tup):
+                return Model(outputs=None)
+            start: tuple | None = None
+            if items and isinstance(items[0], KT):  # keras.Input(shape=...) as the first item
+                start, items = items[0].shape, items[1:]
+            if not all(isinstance(i, (Layer, Model)) for i in items):
+                return Model(outputs=None)
+            return Model(layers=items, input_shape=start)  # type: ignore[arg-type]
+        if name in ("Model", "Functional"):
+            outputs = args[1] if len(args) > 1 else kwargs.get("outputs")
+            return Model(outputs=outputs)
+        if name == "concatenate" and args:
+            return models.apply(Layer("Concatenate", (), tuple((k, v) for k, v in kwargs.items())), args[0])
+        if name in ("add", "multiply", "average", "maximum", "minimum", "subtract") and ".layers." in path and args:
+            return models.apply(Layer(name.capitalize()), args[0])
+        if ".layers." in path and name in models.LAYER_KINDS:
+            return Layer(name, tuple(args), tuple(kwargs.items()))
+        if ".layers." in path or ".applications." in path or name == "load_model":
+            return Model(outputs=None) if ".applications." in path or name == "load_model" else None
+        if ".ops." in path:
+            return self._array_function(name, args, kwargs)
+        return None
+
+    def _array_function(self, name: str, args: list[object], kwargs: dict[str, object]) -> object:
+        """np.f(a, ...) / tf.f(a, ...): creation from sizes, or an operation on the first argument."""
+        if name in ("concatenate", "concat", "stack", "hstack", "vstack", "column_stack") and args:
+            axis = arrays.as_int(args[1] if len(args) > 1 else kwargs.get("axis", Scalar(0)))
+            return arrays.join(name.replace("concat", "concatenate").replace("enateenate", "enate"), args[0], axis)
+        created = arrays.create(name, args, kwargs)
+        if created is not None:
+            return created
+        if not args:
+            return None
+        return self._array_op(name, args[0], args[1:], kwargs)
+
+    def _array_op(self, name: str, arr: object, rest: list[object], kwargs: dict[str, object]) -> object:
+        short = name[len("reduce_"):] if name.startswith("reduce_") else name
+        if short in arrays._REDUCTIONS or name in arrays._REDUCTIONS:
+            axis = rest[0] if rest else kwargs.get("axis")
+            return arrays.reduce(short, arr, None if axis is NONE else axis, kwargs.get("keepdims",
+                                                                                       kwargs.get("keep_dims")))
+        if name == "reshape":
+            dims_value = rest[0] if len(rest) == 1 else Tup(tuple(rest)) if rest else kwargs.get(
+                "newshape", kwargs.get("shape"))
+            return arrays.reshape(arr, arrays.as_ints(dims_value))
+        if name == "expand_dims":
+            return arrays.expand_dims(arr, arrays.as_int(rest[0] if rest else kwargs.get("axis")))
+        if name == "squeeze":
+            axis = rest[0] if rest else kwargs.get("axis")
+            return arrays.squeeze(arr, None if axis is NONE else axis)
+        if name in ("ravel", "flatten"):
+            return arrays.ravel(arr)
+        if name == "transpose" and not rest and "axes" not in kwargs and "perm" not in kwargs:
+            return arrays.transpose(arr)
+        if name in ("astype", "cast"):
+            dtype = rest[0] if rest else kwargs.get("dtype")
+            return arrays.astype(arr, arrays._dtype(dtype))
+        if name in ("dot", "matmul") and rest:
+            return arrays.matmul(arr, rest[0])
+        if name == "one_hot":
+            return arrays.one_hot(arr, arrays.as_int(rest[0] if rest else kwargs.get("depth")))
+        if name == "to_categorical":
+            return arrays.one_hot(arr, arrays.as_int(rest[0] if rest else kwargs.get("num_classes")))
+        if name == "where" and len(rest) == 2:
+            return arrays.arith(arrays.arith(arr, rest[0]), rest[1])
+        if name in arrays._COMPARE:
+            return arrays.arith(arr, rest[0] if rest else Scalar(0), compare=True)
+        if name in arrays._BINARY and rest:
+            return arrays.arith(arr, rest[0])
+        if name in arrays._ELEMENTWISE:
+            return arrays.elementwise(name, arr, rest)
+        if name in ("numpy", "copy"):
+            return arr
+        return None
+
+
+def _code_of(line: str) -> str:
+    """The line without its trailing comment."""
+    if "#" in line:
+        try:
+            for token in tokenize.generate_tokens(io.StringIO(line.strip()).readline):
+                if token.type == tokenize.COMMENT:
+                    return line.strip()[:token.start[1]].rstrip()
+        except (tokenize.TokenError, SyntaxError, IndentationError):
+            pass
+    return line.strip()
+
+
+class _Budget(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class _Enumerated:
+    inner: object
+
+
+@dataclass(frozen=True)
+class _Zipped:
+    parts: tuple[object, ...]
+
+
+@dataclass(frozen=True)
+class _Range:
+    pass
+
+
+@dataclass(frozen=True)
+class _ILoc:
+    frame: Frame
+
+
+class _Scoped(dict):  # type: ignore[type-arg]
+    """A function's locals that fall back to the module's globals on lookup."""
+
+    def __init__(self, local: dict, outer: dict) -> None:  # type: ignore[type-arg]
+        super().__init__(local)
+        self.outer = outer
+
+    def __missing__(self, key: str) -> object:
+        return self.outer[key]
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(key) or key in self.outer
+
+    def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
+        if super().__contains__(key):
+            return super().__getitem__(key)
+        return self.outer.get(key, default)
+
+
+def _tf_random(name: str, args: list[object], kwargs: dict[str, object]) -> object:
+    """tf.random.uniform(shape, minval, maxval, dtype) / normal(shape, ...): the shape comes first."""
+    shape = arrays.as_ints(args[0] if args else kwargs.get("shape"))
+    if shape is None:
+        return None
+    dtype = arrays._dtype(kwargs.get("dtype")) or "float32"
+    if name == "uniform" and arrays.is_int(dtype):
+        low = arrays.as_int(args[1] if len(args) > 1 else kwargs.get("minval", Scalar(0)))
+        high = arrays.as_int(args[2] if len(args) > 2 else kwargs.get("maxval"))
+        classes = high if low == 0 and high else None
+        return Arr(shape, dtype, "binary" if classes == 2 else f"integer:{classes}" if classes else None)
+    return Arr(shape, dtype, "continuous")
+
+
+def _pandas(name: str, args: list[object], kwargs: dict[str, object]) -> object:
+    if name.startswith("read_"):
+        return Frame(None, None)
+    if name == "DataFrame":
+        data = args[0] if args else kwargs.get("data")
+        if isinstance(data, DictV):
+            return Frame(None, len(data.items))
+        array = arrays.to_array(data) if data is not None else None
+        if array is not None and array.shape is not None and len(array.shape) == 2:
+            return Frame(array.shape[0], array.shape[1])
+        return Frame(None, None)
+    if name == "Series":
+        array = arrays.to_array(args[0]) if args else None
+        return Series(array.shape[0] if array is not None and array.shape else None, array.dtype if array else None)
+    if name == "get_dummies":
+        source = args[0] if args else None
+        rows = source.rows if isinstance(source, (Series, Frame)) else None
+        return Frame(rows, None)
+    if name == "concat":
+        return Frame(None, None)
+    return None
+
+
+def _loss_structure(node: ast.Call) -> object:
+    """What compile got as ``loss=``: the expression node, or a Tup/DictV of nodes."""
+    value = next((kw.value for kw in node.keywords if kw.arg == "loss"), None)
+    if value is None and len(node.args) >= 2:
+        value = node.args[1]
+    if value is None:
+        return None
+    if isinstance(value, (ast.List, ast.Tuple)):
+        return Tup(tuple(value.elts))
+    if isinstance(value, ast.Dict):
+        if all(isinstance(k, ast.Constant) and isinstance(k.value, str) for k in value.keys):
+            return DictV(tuple((k.value, v) for k, v in zip(value.keys, value.values)))  # type: ignore[union-attr]
+        return None
+    return value
+
+
+def _output_list(outputs: object) -> list[object] | None:
+    if isinstance(outputs, Tup):
+        return list(outputs.items)
+    if isinstance(outputs, DictV):
+        return [v for _, v in outputs.items]
+    return None
+
+
+def _named(outputs: object) -> dict[str, object]:
+    if isinstance(outputs, DictV):
+        return dict(outputs.items)
+    return {o.name: o for o in (_output_list(outputs) or []) if isinstance(o, KT) and o.name}
+
+
+def _pairs(losses: object, outputs: object) -> list[tuple[ast.AST, object]]:
+    return [(expr, output) for expr, output, _ in _triples(losses, outputs, None)]
+
+
+def _triples(losses: object, outputs: object, targets: object) -> list[tuple[ast.AST, object, object]]:
+    """(loss expression, the output it gets, the labels it gets), following Keras's matching rules."""
+    if losses is None:
+        return []
+    out_list = _output_list(outputs)
+    if isinstance(losses, ast.AST):
+        if out_list is None:  # one output (or unknown): the labels are y itself
+            target = targets if not isinstance(targets, (Tup, DictV)) else None
+            return [(losses, outputs if isinstance(outputs, KT) else None, target)]
+        # one loss for several outputs: applied to each; shapes may differ, the join keeps what agrees
+        target_list = _target_list(targets, outputs, len(out_list))
+        return [(losses, o, t) for o, t in zip(out_list, target_list)]
+    if isinstance(losses, Tup):
+        exprs = list(losses.items)
+        outs = out_list if out_list is not None and len(out_list) == len(exprs) else [None] * len(exprs)
+        if isinstance(outputs, KT) and exprs:  # one output: Keras pairs it with the first loss (measured)
+            target = targets if not isinstance(targets, (Tup, DictV)) else None
+            return [(exprs[0], outputs, target)]
+        target_list = _target_list(targets, outputs, len(exprs))
+        return [(e, o, t) for e, o, t in zip(exprs, outs, target_list)]  # type: ignore[misc]
+    if isinstance(losses, DictV):
+        named = _named(outputs)
+        order = [key for key, _ in outputs.items] if isinstance(outputs, DictV) else [
+            o.name if isinstance(o, KT) else None for o in (out_list or [])]
+        found = []
+        for key, expr in losses.items:
+            output = named.get(key)
+            if isinstance(targets, DictV):
+                target = targets.get(key)
+            elif isinstance(targets, Tup) and key in order and len(targets.items) == len(order):
+                target = targets.items[order.index(key)]
+            else:
+                target = None
+            found.append((expr, output, target))
+        return found  # type: ignore[return-value]
+    return []
+
+
+def _target_list(targets: object, outputs: object, count: int) -> list[object]:
+    if isinstance(targets, Tup) and len(targets.items) == count:
+        return list(targets.items)
+    if isinstance(targets, DictV):
+        names = [o.name if isinstance(o, KT) else None for o in (_output_list(outputs) or [])]
+        return [targets.get(n) if n else None for n in names] if len(names) == count else [None] * count
+    return [None] * count
+
+
+def join(a: object, b: object) -> object:
+    """Either value (two branches, two calls): what both agree on."""
+    if a is b or a == b:
+        return a
+    if isinstance(a, Arr) and isinstance(b, Arr):
+        if a.shape is None or b.shape is None or len(a.shape) != len(b.shape):
+            shape = None
+        else:
+            shape = tuple(x if x == y else None for x, y in zip(a.shape, b.shape))
+        return Arr(shape, a.dtype if a.dtype == b.dtype else None, a.domain if a.domain == b.domain else None,
+                   a.origin if a.origin == b.origin else "")
+    if isinstance(a, KT) and isinstance(b, KT):
+        shape = None if a.shape is None or b.shape is None or len(a.shape) != len(b.shape) else tuple(
+            x if x == y else None for x, y in zip(a.shape, b.shape))
+        return KT(shape, a.activation if a.activation == b.activation else None, a.name if a.name == b.name else None)
+    if isinstance(a, Scalar) and isinstance(b, Scalar):
+        return Scalar(None, a.dtype if a.dtype == b.dtype else None)
+    if isinstance(a, Tup) and isinstance(b, Tup) and len(a.items) == len(b.items):
+        return Tup(tuple(join(x, y) for x, y in zip(a.items, b.items)))
+    return None
+
+
+def _trains(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether a function compiles or fits a model, or runs a GradientTape (cached on the tree)."""
+    def compute() -> bool:
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
+                    "compile", "fit", "GradientTape", "train_on_batch"):
+                return True
+        return False
+
+    return memo.on_node(fn, "trains", compute)
+
+
+def program_facts(module: ModuleInfo) -> ProgramFacts:
+    """The facts of one module, computed once per analysis (the module object is new after an edit)."""
+    global _LAST
+    last = _LAST
+    if last is not None and last[0] is module:
+        return last[1]
+    interpreter = Interpreter(module)
+    try:
+        facts = interpreter.run()
+    except (RecursionError, MemoryError):
+        facts = ProgramFacts()  # too deep to follow: nothing is known
+    except Exception:  # a gap in the interpreter must not cost the file its other findings
+        log.exception("shape inference failed on %s", module.path)
+        facts = ProgramFacts()
+    _LAST = (module, facts)
+    return facts
+
+
+_LAST: tuple[ModuleInfo, ProgramFacts] | None = None
