@@ -125,15 +125,9 @@ def _seeds(loss: LossDef, shapes: shape_context.Shapes) -> dict[str, Val]:
     params = loss.params
     if len(params) < 2:
         return {}
-    true_rank = len(shapes.y_true) if shapes.y_true is not None else None
-    pred_rank = len(shapes.y_pred) if shapes.y_pred is not None else None
-    if loss.call_path == "compile" and true_rank is not None and pred_rank is not None:
-        # Keras's wrapper aligns ranks before calling a plain function: (B,) labels are expanded
-        # to (B, 1); otherwise a trailing 1 of the longer one is squeezed.
-        if true_rank == 1 and pred_rank == 2:
-            true_rank = 2
-        elif abs(true_rank - pred_rank) == 1:
-            true_rank = pred_rank = min(true_rank, pred_rank)
+    y_true, y_pred = shape_context.as_received(shapes.y_true, shapes.y_pred, loss.call_path)
+    true_rank = len(y_true) if y_true is not None else None
+    pred_rank = len(y_pred) if y_pred is not None else None
     # Loss.__call__ (and so compile) converts y_true to the loss dtype; only direct calls see int labels.
     integer = shape_context.is_int_dtype(shapes.y_true_dtype) and loss.call_path in ("direct", "unknown")
     return {

@@ -36,6 +36,21 @@ class Shapes:
         return self.y_true is not None and self.y_pred is not None
 
 
+def as_received(y_true: Dims | None, y_pred: Dims | None, call_path: str) -> tuple[Dims | None, Dims | None]:
+    """The shapes the loss function itself sees: Keras's wrapper for a function given to ``compile``
+    aligns a rank difference of one when the longer shape ends in 1 (keras ``squeeze_or_expand_to_same_rank``):
+    (B,) labels become (B, 1); otherwise the trailing 1 is squeezed. Loss subclasses and direct calls
+    get the arrays unchanged."""
+    if call_path != "compile" or y_true is None or y_pred is None:
+        return y_true, y_pred
+    t, p = tuple(y_true), tuple(y_pred)
+    if len(t) == len(p) + 1 and t[-1] == 1:
+        return (t, (*p, 1)) if len(p) == 1 else (t[:-1], p)
+    if len(p) == len(t) + 1 and p[-1] == 1:
+        return ((*t, 1), p) if len(t) == 1 else (t, p[:-1])
+    return t, p
+
+
 def is_int_dtype(name: str | None) -> bool:
     return bool(name) and name in INT_DTYPES  # type: ignore[operator]
 
