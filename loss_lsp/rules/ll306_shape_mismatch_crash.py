@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from loss_lsp.engine.context import LossContext
 from loss_lsp.engine.findings import Finding, Fix
 from loss_lsp.engine.shapes import as_received, is_int_dtype
-from loss_lsp.engine.shapes.operands import operand_shape, outcome
+from loss_lsp.engine.dataflow import Flow
+from loss_lsp.engine.shapes.operands import outcome, received_operand_shapes
 from loss_lsp.engine.shapes.values import shape_text
-from loss_lsp.rules.common import short
 from loss_lsp.rules.rule import Rule
 
 _PATHS = {"loss_class": "a Loss subclass's call gets them as the program makes them",
@@ -19,32 +19,24 @@ _PATHS = {"loss_class": "a Loss subclass's call gets them as the program makes t
           "unknown": "as the program makes them"}
 
 
-def crash_shapes(ctx: LossContext, flow: object, true_side: ast.AST,
-                 pred_side: ast.AST) -> tuple[tuple, tuple] | None:
-    """The two operand shapes when combining them raises (Keras does not align them on this path)."""
-    shapes = ctx.shapes
-    if not shapes.known or len(ctx.loss.params) < 2:
+def crash_shapes(ctx: LossContext, flow: Flow, true_side: ast.AST, pred_side: ast.AST) -> tuple[tuple, tuple] | None:
+    """The two operand shapes when combining them raises (as the loss receives them on its call path)."""
+    if not ctx.shapes.known:
         return None
-    y_true, y_pred = as_received(shapes.y_true, shapes.y_pred, ctx.loss.call_path)
-    seeds = {ctx.loss.params[0]: y_true, ctx.loss.params[1]: y_pred}
+    y_true, y_pred = as_received(ctx.shapes.y_true, ctx.shapes.y_pred, ctx.loss.call_path)
+    found = received_operand_shapes(flow, ctx.loss.params, y_true, y_pred, true_side, pred_side)
+    return found if found is not None and outcome(*found) == "crash" else None
 
-    def op_name(call: ast.Call) -> str | None:
-        op = flow.op(call)  # type: ignore[attr-defined]
-        return short(op) if op is not None else None
 
-    fn = flow.fn  # type: ignore[attr-defined]
-    t = operand_shape(fn, true_side, seeds, op_name)
-    p = operand_shape(fn, pred_side, seeds, op_name)
-    if t is None or p is None or outcome(t, p) != "crash":
-        return None
-    return t, p
+def crashes(ctx: LossContext) -> bool:
+    """Whether some op of the loss raises at the first batch (nothing after it runs)."""
+    return any(crash_shapes(ctx, flow, t, p) is not None
+               for flow in ctx.flow.all_flows() for _, t, p in flow.rank_mismatches())
 
 
 def check(ctx: LossContext) -> Iterator[Finding]:
     for flow in ctx.flow.all_flows():
-        for node, true_side, pred_side in flow.broadcasts:
-            if not flow.is_live(node):
-                continue
+        for node, true_side, pred_side in flow.rank_mismatches():
             found = crash_shapes(ctx, flow, true_side, pred_side)
             if found is None:
                 continue

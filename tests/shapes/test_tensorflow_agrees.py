@@ -23,7 +23,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from loss_lsp.engine import analyze  # noqa: E402
+from loss_lsp.checker import analyze  # noqa: E402
 from loss_lsp.engine.shapes import as_received  # noqa: E402
 from tests.expectations import FIXTURES  # noqa: E402
 

@@ -134,3 +134,21 @@ def outcome(a: tuple, b: tuple) -> Outcome | None:
             return None
         return "crash"  # two different sizes, or the batch against a fixed size k > 1
     return result
+
+
+def received_operand_shapes(flow: object, params: list[str], y_true: tuple | None, y_pred: tuple | None,
+                            true_side: ast.AST, pred_side: ast.AST) -> tuple[tuple, tuple] | None:
+    """The shapes of the two sides of an elementwise op in a loss, from the shapes the loss receives
+    (``as_received``); None when either is unknown. ``flow`` names library calls (``flow.op``)."""
+    if y_true is None or y_pred is None or len(params) < 2:
+        return None
+    seeds = {params[0]: tuple(y_true), params[1]: tuple(y_pred)}
+
+    def op_name(call: ast.Call) -> str | None:
+        op = flow.op(call)  # type: ignore[attr-defined]
+        return op.name.rsplit(".", 1)[-1] if op is not None else None
+
+    fn = flow.fn  # type: ignore[attr-defined]
+    t = operand_shape(fn, true_side, seeds, op_name)
+    p = operand_shape(fn, pred_side, seeds, op_name)
+    return (t, p) if t is not None and p is not None else None
