@@ -371,6 +371,10 @@ class Interpreter:
             return Scalar(None, None)
         if isinstance(left, Tup) and isinstance(right, Tup) and isinstance(op, ast.Add):
             return Tup(left.items + right.items)
+        if isinstance(op, ast.Mult) and isinstance(left, Tup) != isinstance(right, Tup):  # [[0.5]] * n
+            items, times = (left, right) if isinstance(left, Tup) else (right, left)
+            n = arrays.as_int(times)
+            return Tup(items.items * n) if n is not None and 0 <= n * len(items.items) <= 100_000 else None
         return arrays.arith(left, right)
 
     def _comprehension(self, node: ast.ListComp | ast.GeneratorExp, frame: Frame_) -> object:
