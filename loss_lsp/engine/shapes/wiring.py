@@ -113,6 +113,10 @@ class Interpreter:
             if isinstance(stmt.target, ast.Name):
                 left = self.lookup(stmt.target.id, frame)
                 right = self.ev(stmt.value, frame)
+                if isinstance(left, PyList) and isinstance(stmt.op, ast.Add) and isinstance(right, Tup):
+                    for item in right.items:  # labels += [1]: one more item
+                        self._method(left, "append", [item], {}, None, frame)  # type: ignore[arg-type]
+                    return
                 frame.names[stmt.target.id] = self._binop(stmt.op, left, right)
         elif isinstance(stmt, ast.Expr):
             self.ev(stmt.value, frame)
@@ -539,6 +543,8 @@ class Interpreter:
                 self._record(id(method), args[0], args[1], "loop")
             return Scalar(None, "float32")
         if isinstance(callee, Layer):
+            if callee.kind == "Lambda" and callee.args and isinstance(callee.args[0], Func) and args:
+                return self._lambda_layer(callee.args[0], args[0])
             return models.apply(callee, args[0] if args else None)
         if isinstance(callee, Model):
             return models.model_call(callee, args[0] if args else None)
@@ -598,6 +604,15 @@ class Interpreter:
         if isinstance(receiver, Instance) and receiver.cls.kind == "model":
             return self._model_method(Model(outputs=None), name, args, kwargs, node)
         return None
+
+    def _lambda_layer(self, fn: Func, value: object) -> object:
+        """``Lambda(f)(x)`` with a visible ``f``: run it on arrays of the tensors' shapes."""
+        def as_array(v: object) -> object:
+            return Arr(v.shape, "float32") if isinstance(v, KT) else Tup(tuple(map(as_array, v.items))) if isinstance(
+                v, Tup) else None
+
+        out = self.call_function(fn, [as_array(value)], {})
+        return KT(out.shape, "linear") if isinstance(out, Arr) else KT(None, None)
 
     def _map(self, fn: object, element: object) -> object:
         if not isinstance(fn, Func):
@@ -668,6 +683,8 @@ class Interpreter:
         return None
 
     def _keras(self, path: str, name: str, args: list[object], kwargs: dict[str, object]) -> object:
+        if name == "epsilon":
+            return Scalar(None, "float64")
         if ".datasets." in path and name == "load_data":
             return arrays.keras_dataset(path.split(".datasets.", 1)[1].split(".")[0])
         if name == "to_categorical" and args:
