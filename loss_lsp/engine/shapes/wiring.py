@@ -102,7 +102,12 @@ class Interpreter:
             self.statement(stmt, frame)
 
     def statement(self, stmt: ast.stmt, frame: Frame_) -> None:  # noqa: C901 - one dispatch
-        if isinstance(stmt, ast.Assign):
+        kind = type(stmt)
+        if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:  # most of a module: bind and move on
+            frame.names[stmt.name] = Func(stmt, self.block_start)  # type: ignore[attr-defined]
+        elif kind is ast.ClassDef:
+            frame.names[stmt.name] = self._class(stmt)  # type: ignore[arg-type]
+        elif isinstance(stmt, ast.Assign):
             value = self.ev(stmt.value, frame)
             value = self._with_origin(value, stmt)
             for target in stmt.targets:
@@ -142,10 +147,6 @@ class Interpreter:
             self.body(stmt.body, frame)  # type: ignore[attr-defined]
             self.body(stmt.orelse, frame)  # type: ignore[attr-defined]
             self.body(stmt.finalbody, frame)  # type: ignore[attr-defined]
-        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            frame.names[stmt.name] = Func(stmt, self.block_start)
-        elif isinstance(stmt, ast.ClassDef):
-            frame.names[stmt.name] = self._class(stmt)
         elif isinstance(stmt, ast.Import):
             if frame.names is not self.globals:
                 for alias in stmt.names:
@@ -178,8 +179,7 @@ class Interpreter:
         if node.name in self.loss_classes:
             return ClassRef(node.name, "loss")
         for base in node.bases:
-            path = self.module.resolve(base) or dotted(base) or ""
-            if path.rsplit(".", 1)[-1] in ("Model", "Sequential"):
+            if (dotted(base) or "").rsplit(".", 1)[-1] in ("Model", "Sequential"):
                 return ClassRef(node.name, "model")
         return ClassRef(node.name, "other")
 
