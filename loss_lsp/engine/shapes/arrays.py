@@ -510,8 +510,10 @@ def frame_method(frame: Frame, name: str, args: Sequence[object], kwargs: dict[s
         return Frame(frame.rows, left)
     if name in ("dropna", "sample", "query", "head", "tail", "drop_duplicates"):
         return Frame(None, frame.columns)
-    if name in ("fillna", "copy", "astype", "reset_index", "sort_values", "replace", "apply", "assign"):
-        return Frame(frame.rows, frame.columns if name != "assign" else None)
+    if name in ("fillna", "copy", "astype", "sort_values", "replace", "sort_index"):
+        return Frame(frame.rows, frame.columns)
+    if name in ("assign", "reset_index"):  # columns added (or not): a frame of unknown width
+        return Frame(frame.rows, None)
     if name == "pop":
         return Series(frame.rows)
     return None
