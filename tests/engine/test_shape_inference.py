@@ -130,3 +130,21 @@ def test_training_inside_a_function_that_is_never_called() -> None:
                  "    model = keras.Sequential([keras.Input(shape=(4,)), keras.layers.Dense(1)])\n"
                  "    model.compile(optimizer='adam', loss=loss)\n    model.fit(x, y)\n")
     assert (info.y_true_shape, info.y_pred_shape) == ((-1,), (-1, 1))
+
+
+def test_text_tables_series_and_image_generators() -> None:
+    # np.loadtxt gives one or two dimensions; `table[:, 8]` runs only on two, so the labels are (N,)
+    info = _info("data = np.loadtxt('pima.csv', delimiter=',')\nx = data[:, 0:8]\ny = data[:, 8]\n"
+                 "model = keras.Sequential([keras.layers.Dense(1, input_shape=(8,), activation='sigmoid')])\n"
+                 "model.compile(optimizer='adam', loss=loss)\nmodel.fit(x, y)\n")
+    assert (info.y_true_shape, info.y_pred_shape, info.y_pred_range) == ((-1,), (-1, 1), "sigmoid")
+    info = _info("df = pd.read_csv('h.csv')\n" + DENSE1 +
+                 "model.compile(optimizer='adam', loss=loss)\nmodel.fit(df[['a', 'b', 'c', 'd']], df['price'])\n")
+    assert info.y_true_shape == (-1,)
+    info = _info("from keras.preprocessing.image import ImageDataGenerator\n"
+                 "x = np.random.rand(64, 4)\ngen = ImageDataGenerator(rotation_range=10)\n" + DENSE1 +
+                 "model.compile(optimizer='adam', loss=loss)\nmodel.fit(gen.flow(x, x[:, :1], batch_size=8))\n")
+    assert info.y_true_shape == (-1, 1)
+    info = _info("data = np.loadtxt('one_column.csv')\n" + DENSE1 +
+                 "model.compile(optimizer='adam', loss=loss)\nmodel.fit(data, data)\n")
+    assert info.y_true_shape is None  # one or two dimensions: not known

@@ -131,6 +131,8 @@ def create(name: str, args: Sequence[object], kwargs: dict[str, object]) -> obje
         return Arr(shape, dtype or "float64") if shape is not None else None
     if name in _LIKE and args and isinstance(args[0], Arr):
         return args[0].but(dtype=dtype or args[0].dtype, domain=None, origin="")
+    if name in ("loadtxt", "genfromtxt"):
+        return Arr(None, dtype or "float64", None, table=True)
     if name == "arange":
         ints = [as_int(a) for a in args]
         if len(ints) == 1 and ints[0] is not None:
@@ -442,6 +444,9 @@ def subscript(value: object, items: list[Index]) -> object:
             return value.items[k] if -len(value.items) <= k < len(value.items) else None
         return None
     base = to_array(value) if isinstance(value, Arr) else None
+    indexed = [item for item in items if item[0] not in ("new", "ellipsis")]
+    if base is not None and base.shape is None and base.table and len(indexed) == 2:
+        base = base.but(shape=(None, None))  # table[:, k] runs only on a two-dimensional table
     if base is None or base.shape is None:
         return None
     shape = list(base.shape)

@@ -26,6 +26,7 @@ class Arr:
     # "binary", "integer:K" (classes 0..K-1), "integer" (K unknown), "one_hot:K", "continuous"; None unknown.
     domain: str | None = None
     origin: str = ""  # "`y = x.sum(axis=1)`, line 12"
+    table: bool = False  # read from a text table (np.loadtxt): one or two dimensions, not known which
 
     def but(self, **changes: object) -> Arr:
         return replace(self, **changes)

@@ -575,6 +575,8 @@ class Interpreter:
         return None
 
     def _record(self, key: int, y_true: object, y_pred: object, where: str) -> None:
+        if isinstance(y_true, (Series, Frame, PyList)):
+            y_true = arrays.to_array(y_true)
         self.facts.by_fn.setdefault(key, []).append(Binding(y_true, y_pred, where))
 
     def _method(self, receiver: object, name: str, args: list[object], kwargs: dict[str, object],
@@ -599,6 +601,11 @@ class Interpreter:
             return arrays.sklearn_method(receiver, name, args)
         if isinstance(receiver, Library) and receiver.kind == "rng":
             return arrays.create(name, args, kwargs)
+        if isinstance(receiver, Library) and receiver.kind == "image_generator":
+            if name == "flow" and len(args) >= 2:  # batches of (x, y), like a batched dataset
+                return datasets.method(datasets.from_tensor_slices(Tup((args[0], args[1]))), "batch", [],
+                                       lambda fn, element: None)
+            return receiver if name == "fit" else None
         if isinstance(receiver, Arr):
             return self._array_op(name, receiver, args, kwargs)
         if isinstance(receiver, Instance) and receiver.cls.kind == "model":
@@ -650,7 +657,8 @@ class Interpreter:
             if model.losses is not None and y is not None:
                 outputs = models.outputs_of(model, x.shape if isinstance(x, Arr) else None)
                 for expr, output, target in _triples(model.losses, outputs, y):
-                    self.facts.by_expr.setdefault(id(expr), []).append(Binding(target, output, name))
+                    labels = arrays.to_array(target) if isinstance(target, (Series, Frame, Tup, PyList)) else target
+                    self.facts.by_expr.setdefault(id(expr), []).append(Binding(labels, output, name))
             return None
         if name in ("predict", "predict_on_batch", "__call__", "call"):
             return models.model_call(model, args[0] if args else None)
@@ -685,6 +693,8 @@ class Interpreter:
     def _keras(self, path: str, name: str, args: list[object], kwargs: dict[str, object]) -> object:
         if name == "epsilon":
             return Scalar(None, "float64")
+        if name == "ImageDataGenerator":
+            return Library("image_generator")
         if ".datasets." in path and name == "load_data":
             return arrays.keras_dataset(path.split(".datasets.", 1)[1].split(".")[0])
         if name == "to_categorical" and args:
