@@ -71,14 +71,19 @@ class Interpreter:
         self.steps = 0
         self.called: set[int] = set()
         self.active: list[int] = []
-        self.loss_classes = loss_base_classes(module)
-        self.loss_methods: dict[str, ast.AST] = {}
-        for name in self.loss_classes:
-            cls, _ = module.classes[name]
-            call = next((n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-                         and n.name == "call"), None)
-            if call is not None:
-                self.loss_methods[name] = call
+        self._loss_methods: dict[str, ast.AST] | None = None
+
+    @property
+    def loss_methods(self) -> dict[str, ast.AST]:
+        """Loss subclass name -> its ``call`` (computed when a class is first used, not per module)."""
+        if self._loss_methods is None:
+            self._loss_methods = {}
+            for name in loss_base_classes(self.module):
+                cls, _ = self.module.classes[name]
+                call = next((n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                             and n.name == "call"), None)
+                self._loss_methods[name] = call  # type: ignore[assignment]
+        return self._loss_methods
 
     # --- driving ---------------------------------------------------------------------------------
     def run(self) -> ProgramFacts:
@@ -88,10 +93,17 @@ class Interpreter:
                 if block.tree is None:
                     continue
                 self.block_start = block.start
+                definitions = _definitions_only(block.tree)
+                if definitions is not None:  # most blocks: a def or a class, nothing runs
+                    for name, node in definitions:
+                        top.names[name] = ClassRef(name, "") if isinstance(node, ast.ClassDef) else Func(
+                            node, block.start)
+                    continue
                 self.body(block.tree.body, top)
-            for name, (fn, block) in list(self.module.functions.items()):
-                if id(fn) not in self.called and _trains(fn):
-                    self.call_function(Func(fn, block.start), [], {})
+            for block in self.module.blocks:
+                for fn in _training_functions(block.tree) if block.tree is not None else ():
+                    if id(fn) not in self.called and self.module.functions.get(fn.name, (None,))[0] is fn:
+                        self.call_function(Func(fn, block.start), [], {})
         except _Budget:
             pass
         return self.facts
@@ -176,12 +188,19 @@ class Interpreter:
                 frame.names[name] = after_body.get(name, frame.names.get(name))
 
     def _class(self, node: ast.ClassDef) -> ClassRef:
-        if node.name in self.loss_classes:
-            return ClassRef(node.name, "loss")
-        for base in node.bases:
+        """What kind of class (decided when it is used: most classes of a module never are)."""
+        return ClassRef(node.name, "")
+
+    def _kind(self, ref: ClassRef) -> str:
+        if ref.kind:
+            return ref.kind
+        if ref.name in self.loss_methods:
+            return "loss"
+        node = self.module.classes.get(ref.name, (None, None))[0]
+        for base in getattr(node, "bases", []):
             if (dotted(base) or "").rsplit(".", 1)[-1] in ("Model", "Sequential"):
-                return ClassRef(node.name, "model")
-        return ClassRef(node.name, "other")
+                return "model"
+        return "other"
 
     def bind(self, target: ast.AST, value: object, frame: Frame_, stmt: ast.stmt | None) -> None:
         if isinstance(target, ast.Name):
@@ -534,10 +553,11 @@ class Interpreter:
                 return Scalar(None, "float32")
             return self.call_function(callee, args, kwargs)
         if isinstance(callee, ClassRef):
+            callee = ClassRef(callee.name, self._kind(callee))
             if callee.kind == "model":
                 return Model(outputs=None)
             return Instance(callee)
-        if isinstance(callee, Instance) and callee.cls.kind == "loss" and len(args) >= 2:
+        if isinstance(callee, Instance) and self._kind(callee.cls) == "loss" and len(args) >= 2:
             method = self.loss_methods.get(callee.cls.name)
             if method is not None:
                 self._record(id(method), args[0], args[1], "loop")
@@ -608,7 +628,7 @@ class Interpreter:
             return receiver if name == "fit" else None
         if isinstance(receiver, Arr):
             return self._array_op(name, receiver, args, kwargs)
-        if isinstance(receiver, Instance) and receiver.cls.kind == "model":
+        if isinstance(receiver, Instance) and self._kind(receiver.cls) == "model":
             return self._model_method(Model(outputs=None), name, args, kwargs, node)
         return None
 
@@ -976,16 +996,29 @@ def join(a: object, b: object) -> object:
     return None
 
 
-def _trains(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    """Whether a function compiles or fits a model, or runs a GradientTape (cached on the tree)."""
-    def compute() -> bool:
-        for node in ast.walk(fn):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
-                    "compile", "fit", "GradientTape", "train_on_batch"):
-                return True
-        return False
+def _definitions_only(tree: ast.Module) -> list[tuple[str, ast.AST]] | None:
+    """(name, node) of a block made only of defs, classes, imports and docstrings; None otherwise."""
+    def compute() -> list[tuple[str, ast.AST]] | None:
+        found: list[tuple[str, ast.AST]] = []
+        for stmt in tree.body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                found.append((stmt.name, stmt))
+            elif not (isinstance(stmt, (ast.Import, ast.ImportFrom, ast.Pass)) or (
+                    isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant))):
+                return None
+        return found
 
-    return memo.on_node(fn, "trains", compute)
+    return memo.on_node(tree, "definitions_only", compute)
+
+
+def _training_functions(tree: ast.Module) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    """The block's top-level functions that compile or fit a model or run a GradientTape (kept with the tree)."""
+    def trains(fn: ast.AST) -> bool:
+        return any(isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
+            "compile", "fit", "GradientTape", "train_on_batch") for node in ast.walk(fn))
+
+    return memo.on_node(tree, "training_functions", lambda: [
+        node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and trains(node)])
 
 
 def program_facts(module: ModuleInfo) -> ProgramFacts:
