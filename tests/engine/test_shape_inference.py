@@ -148,3 +148,16 @@ def test_text_tables_series_and_image_generators() -> None:
     info = _info("data = np.loadtxt('one_column.csv')\n" + DENSE1 +
                  "model.compile(optimizer='adam', loss=loss)\nmodel.fit(data, data)\n")
     assert info.y_true_shape is None  # one or two dimensions: not known
+
+
+def test_dataset_zip_and_concatenated_heads() -> None:
+    program = ("x = np.random.rand(64, 4).astype('float32')\n"
+               "features = tf.data.Dataset.from_tensor_slices(x)\n"
+               "targets = tf.data.Dataset.from_tensor_slices(x.sum(axis=1))\n"
+               "train = tf.data.Dataset.zip((features, targets)).batch(8)\n"
+               "inp = keras.Input(shape=(4,))\n"
+               "merged = keras.layers.Concatenate()([keras.layers.Dense(2)(inp), keras.layers.Dense(3)(inp)])\n"
+               "model = keras.Model(inp, keras.layers.Dense(1, activation='relu')(merged))\n"
+               "model.compile(optimizer='adam', loss=loss)\nmodel.fit(train, epochs=1)\n")
+    info = _info(program)
+    assert (info.y_true_shape, info.y_pred_shape, info.y_pred_range) == ((-1,), (-1, 1), "relu")
