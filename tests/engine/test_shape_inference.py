@@ -161,3 +161,15 @@ def test_dataset_zip_and_concatenated_heads() -> None:
                "model.compile(optimizer='adam', loss=loss)\nmodel.fit(train, epochs=1)\n")
     info = _info(program)
     assert (info.y_true_shape, info.y_pred_shape, info.y_pred_range) == ((-1,), (-1, 1), "relu")
+
+
+def test_the_interpreter_runs_every_fixture_without_an_internal_error() -> None:
+    # program_facts contains interpreter errors (a gap must not cost the file its findings); here they must not occur
+    from loss_lsp.engine.chunks import split_blocks, split_lines
+    from loss_lsp.engine.module import build_module
+    from loss_lsp.engine.shapes.wiring import Interpreter
+    from tests.expectations import fixture_files
+
+    for path in fixture_files():
+        lines = split_lines(path.read_text(encoding="utf-8"))
+        Interpreter(build_module(str(path), lines, split_blocks(lines))).run()

@@ -7,6 +7,6 @@ then the ``default_shapes`` setting. Unknown stays ``None``: shape rules are qui
 """
 
 from loss_lsp.engine.shapes.hints import HINT, hint_dtype, parse_hint
-from loss_lsp.engine.shapes.resolve import Shapes, as_received, for_loss, from_context, is_int_dtype, resolve
+from loss_lsp.engine.shapes.resolve import Shapes, as_received, for_loss, from_context, is_int_dtype
 
-__all__ = ["HINT", "Shapes", "as_received", "for_loss", "from_context", "hint_dtype", "is_int_dtype", "parse_hint", "resolve"]
+__all__ = ["HINT", "Shapes", "as_received", "for_loss", "from_context", "hint_dtype", "is_int_dtype", "parse_hint"]

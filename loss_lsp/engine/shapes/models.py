@@ -64,7 +64,7 @@ def apply(layer: Layer, value: object) -> object:
     if not isinstance(value, KT):
         return KT(None, None, label)
     shape, activation = _shape_and_activation(layer, value)
-    return KT(shape, activation, label, layer.origin)
+    return KT(shape, activation, label)
 
 
 def _arg(layer: Layer, index: int, *names: str) -> object:
@@ -211,12 +211,11 @@ def _merge(layer: Layer, value: object, label: str | None) -> KT:
             total = None if total is None or s[position] is None else total + s[position]  # type: ignore[index,operator]
         out = list(shapes[0])  # type: ignore[arg-type]
         out[position] = total
-        return KT(tuple(out), activation, label, layer.origin)
+        return KT(tuple(out), activation, label)
     merged: Shape = shapes[0]
     for s in shapes[1:]:
         merged = broadcast(merged, s)
-    return KT(merged, activation if layer.kind in ("Average", "Maximum", "Minimum") else "linear", label,
-              layer.origin)
+    return KT(merged, activation if layer.kind in ("Average", "Maximum", "Minimum") else "linear", label)
 
 
 def sequential_output(layers: Sequence[Layer], input_shape: Shape) -> KT | None:

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from loss_lsp.engine.module import LayerCall, ModuleInfo
 from loss_lsp.engine.shapes.hints import hint_dtype, parse_hint
 from loss_lsp.engine.shapes.models import RANGES
-from loss_lsp.engine.shapes.values import KT, Arr, INT_DTYPES, shape_text
-from loss_lsp.engine.shapes.wiring import Binding, join, program_facts
+from loss_lsp.engine.shapes.values import KT, Arr, INT_DTYPES, join, shape_text
+from loss_lsp.engine.shapes.wiring import Binding, program_facts
 
 if TYPE_CHECKING:
     from loss_lsp.engine.discovery import LossDef
@@ -149,10 +149,6 @@ def for_loss(module: ModuleInfo, loss: LossDef, hint_lines: list[str],
         source = source or "the default_shapes setting"
     return Shapes(y_true, y_pred, dtype or program.y_true_dtype, source,
                   program.y_true_domain if "y_true" not in hint else None, program.y_pred_range)
-
-
-def resolve(module: ModuleInfo, loss: LossDef, hint_lines: list[str], defaults: dict[str, tuple[int, ...]]) -> Shapes:
-    return for_loss(module, loss, hint_lines, defaults)
 
 
 def _first_use_line(loss: LossDef) -> int | None:

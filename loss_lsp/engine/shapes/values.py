@@ -8,7 +8,7 @@ result is not determined by what is known gives ``None``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Union
 
 Dim = Union[int, None]
@@ -42,6 +42,9 @@ class Scalar:
 
     value: int | float | None = None
     dtype: str | None = None
+
+
+NONE = Scalar(None, "NoneType")  # the constant None (``activation=None``, ``axis=None``)
 
 
 @dataclass(frozen=True)
@@ -103,7 +106,6 @@ class KT:
     shape: Shape
     activation: str | None = None  # of the layer that produced it ("linear" when it has none)
     name: str | None = None  # the producing layer's name= (for dict losses)
-    origin: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,6 @@ class Layer:
     kind: str
     args: tuple[object, ...] = ()
     kwargs: tuple[tuple[str, object], ...] = ()
-    origin: str = ""
 
     def kw(self, name: str) -> object:
         return dict(self.kwargs).get(name)
@@ -127,9 +128,6 @@ class Model:
     layers: list[Layer] | None = None  # a Sequential's layers (``model.add`` appends)
     input_shape: Shape = None
     losses: object = None  # what compile received: the expression node(s), mirrored as Tup/DictV
-    compiled_line: int = -1
-    origin: str = ""
-    label_names: tuple[str, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)
@@ -203,3 +201,25 @@ def is_int(dtype: str | None) -> bool:
 
 def float_of(dtype: str | None) -> bool:
     return dtype is not None and dtype.split(".")[-1] in FLOAT_DTYPES
+
+
+def join(a: object, b: object) -> object:
+    """Either value (two branches, two calls): what both agree on."""
+    if a is b or a == b:
+        return a
+    if isinstance(a, Arr) and isinstance(b, Arr):
+        if a.shape is None or b.shape is None or len(a.shape) != len(b.shape):
+            shape = None
+        else:
+            shape = tuple(x if x == y else None for x, y in zip(a.shape, b.shape))
+        return Arr(shape, a.dtype if a.dtype == b.dtype else None, a.domain if a.domain == b.domain else None,
+                   a.origin if a.origin == b.origin else "")
+    if isinstance(a, KT) and isinstance(b, KT):
+        shape = None if a.shape is None or b.shape is None or len(a.shape) != len(b.shape) else tuple(
+            x if x == y else None for x, y in zip(a.shape, b.shape))
+        return KT(shape, a.activation if a.activation == b.activation else None, a.name if a.name == b.name else None)
+    if isinstance(a, Scalar) and isinstance(b, Scalar):
+        return Scalar(None, a.dtype if a.dtype == b.dtype else None)
+    if isinstance(a, Tup) and isinstance(b, Tup) and len(a.items) == len(b.items):
+        return Tup(tuple(join(x, y) for x, y in zip(a.items, b.items)))
+    return None

@@ -18,16 +18,15 @@ from dataclasses import dataclass, field, replace
 from loss_lsp.engine import memo
 from loss_lsp.engine.discovery import is_loss_signature, loss_base_classes
 from loss_lsp.engine.module import ModuleInfo, dotted
-from loss_lsp.engine.shapes import arrays, datasets, models
+from loss_lsp.engine.shapes import arrays, datasets, libraries, matching, models, tables
 from loss_lsp.engine.shapes.values import (
-    KT, Arr, ClassRef, Dataset, DictV, Frame, Func, Instance, Layer, Library, Model, PyList, Scalar, Series, Text,
-    Tup,
+    KT, NONE, Arr, ClassRef, Dataset, DictV, Frame, Func, Instance, Layer, Library, Model, PyList, Scalar, Series,
+    Text, Tup, join,
 )
 
 log = logging.getLogger(__name__)
 _MAX_DEPTH = 4  # nested calls of the script's own functions
 _MAX_STEPS = 60_000  # expressions evaluated per file: a pathological script gets what was found so far
-NONE = Scalar(None, "NoneType")
 _DTYPES = {"float16", "float32", "float64", "bfloat16", "int8", "int16", "int32", "int64", "uint8", "bool",
            "double", "half", "float_", "int_", "uint16", "uint32", "uint64"}
 
@@ -48,11 +47,7 @@ class ProgramFacts:
     seen_compiles: set[int] = field(default_factory=set)  # id(compile call) reached by the interpreter
 
 
-class _Return(Exception):
-    pass
-
-
-class Frame_:
+class Scope:
     """One function activation: its locals (the module's globals at top level)."""
 
     def __init__(self, names: dict[str, object], imports: dict[str, str] | None = None) -> None:
@@ -87,7 +82,7 @@ class Interpreter:
 
     # --- driving ---------------------------------------------------------------------------------
     def run(self) -> ProgramFacts:
-        top = Frame_(self.globals)
+        top = Scope(self.globals)
         try:
             for block in self.module.blocks:
                 if block.tree is None:
@@ -109,11 +104,11 @@ class Interpreter:
         return self.facts
 
     # --- statements ------------------------------------------------------------------------------
-    def body(self, stmts: list[ast.stmt], frame: Frame_) -> None:
+    def body(self, stmts: list[ast.stmt], frame: Scope) -> None:
         for stmt in stmts:
             self.statement(stmt, frame)
 
-    def statement(self, stmt: ast.stmt, frame: Frame_) -> None:  # noqa: C901 - one dispatch
+    def statement(self, stmt: ast.stmt, frame: Scope) -> None:  # noqa: C901 - one dispatch
         kind = type(stmt)
         if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:  # most of a module: bind and move on
             frame.names[stmt.name] = Func(stmt, self.block_start)  # type: ignore[attr-defined]
@@ -169,7 +164,7 @@ class Interpreter:
                 for alias in stmt.names:
                     frame.imports[alias.asname or alias.name] = f"{stmt.module}.{alias.name}"
 
-    def _if(self, stmt: ast.If, frame: Frame_) -> None:
+    def _if(self, stmt: ast.If, frame: Scope) -> None:
         test = stmt.test
         if isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__":
             self.body(stmt.body, frame)
@@ -202,7 +197,7 @@ class Interpreter:
                 return "model"
         return "other"
 
-    def bind(self, target: ast.AST, value: object, frame: Frame_, stmt: ast.stmt | None) -> None:
+    def bind(self, target: ast.AST, value: object, frame: Scope, stmt: ast.stmt | None) -> None:
         if isinstance(target, ast.Name):
             frame.names[target.id] = value
         elif isinstance(target, (ast.Tuple, ast.List)):
@@ -242,7 +237,7 @@ class Interpreter:
         return datasets.iterate(value)
 
     # --- names and functions ---------------------------------------------------------------------
-    def lookup(self, name: str, frame: Frame_) -> object:
+    def lookup(self, name: str, frame: Scope) -> object:
         if name in frame.names:
             return frame.names[name]
         if name in self.globals:
@@ -258,7 +253,7 @@ class Interpreter:
     def call_function(self, func: Func, args: list[object], kwargs: dict[str, object]) -> object:
         fn = func.node
         if isinstance(fn, ast.Lambda):
-            frame = Frame_(dict(self.globals))
+            frame = Scope(dict(self.globals))
             self._bind_params(fn, args, kwargs, frame)
             saved = self.block_start
             self.block_start = func.block_start
@@ -271,7 +266,7 @@ class Interpreter:
         if self.depth >= _MAX_DEPTH or id(fn) in self.active:
             return None
         self.called.add(id(fn))
-        frame = Frame_({})
+        frame = Scope({})
         self._bind_params(fn, args, kwargs, frame)
         saved = self.block_start
         self.block_start, self.depth = func.block_start, self.depth + 1
@@ -289,7 +284,7 @@ class Interpreter:
         return out
 
     def _bind_params(self, fn: ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda, args: list[object],
-                     kwargs: dict[str, object], frame: Frame_) -> None:
+                     kwargs: dict[str, object], frame: Scope) -> None:
         params = fn.args.posonlyargs + fn.args.args
         defaults = [None] * (len(params) - len(fn.args.defaults)) + list(fn.args.defaults)
         for index, (param, default) in enumerate(zip(params, defaults)):
@@ -298,13 +293,13 @@ class Interpreter:
             elif param.arg in kwargs:
                 frame.names[param.arg] = kwargs[param.arg]
             else:
-                frame.names[param.arg] = self.ev(default, Frame_(self.globals)) if default is not None else None
+                frame.names[param.arg] = self.ev(default, Scope(self.globals)) if default is not None else None
         for param, default in zip(fn.args.kwonlyargs, fn.args.kw_defaults):
-            frame.names[param.arg] = kwargs.get(param.arg, self.ev(default, Frame_(self.globals))
+            frame.names[param.arg] = kwargs.get(param.arg, self.ev(default, Scope(self.globals))
                                                 if default is not None else None)
 
     # --- expressions -----------------------------------------------------------------------------
-    def ev(self, node: ast.AST | None, frame: Frame_) -> object:  # noqa: C901 - one dispatch over node kinds
+    def ev(self, node: ast.AST | None, frame: Scope) -> object:  # noqa: C901 - one dispatch over node kinds
         if node is None:
             return None
         self.steps += 1
@@ -400,14 +395,14 @@ class Interpreter:
             return Tup(items.items * n) if n is not None and 0 <= n * len(items.items) <= 100_000 else None
         return arrays.arith(left, right)
 
-    def _comprehension(self, node: ast.ListComp | ast.GeneratorExp, frame: Frame_) -> object:
-        inner = Frame_(_Scoped(dict(), frame.names), frame.imports)  # type: ignore[arg-type]
+    def _comprehension(self, node: ast.ListComp | ast.GeneratorExp, frame: Scope) -> object:
+        inner = Scope(_Scoped(dict(), frame.names), frame.imports)  # type: ignore[arg-type]
         for gen in node.generators:
             self.bind(gen.target, self._iterate(self.ev(gen.iter, inner)), inner, None)
         item = self.ev(node.elt, inner)
         return PyList(item, item is not None)
 
-    def _subscript(self, node: ast.Subscript, frame: Frame_) -> object:
+    def _subscript(self, node: ast.Subscript, frame: Scope) -> object:
         value = self.ev(node.value, frame)
         if isinstance(value, DictV):
             key = self.ev(node.slice, frame)
@@ -432,7 +427,7 @@ class Interpreter:
             return None
         return arrays.subscript(value, items)
 
-    def _index_items(self, node: ast.AST, frame: Frame_) -> list[tuple] | None:
+    def _index_items(self, node: ast.AST, frame: Scope) -> list[tuple] | None:
         parts = node.elts if isinstance(node, ast.Tuple) else [node]
         items: list[tuple] = []
         for part in parts:
@@ -468,7 +463,7 @@ class Interpreter:
             items = [("int", 0) if item[0] == "fancy_int" else item for item in items]
         return items
 
-    def _attribute(self, node: ast.Attribute, frame: Frame_) -> object:
+    def _attribute(self, node: ast.Attribute, frame: Scope) -> object:
         if self._is_library(node, frame):
             return self._library_value(node, frame)
         base = self.ev(node.value, frame)
@@ -509,17 +504,17 @@ class Interpreter:
             return Tup(tuple(Scalar(d, "int64") for d in base.shape)) if base.shape is not None else None
         return None
 
-    def _is_library(self, node: ast.AST, frame: Frame_) -> bool:
+    def _is_library(self, node: ast.AST, frame: Scope) -> bool:
         root = node
         while isinstance(root, ast.Attribute):
             root = root.value
         return (isinstance(root, ast.Name) and root.id not in frame.names and root.id not in self.globals
                 and (root.id in frame.imports or root.id in self.module.imports))
 
-    def _path(self, node: ast.AST, frame: Frame_) -> str:
+    def _path(self, node: ast.AST, frame: Scope) -> str:
         return self.module.resolve(node, frame.imports) or ""
 
-    def _library_value(self, node: ast.AST, frame: Frame_) -> object:
+    def _library_value(self, node: ast.AST, frame: Scope) -> object:
         path = self._path(node, frame)
         if not path:
             return None
@@ -533,7 +528,7 @@ class Interpreter:
         return Library(f"path:{path}")
 
     # --- calls -----------------------------------------------------------------------------------
-    def _call(self, node: ast.Call, frame: Frame_) -> object:  # noqa: C901 - dispatch on the callee
+    def _call(self, node: ast.Call, frame: Scope) -> object:  # noqa: C901 - dispatch on the callee
         func = node.func
         args = [self.ev(a, frame) for a in node.args if not isinstance(a, ast.Starred)]
         kwargs = {kw.arg: self.ev(kw.value, frame) for kw in node.keywords if kw.arg}
@@ -542,7 +537,7 @@ class Interpreter:
             return self._method(receiver, func.attr, args, kwargs, node, frame)
         callee = self.ev(func, frame)
         if isinstance(callee, Library) and callee.kind.startswith("path:"):
-            return self._library_call(callee.kind[len("path:"):], args, kwargs, node)
+            return libraries.library_call(callee.kind[len("path:"):], args, kwargs)
         if isinstance(callee, Library) and callee.kind.startswith("dtype:"):
             return arrays.astype(args[0], callee.kind[len("dtype:"):]) if args and isinstance(
                 args[0], Arr) else Scalar(None, callee.kind[len("dtype:"):])
@@ -600,7 +595,7 @@ class Interpreter:
         self.facts.by_fn.setdefault(key, []).append(Binding(y_true, y_pred, where))
 
     def _method(self, receiver: object, name: str, args: list[object], kwargs: dict[str, object],
-                node: ast.Call, frame: Frame_) -> object:
+                node: ast.Call, frame: Scope) -> object:
         if isinstance(receiver, Model):
             return self._model_method(receiver, name, args, kwargs, node)
         if isinstance(receiver, PyList):
@@ -614,11 +609,11 @@ class Interpreter:
         if isinstance(receiver, Dataset):
             return datasets.method(receiver, name, args, lambda fn, element: self._map(fn, element))
         if isinstance(receiver, Frame):
-            return arrays.frame_method(receiver, name, args, kwargs)
+            return tables.frame_method(receiver, name, args, kwargs)
         if isinstance(receiver, Series):
-            return arrays.series_method(receiver, name, args, kwargs)
+            return tables.series_method(receiver, name, args, kwargs)
         if isinstance(receiver, Library) and receiver.kind.startswith("sklearn:"):
-            return arrays.sklearn_method(receiver, name, args)
+            return tables.sklearn_method(receiver, name, args)
         if isinstance(receiver, Library) and receiver.kind == "rng":
             return arrays.create(name, args, kwargs)
         if isinstance(receiver, Library) and receiver.kind == "image_generator":
@@ -627,7 +622,7 @@ class Interpreter:
                                        lambda fn, element: None)
             return receiver if name == "fit" else None
         if isinstance(receiver, Arr):
-            return self._array_op(name, receiver, args, kwargs)
+            return libraries.array_op(name, receiver, args, kwargs)
         if isinstance(receiver, Instance) and self._kind(receiver.cls) == "model":
             return self._model_method(Model(outputs=None), name, args, kwargs, node)
         return None
@@ -660,9 +655,9 @@ class Interpreter:
             return None
         if name == "compile":
             self.facts.seen_compiles.add(id(node))
-            model.losses = _loss_structure(node)
+            model.losses = matching.loss_structure(node)
             outputs = models.outputs_of(model)
-            for expr, output in _pairs(model.losses, outputs):
+            for expr, output in matching.pairs(model.losses, outputs):
                 self.facts.by_expr.setdefault(id(expr), [])
                 if output is not None:
                     self.facts.by_expr[id(expr)].append(Binding(None, output, "compile"))
@@ -676,130 +671,13 @@ class Interpreter:
                 x, y = (parts[0], parts[1]) if len(parts) >= 2 else (None, None)
             if model.losses is not None and y is not None:
                 outputs = models.outputs_of(model, x.shape if isinstance(x, Arr) else None)
-                for expr, output, target in _triples(model.losses, outputs, y):
+                for expr, output, target in matching.triples(model.losses, outputs, y):
                     labels = arrays.to_array(target) if isinstance(target, (Series, Frame, Tup, PyList)) else target
                     self.facts.by_expr.setdefault(id(expr), []).append(Binding(labels, output, name))
             return None
         if name in ("predict", "predict_on_batch", "__call__", "call"):
             return models.model_call(model, args[0] if args else None)
         return None
-
-    # --- libraries -------------------------------------------------------------------------------
-    def _library_call(self, path: str, args: list[object], kwargs: dict[str, object], node: ast.Call) -> object:
-        name = path.rsplit(".", 1)[-1]
-        root = path.split(".", 1)[0]
-        if root == "numpy":
-            if path.startswith("numpy.random.default_rng") or name == "RandomState":
-                return Library("rng")
-            return self._array_function(name, args, kwargs)
-        if root == "pandas":
-            return _pandas(name, args, kwargs)
-        if root == "sklearn":
-            return arrays.sklearn_call(name, args, kwargs)
-        if "keras" in path:
-            return self._keras(path, name, args, kwargs)
-        if root == "tensorflow":
-            if ".random." in path and name in ("uniform", "normal", "truncated_normal"):
-                return _tf_random(name, args, kwargs)
-            if ".data." in path or path.endswith(".data.Dataset." + name):
-                if name == "from_tensor_slices" and args:
-                    return datasets.from_tensor_slices(args[0])
-                if name == "zip" and args:
-                    return datasets.zip_datasets(args[0] if len(args) == 1 else Tup(tuple(args)))
-                return None
-            return self._array_function(name, args, kwargs)
-        return None
-
-    def _keras(self, path: str, name: str, args: list[object], kwargs: dict[str, object]) -> object:
-        if name == "epsilon":
-            return Scalar(None, "float64")
-        if name == "ImageDataGenerator":
-            return Library("image_generator")
-        if ".datasets." in path and name == "load_data":
-            return arrays.keras_dataset(path.split(".datasets.", 1)[1].split(".")[0])
-        if name == "to_categorical" and args:
-            classes = arrays.as_int(args[1] if len(args) > 1 else kwargs.get("num_classes"))
-            return arrays.one_hot(args[0], classes)
-        if name == "Input":
-            return models.input_tensor(args[0] if args else kwargs.get("shape"), kwargs.get("name"))
-        if name == "Sequential":
-            layers = args[0] if args else kwargs.get("layers")
-            items = list(layers.items) if isinstance(layers, Tup) else []
-            if layers is not None and not isinstance(layers, Tup):
-                return Model(outputs=None)
-            start: tuple | None = None
-            if items and isinstance(items[0], KT):  # keras.Input(shape=...) as the first item
-                start, items = items[0].shape, items[1:]
-            if not all(isinstance(i, (Layer, Model)) for i in items):
-                return Model(outputs=None)
-            return Model(layers=items, input_shape=start)  # type: ignore[arg-type]
-        if name in ("Model", "Functional"):
-            outputs = args[1] if len(args) > 1 else kwargs.get("outputs")
-            return Model(outputs=outputs)
-        if name == "concatenate" and args:
-            return models.apply(Layer("Concatenate", (), tuple((k, v) for k, v in kwargs.items())), args[0])
-        if name in ("add", "multiply", "average", "maximum", "minimum", "subtract") and ".layers." in path and args:
-            return models.apply(Layer(name.capitalize()), args[0])
-        if ".layers." in path and name in models.LAYER_KINDS:
-            return Layer(name, tuple(args), tuple(kwargs.items()))
-        if ".layers." in path or ".applications." in path or name == "load_model":
-            return Model(outputs=None) if ".applications." in path or name == "load_model" else None
-        if ".ops." in path:
-            return self._array_function(name, args, kwargs)
-        return None
-
-    def _array_function(self, name: str, args: list[object], kwargs: dict[str, object]) -> object:
-        """np.f(a, ...) / tf.f(a, ...): creation from sizes, or an operation on the first argument."""
-        if name in ("concatenate", "concat", "stack", "hstack", "vstack", "column_stack") and args:
-            axis = arrays.as_int(args[1] if len(args) > 1 else kwargs.get("axis", Scalar(0)))
-            return arrays.join(name.replace("concat", "concatenate").replace("enateenate", "enate"), args[0], axis)
-        created = arrays.create(name, args, kwargs)
-        if created is not None:
-            return created
-        if not args:
-            return None
-        return self._array_op(name, args[0], args[1:], kwargs)
-
-    def _array_op(self, name: str, arr: object, rest: list[object], kwargs: dict[str, object]) -> object:
-        short = name[len("reduce_"):] if name.startswith("reduce_") else name
-        if short in arrays._REDUCTIONS or name in arrays._REDUCTIONS:
-            axis = rest[0] if rest else kwargs.get("axis")
-            return arrays.reduce(short, arr, None if axis is NONE else axis, kwargs.get("keepdims",
-                                                                                       kwargs.get("keep_dims")))
-        if name == "reshape":
-            dims_value = rest[0] if len(rest) == 1 else Tup(tuple(rest)) if rest else kwargs.get(
-                "newshape", kwargs.get("shape"))
-            return arrays.reshape(arr, arrays.as_ints(dims_value))
-        if name == "expand_dims":
-            return arrays.expand_dims(arr, arrays.as_int(rest[0] if rest else kwargs.get("axis")))
-        if name == "squeeze":
-            axis = rest[0] if rest else kwargs.get("axis")
-            return arrays.squeeze(arr, None if axis is NONE else axis)
-        if name in ("ravel", "flatten"):
-            return arrays.ravel(arr)
-        if name == "transpose" and not rest and "axes" not in kwargs and "perm" not in kwargs:
-            return arrays.transpose(arr)
-        if name in ("astype", "cast"):
-            dtype = rest[0] if rest else kwargs.get("dtype")
-            return arrays.astype(arr, arrays._dtype(dtype))
-        if name in ("dot", "matmul") and rest:
-            return arrays.matmul(arr, rest[0])
-        if name == "one_hot":
-            return arrays.one_hot(arr, arrays.as_int(rest[0] if rest else kwargs.get("depth")))
-        if name == "to_categorical":
-            return arrays.one_hot(arr, arrays.as_int(rest[0] if rest else kwargs.get("num_classes")))
-        if name == "where" and len(rest) == 2:
-            return arrays.arith(arrays.arith(arr, rest[0]), rest[1])
-        if name in arrays._COMPARE:
-            return arrays.arith(arr, rest[0] if rest else Scalar(0), compare=True)
-        if name in arrays._BINARY and rest:
-            return arrays.arith(arr, rest[0])
-        if name in arrays._ELEMENTWISE:
-            return arrays.elementwise(name, arr, rest)
-        if name in ("numpy", "copy"):
-            return arr
-        return None
-
 
 def _code_of(line: str) -> str:
     """The line without its trailing comment."""
@@ -854,146 +732,6 @@ class _Scoped(dict):  # type: ignore[type-arg]
         if super().__contains__(key):
             return super().__getitem__(key)
         return self.outer.get(key, default)
-
-
-def _tf_random(name: str, args: list[object], kwargs: dict[str, object]) -> object:
-    """tf.random.uniform(shape, minval, maxval, dtype) / normal(shape, ...): the shape comes first."""
-    shape = arrays.as_ints(args[0] if args else kwargs.get("shape"))
-    if shape is None:
-        return None
-    dtype = arrays._dtype(kwargs.get("dtype")) or "float32"
-    if name == "uniform" and arrays.is_int(dtype):
-        low = arrays.as_int(args[1] if len(args) > 1 else kwargs.get("minval", Scalar(0)))
-        high = arrays.as_int(args[2] if len(args) > 2 else kwargs.get("maxval"))
-        classes = high if low == 0 and high else None
-        return Arr(shape, dtype, "binary" if classes == 2 else f"integer:{classes}" if classes else None)
-    return Arr(shape, dtype, "continuous")
-
-
-def _pandas(name: str, args: list[object], kwargs: dict[str, object]) -> object:
-    if name.startswith("read_"):
-        return Frame(None, None)
-    if name == "DataFrame":
-        data = args[0] if args else kwargs.get("data")
-        if isinstance(data, DictV):
-            return Frame(None, len(data.items))
-        array = arrays.to_array(data) if data is not None else None
-        if array is not None and array.shape is not None and len(array.shape) == 2:
-            return Frame(array.shape[0], array.shape[1])
-        return Frame(None, None)
-    if name == "Series":
-        array = arrays.to_array(args[0]) if args else None
-        return Series(array.shape[0] if array is not None and array.shape else None, array.dtype if array else None)
-    if name == "get_dummies":
-        source = args[0] if args else None
-        rows = source.rows if isinstance(source, (Series, Frame)) else None
-        return Frame(rows, None)
-    if name == "concat":
-        return Frame(None, None)
-    return None
-
-
-def _loss_structure(node: ast.Call) -> object:
-    """What compile got as ``loss=``: the expression node, or a Tup/DictV of nodes."""
-    value = next((kw.value for kw in node.keywords if kw.arg == "loss"), None)
-    if value is None and len(node.args) >= 2:
-        value = node.args[1]
-    if value is None:
-        return None
-    if isinstance(value, (ast.List, ast.Tuple)):
-        return Tup(tuple(value.elts))
-    if isinstance(value, ast.Dict):
-        if all(isinstance(k, ast.Constant) and isinstance(k.value, str) for k in value.keys):
-            return DictV(tuple((k.value, v) for k, v in zip(value.keys, value.values)))  # type: ignore[union-attr]
-        return None
-    return value
-
-
-def _output_list(outputs: object) -> list[object] | None:
-    if isinstance(outputs, Tup):
-        return list(outputs.items)
-    if isinstance(outputs, DictV):
-        return [v for _, v in outputs.items]
-    return None
-
-
-def _named(outputs: object) -> dict[str, object]:
-    if isinstance(outputs, DictV):
-        return dict(outputs.items)
-    return {o.name: o for o in (_output_list(outputs) or []) if isinstance(o, KT) and o.name}
-
-
-def _pairs(losses: object, outputs: object) -> list[tuple[ast.AST, object]]:
-    return [(expr, output) for expr, output, _ in _triples(losses, outputs, None)]
-
-
-def _triples(losses: object, outputs: object, targets: object) -> list[tuple[ast.AST, object, object]]:
-    """(loss expression, the output it gets, the labels it gets), following Keras's matching rules."""
-    if losses is None:
-        return []
-    out_list = _output_list(outputs)
-    if isinstance(losses, ast.AST):
-        if out_list is None:  # one output (or unknown): the labels are y itself
-            target = targets if not isinstance(targets, (Tup, DictV)) else None
-            return [(losses, outputs if isinstance(outputs, KT) else None, target)]
-        # one loss for several outputs: applied to each; shapes may differ, the join keeps what agrees
-        target_list = _target_list(targets, outputs, len(out_list))
-        return [(losses, o, t) for o, t in zip(out_list, target_list)]
-    if isinstance(losses, Tup):
-        exprs = list(losses.items)
-        outs = out_list if out_list is not None and len(out_list) == len(exprs) else [None] * len(exprs)
-        if isinstance(outputs, KT) and exprs:  # one output: Keras pairs it with the first loss (measured)
-            target = targets if not isinstance(targets, (Tup, DictV)) else None
-            return [(exprs[0], outputs, target)]
-        target_list = _target_list(targets, outputs, len(exprs))
-        return [(e, o, t) for e, o, t in zip(exprs, outs, target_list)]  # type: ignore[misc]
-    if isinstance(losses, DictV):
-        named = _named(outputs)
-        order = [key for key, _ in outputs.items] if isinstance(outputs, DictV) else [
-            o.name if isinstance(o, KT) else None for o in (out_list or [])]
-        found = []
-        for key, expr in losses.items:
-            output = named.get(key)
-            if isinstance(targets, DictV):
-                target = targets.get(key)
-            elif isinstance(targets, Tup) and key in order and len(targets.items) == len(order):
-                target = targets.items[order.index(key)]
-            else:
-                target = None
-            found.append((expr, output, target))
-        return found  # type: ignore[return-value]
-    return []
-
-
-def _target_list(targets: object, outputs: object, count: int) -> list[object]:
-    if isinstance(targets, Tup) and len(targets.items) == count:
-        return list(targets.items)
-    if isinstance(targets, DictV):
-        names = [o.name if isinstance(o, KT) else None for o in (_output_list(outputs) or [])]
-        return [targets.get(n) if n else None for n in names] if len(names) == count else [None] * count
-    return [None] * count
-
-
-def join(a: object, b: object) -> object:
-    """Either value (two branches, two calls): what both agree on."""
-    if a is b or a == b:
-        return a
-    if isinstance(a, Arr) and isinstance(b, Arr):
-        if a.shape is None or b.shape is None or len(a.shape) != len(b.shape):
-            shape = None
-        else:
-            shape = tuple(x if x == y else None for x, y in zip(a.shape, b.shape))
-        return Arr(shape, a.dtype if a.dtype == b.dtype else None, a.domain if a.domain == b.domain else None,
-                   a.origin if a.origin == b.origin else "")
-    if isinstance(a, KT) and isinstance(b, KT):
-        shape = None if a.shape is None or b.shape is None or len(a.shape) != len(b.shape) else tuple(
-            x if x == y else None for x, y in zip(a.shape, b.shape))
-        return KT(shape, a.activation if a.activation == b.activation else None, a.name if a.name == b.name else None)
-    if isinstance(a, Scalar) and isinstance(b, Scalar):
-        return Scalar(None, a.dtype if a.dtype == b.dtype else None)
-    if isinstance(a, Tup) and isinstance(b, Tup) and len(a.items) == len(b.items):
-        return Tup(tuple(join(x, y) for x, y in zip(a.items, b.items)))
-    return None
 
 
 def _definitions_only(tree: ast.Module) -> list[tuple[str, ast.AST]] | None:
