@@ -224,6 +224,9 @@ def sequential_output(layers: Sequence[Layer], input_shape: Shape) -> KT | None:
         return None
     current: object = KT(input_shape, None) if input_shape is not None else KT(None, None)
     for layer in layers:
+        if isinstance(layer, Model):  # a model used as a layer
+            current = model_call(layer, current)
+            continue
         if layer.kind in ("Input", "InputLayer"):
             shape_value = layer.kw("shape") or layer.kw("input_shape") or (layer.args[0] if layer.args else None)
             current = input_tensor(shape_value, layer.kw("name"))
@@ -231,9 +234,6 @@ def sequential_output(layers: Sequence[Layer], input_shape: Shape) -> KT | None:
         stated = layer.kw("input_shape")
         if stated is not None and isinstance(current, KT) and current.shape is None:
             current = input_tensor(stated)
-        if isinstance(layer, Model):  # a model used as a layer
-            current = model_call(layer, current)
-            continue
         current = apply(layer, current)
     return current if isinstance(current, KT) else None
 
