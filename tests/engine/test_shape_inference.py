@@ -173,3 +173,15 @@ def test_the_interpreter_runs_every_fixture_without_an_internal_error() -> None:
     for path in fixture_files():
         lines = split_lines(path.read_text(encoding="utf-8"))
         Interpreter(build_module(str(path), lines, split_blocks(lines))).run()
+
+
+def test_loops_that_carry_a_tensor_keep_only_what_every_iteration_agrees_on() -> None:
+    program = ("inp = keras.Input(shape=(32, 32, 3))\nh = inp\n"
+               "for _ in range(3):\n    h = keras.layers.MaxPooling2D()(h)\n"
+               "model = keras.Model(inp, keras.layers.Conv2D(1, 1)(h))\n"
+               "model.compile(optimizer='adam', loss=loss)\n")
+    assert _info(program).y_pred_shape == (-1, None, None, 1)  # not (B, 16, 16, 1): pooled an unknown number of times
+    program = ("inp = keras.Input(shape=(4,))\nh = inp\n"
+               "for units in [8, 16]:\n    h = keras.layers.Dense(units)(h)\n"
+               "model = keras.Model(inp, keras.layers.Dense(1)(h))\nmodel.compile(optimizer='adam', loss=loss)\n")
+    assert _info(program).y_pred_shape == (-1, 1)

@@ -94,8 +94,8 @@ def _from_bindings(bindings: list[Binding]) -> Shapes:
 
 def _program(module: ModuleInfo, loss: LossDef) -> tuple[Shapes, bool]:
     """Shapes from the interpreted script, and whether the script reached this loss's uses at all."""
-    if not loss.compile_sites and not loss.direct_calls and loss.call_path != "loss_class":
-        return Shapes(), False  # never used: nothing to read (most losses of a big module)
+    if not loss.compile_sites and not loss.direct_calls and loss.call_path == "compile":
+        return Shapes(), False
     facts = program_facts(module)
     bindings: list[Binding] = []
     reached = False

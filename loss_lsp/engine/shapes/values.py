@@ -128,6 +128,15 @@ class Model:
     layers: list[Layer] | None = None  # a Sequential's layers (``model.add`` appends)
     input_shape: Shape = None
     losses: object = None  # what compile received: the expression node(s), mirrored as Tup/DictV
+    instance: Obj | None = None  # a subclassed model: its outputs come from running its ``call``
+
+
+@dataclass(eq=False)
+class Obj:
+    """An object of one of the script's classes (a subclassed model, a trainer): its ``self.x`` attributes."""
+
+    cls: str
+    attrs: dict[str, object]
 
 
 @dataclass(frozen=True)

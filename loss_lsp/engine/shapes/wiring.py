@@ -20,7 +20,8 @@ from loss_lsp.engine.discovery import is_loss_signature, loss_base_classes
 from loss_lsp.engine.module import ModuleInfo, dotted
 from loss_lsp.engine.shapes import arrays, datasets, libraries, matching, models, tables
 from loss_lsp.engine.shapes.values import (
-    KT, NONE, Arr, ClassRef, Dataset, DictV, Frame, Func, Instance, Layer, Library, Model, PyList, Scalar, Series,
+    KT, NONE, Arr, ClassRef, Dataset, DictV, Frame, Func, Instance, Layer, Library, Model, Obj, PyList, Scalar,
+    Series,
     Text, Tup, join,
 )
 
@@ -136,12 +137,11 @@ class Interpreter:
             frame.returns.append(self.ev(stmt.value, frame) if stmt.value is not None else NONE)
         elif isinstance(stmt, (ast.For, ast.AsyncFor)):
             item = self._iterate(self.ev(stmt.iter, frame))
-            self.bind(stmt.target, item, frame, None)
-            self.body(stmt.body, frame)
+            self._loop(frame, lambda: (self.bind(stmt.target, item, frame, None), self.body(stmt.body, frame)))
             self.body(stmt.orelse, frame)
         elif isinstance(stmt, ast.While):
             self.ev(stmt.test, frame)
-            self.body(stmt.body, frame)
+            self._loop(frame, lambda: self.body(stmt.body, frame))
         elif isinstance(stmt, ast.If):
             self._if(stmt, frame)
         elif isinstance(stmt, (ast.With, ast.AsyncWith)):
@@ -163,6 +163,20 @@ class Interpreter:
             if frame.names is not self.globals and stmt.module and not stmt.level:
                 for alias in stmt.names:
                     frame.imports[alias.asname or alias.name] = f"{stmt.module}.{alias.name}"
+
+    def _loop(self, frame: Scope, iteration: object) -> None:
+        """A loop body run twice: what it carries from one iteration to the next (``x = pool(x)``) keeps only
+        what every iteration count agrees on (the value before the loop included)."""
+        before = dict(frame.names)
+        iteration()  # type: ignore[operator]
+        first = dict(frame.names)
+        iteration()  # type: ignore[operator]
+        for name, value in list(frame.names.items()):
+            if name in first and first[name] is not value:
+                value = join(first[name], value)
+            if name in before and before[name] is not value:
+                value = join(before[name], value)
+            frame.names[name] = value
 
     def _if(self, stmt: ast.If, frame: Scope) -> None:
         test = stmt.test
@@ -208,6 +222,10 @@ class Interpreter:
                 if isinstance(elt, ast.Starred):
                     elt = elt.value
                 self.bind(elt, self._with_origin(item, stmt) if stmt is not None else item, frame, None)
+        elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+            owner = frame.names.get(target.value.id)
+            if isinstance(owner, Obj):  # self.head = Dense(1)
+                owner.attrs[target.attr] = value
         elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
             base = frame.names.get(target.value.id)
             if isinstance(base, Frame):  # df["new"] = ...: one more column (or a replaced one)
@@ -231,9 +249,11 @@ class Interpreter:
             return Tup(tuple(self._iterate(v) for v in value.parts))
         if isinstance(value, PyList):
             return value.item if value.known else None
-        if isinstance(value, Tup):
-            kinds = {type(item) for item in value.items}
-            return value.items[0] if len(kinds) == 1 and value.items and not isinstance(value.items[0], Arr) else None
+        if isinstance(value, Tup):  # each item in turn: what they all agree on
+            out = value.items[0] if value.items else None
+            for other in value.items[1:]:
+                out = join(out, other)
+            return out
         return datasets.iterate(value)
 
     # --- names and functions ---------------------------------------------------------------------
@@ -468,6 +488,8 @@ class Interpreter:
             return self._library_value(node, frame)
         base = self.ev(node.value, frame)
         attr = node.attr
+        if isinstance(base, Obj):
+            return base.attrs.get(attr)
         if isinstance(base, Arr):
             if attr == "T":
                 return arrays.transpose(base)
@@ -499,7 +521,7 @@ class Interpreter:
                 return Series(base.rows, "int8")
             return None
         if isinstance(base, Model) and attr in ("output", "outputs"):
-            return models.outputs_of(base)
+            return self._outputs(base)
         if isinstance(base, KT) and attr == "shape":
             return Tup(tuple(Scalar(d, "int64") for d in base.shape)) if base.shape is not None else None
         return None
@@ -536,6 +558,13 @@ class Interpreter:
             receiver = self.ev(func.value, frame)
             return self._method(receiver, func.attr, args, kwargs, node, frame)
         callee = self.ev(func, frame)
+        if callee is None and isinstance(func, ast.Name):
+            return self._builtin(func.id, args, kwargs)
+        return self._call_value(callee, args, kwargs, node, frame)
+
+    def _call_value(self, callee: object, args: list[object], kwargs: dict[str, object], node: ast.Call,
+                    frame: Scope) -> object:
+        """Calling a value: a library function, the script's function or class, a layer, a model, a loss."""
         if isinstance(callee, Library) and callee.kind.startswith("path:"):
             return libraries.library_call(callee.kind[len("path:"):], args, kwargs)
         if isinstance(callee, Library) and callee.kind.startswith("dtype:"):
@@ -549,9 +578,14 @@ class Interpreter:
             return self.call_function(callee, args, kwargs)
         if isinstance(callee, ClassRef):
             callee = ClassRef(callee.name, self._kind(callee))
-            if callee.kind == "model":
-                return Model(outputs=None)
-            return Instance(callee)
+            if callee.kind == "loss":
+                return Instance(callee)
+            obj = Obj(callee.name, {})
+            self._run_method(obj, "__init__", args, kwargs)
+            return Model(outputs=None, instance=obj) if callee.kind == "model" else obj
+        if isinstance(callee, Obj):  # a custom layer or callable object: its call / __call__
+            return self._run_method(callee, "call", args, kwargs) if self._method_node(
+                callee, "call") else self._run_method(callee, "__call__", args, kwargs)
         if isinstance(callee, Instance) and self._kind(callee.cls) == "loss" and len(args) >= 2:
             method = self.loss_methods.get(callee.cls.name)
             if method is not None:
@@ -562,9 +596,7 @@ class Interpreter:
                 return self._lambda_layer(callee.args[0], args[0])
             return models.apply(callee, args[0] if args else None)
         if isinstance(callee, Model):
-            return models.model_call(callee, args[0] if args else None)
-        if isinstance(func, ast.Name):
-            return self._builtin(func.id, args, kwargs)
+            return self._outputs(callee, args[0] if args else None)
         return None
 
     def _builtin(self, name: str, args: list[object], kwargs: dict[str, object]) -> object:
@@ -594,8 +626,36 @@ class Interpreter:
             y_true = arrays.to_array(y_true)
         self.facts.by_fn.setdefault(key, []).append(Binding(y_true, y_pred, where))
 
+    def _method_node(self, obj: Obj, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        cls = self.module.classes.get(obj.cls, (None, None))[0]
+        return next((n for n in getattr(cls, "body", []) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                     and n.name == name), None)
+
+    def _run_method(self, obj: Obj, name: str, args: list[object], kwargs: dict[str, object]) -> object:
+        """``obj.name(*args)`` for a class of the script (its own methods only, not inherited ones)."""
+        method = self._method_node(obj, name)
+        if method is None:
+            return None
+        block = self.module.classes[obj.cls][1]
+        return self.call_function(Func(method, block.start), [obj, *args], kwargs)
+
+    def _outputs(self, model: Model, data: object = None) -> object:
+        """A model's outputs for inputs like ``data``; a subclassed model runs its ``call`` on them."""
+        if model.instance is None:
+            return models.model_call(model, data) if data is not None else models.outputs_of(model)
+        shape = data.shape if isinstance(data, (Arr, KT)) else None
+        if shape is None:
+            return None
+        out = self._run_method(model.instance, "call", [KT((None, *shape[1:]), "linear")], {})
+        return out if isinstance(out, KT) else KT(out.shape, None) if isinstance(out, Arr) else None
+
     def _method(self, receiver: object, name: str, args: list[object], kwargs: dict[str, object],
                 node: ast.Call, frame: Scope) -> object:
+        if isinstance(receiver, Obj):
+            value = receiver.attrs.get(name)
+            if value is not None:  # self.dense(x), self.model.fit(...): call what the attribute holds
+                return self._call_value(value, args, kwargs, node, frame)
+            return self._run_method(receiver, name, args, kwargs)
         if isinstance(receiver, Model):
             return self._model_method(receiver, name, args, kwargs, node)
         if isinstance(receiver, PyList):
@@ -623,8 +683,6 @@ class Interpreter:
             return receiver if name == "fit" else None
         if isinstance(receiver, Arr):
             return libraries.array_op(name, receiver, args, kwargs)
-        if isinstance(receiver, Instance) and self._kind(receiver.cls) == "model":
-            return self._model_method(Model(outputs=None), name, args, kwargs, node)
         return None
 
     def _lambda_layer(self, fn: Func, value: object) -> object:
@@ -656,7 +714,7 @@ class Interpreter:
         if name == "compile":
             self.facts.seen_compiles.add(id(node))
             model.losses = matching.loss_structure(node)
-            outputs = models.outputs_of(model)
+            outputs = self._outputs(model)
             for expr, output in matching.pairs(model.losses, outputs):
                 self.facts.by_expr.setdefault(id(expr), [])
                 if output is not None:
@@ -670,13 +728,14 @@ class Interpreter:
                 parts = element.items if isinstance(element, Tup) else ()
                 x, y = (parts[0], parts[1]) if len(parts) >= 2 else (None, None)
             if model.losses is not None and y is not None:
-                outputs = models.outputs_of(model, x.shape if isinstance(x, Arr) else None)
+                outputs = self._outputs(model, x) if model.instance is not None or isinstance(x, Arr) else (
+                    models.outputs_of(model))
                 for expr, output, target in matching.triples(model.losses, outputs, y):
                     labels = arrays.to_array(target) if isinstance(target, (Series, Frame, Tup, PyList)) else target
                     self.facts.by_expr.setdefault(id(expr), []).append(Binding(labels, output, name))
             return None
         if name in ("predict", "predict_on_batch", "__call__", "call"):
-            return models.model_call(model, args[0] if args else None)
+            return self._outputs(model, args[0] if args else None)
         return None
 
 def _code_of(line: str) -> str:
