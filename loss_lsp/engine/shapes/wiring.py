@@ -27,7 +27,7 @@ from loss_lsp.engine.shapes.values import (
 
 log = logging.getLogger(__name__)
 _MAX_DEPTH = 4  # nested calls of the script's own functions
-_MAX_STEPS = 60_000  # expressions evaluated per file: a pathological script gets what was found so far
+_MAX_STEPS = 20_000  # expressions evaluated per file (loops run twice): a pathological script gets what was found so far
 _DTYPES = {"float16", "float32", "float64", "bfloat16", "int8", "int16", "int32", "int64", "uint8", "bool",
            "double", "half", "float_", "int_", "uint16", "uint32", "uint64"}
 
