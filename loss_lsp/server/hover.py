@@ -86,7 +86,7 @@ def shapes_note(result: DocResult, line: int, column: int) -> str:
     losses = result.analysis.losses if result.analysis is not None else []
     owner = max((info for info in losses if info.span.start_line <= line), key=lambda i: i.span.start_line,
                 default=None)
-    if match is None or owner is None:
+    if match is None or owner is None or owner.kind == "lambda":
         return ""
     first = owner.span.start_line
     if owner.kind == "loss_class":  # the class line: the parameters are on `def call(...)` below it
