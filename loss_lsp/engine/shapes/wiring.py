@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import io
 import logging
+import re
 import tokenize
 from dataclasses import dataclass, field, replace
 
@@ -26,6 +27,7 @@ from loss_lsp.engine.shapes.values import (
 )
 
 log = logging.getLogger(__name__)
+_TRAINING_WORDS = re.compile(r"\.(?:compile|fit|train_on_batch)\(|GradientTape")
 _MAX_DEPTH = 4  # nested calls of the script's own functions
 _MAX_STEPS = 20_000  # expressions evaluated per file (loops run twice): a pathological script gets what was found so far
 _DTYPES = {"float16", "float32", "float64", "bfloat16", "int8", "int16", "int32", "int64", "uint8", "bool",
@@ -97,7 +99,9 @@ class Interpreter:
                     continue
                 self.body(block.tree.body, top)
             for block in self.module.blocks:
-                for fn in _training_functions(block.tree) if block.tree is not None else ():
+                if block.tree is None or not _TRAINING_WORDS.search(block.text):
+                    continue  # most blocks (the losses themselves) are skipped without walking their trees
+                for fn in _training_functions(block.tree):
                     if id(fn) not in self.called and self.module.functions.get(fn.name, (None,))[0] is fn:
                         self.call_function(Func(fn, block.start), [], {})
         except _Budget:
