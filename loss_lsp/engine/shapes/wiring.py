@@ -823,21 +823,16 @@ def _training_functions(tree: ast.Module) -> list[ast.FunctionDef | ast.AsyncFun
 
 
 def program_facts(module: ModuleInfo) -> ProgramFacts:
-    """The facts of one module, computed once per analysis (the module object is new after an edit)."""
-    global _LAST
-    last = _LAST
-    if last is not None and last[0] is module:
-        return last[1]
-    interpreter = Interpreter(module)
+    """The facts of one module, computed once per analysis and kept on the module object (a new one
+    after every edit), so nothing outlives the analysis that made it."""
+    return memo.on_node(module, "shape_facts", lambda: _interpret(module))  # type: ignore[arg-type]
+
+
+def _interpret(module: ModuleInfo) -> ProgramFacts:
     try:
-        facts = interpreter.run()
+        return Interpreter(module).run()
     except (RecursionError, MemoryError):
-        facts = ProgramFacts()  # too deep to follow: nothing is known
+        return ProgramFacts()  # too deep to follow: nothing is known
     except Exception:  # a gap in the interpreter must not cost the file its other findings
         log.exception("shape inference failed on %s", module.path)
-        facts = ProgramFacts()
-    _LAST = (module, facts)
-    return facts
-
-
-_LAST: tuple[ModuleInfo, ProgramFacts] | None = None
+        return ProgramFacts()
