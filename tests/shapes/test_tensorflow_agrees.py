@@ -6,7 +6,8 @@ call raised. For every loss:
 - shapes the engine inferred are the ones TensorFlow passes (batch dimension aside, after Keras's
   alignment on the compile path);
 - LL301 (outside the compile path, where the bug is made inside the loss) means TensorFlow received
-  shapes that broadcast to a bigger tensor; LL306 and LL302 mean the call raised;
+  shapes that broadcast to a bigger tensor; LL307 means (B, 1) ids met (B, K) predictions without an
+  error; LL306 and LL302 mean the call raised;
 - a loss with known shapes and no shape finding ran without a shape error.
 """
 
@@ -70,9 +71,12 @@ def test_tensorflow_passes_the_inferred_shapes_and_agrees_with_the_shape_finding
         outcomes = {outcome for _, _, outcome in calls}
         if "LL301" in codes and info.call_path != "compile":
             assert "broadcast" in outcomes, f"{info.name}: LL301 but TensorFlow received {calls}"
+        if "LL307" in codes:  # (B, 1) ids stretched over (B, K): silent, nothing raises
+            assert outcomes == {"expand"} and not raised, f"{info.name}: LL307 but TensorFlow received {calls}"
         if codes & {"LL306", "LL302"}:
             assert any("InvalidArgumentError" in message for message in raised), (
                 f"{info.name}: {sorted(codes)} but the call did not raise: {calls}")
-        if not codes & {"LL301", "LL302", "LL306"} and info.y_true_shape is not None and info.y_pred_shape is not None:
+        if not codes & {"LL301", "LL302", "LL306", "LL307"} and info.y_true_shape is not None and (
+                info.y_pred_shape is not None):
             assert not raised, f"{info.name}: quiet, yet TensorFlow raised {raised}"
     assert checked or program.name == "unknown_sources.py"
