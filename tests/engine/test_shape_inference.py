@@ -185,3 +185,14 @@ def test_loops_that_carry_a_tensor_keep_only_what_every_iteration_agrees_on() ->
                "for units in [8, 16]:\n    h = keras.layers.Dense(units)(h)\n"
                "model = keras.Model(inp, keras.layers.Dense(1)(h))\nmodel.compile(optimizer='adam', loss=loss)\n")
     assert _info(program).y_pred_shape == (-1, 1)
+
+
+def test_sequential_without_input_takes_the_fit_data_and_random_batches_keep_the_label_shape() -> None:
+    info = _info("x = np.random.rand(64, 4)\ny = x.sum(axis=1)\n"
+                 "model = keras.Sequential([keras.layers.Dense(8, activation='relu'), keras.layers.Dense(1)])\n"
+                 "model.compile(optimizer='adam', loss=loss)\nmodel.fit(x, y)\n")
+    assert (info.y_true_shape, info.y_pred_shape) == ((-1,), (-1, 1))
+    info = _info("x = np.random.rand(64, 4).astype('float32')\ny = x[:, :1]\n" + DENSE1 +
+                 "for step in range(100):\n    idx = np.random.choice(64, 16)\n"
+                 "    with tf.GradientTape() as tape:\n        value = loss(y[idx], model(x[idx]))\n")
+    assert (info.call_path, info.y_true_shape, info.y_pred_shape) == ("direct", (-1, 1), (-1, 1))

@@ -74,7 +74,10 @@ def _joined(values: list[object]) -> object:
 
 def _from_bindings(bindings: list[Binding]) -> Shapes:
     y_true = _joined([b.y_true for b in bindings])
-    y_pred = _joined([b.y_pred for b in bindings])
+    # What the model outputs for the data it is trained on is better informed than what compile saw
+    # (a Sequential without an Input learns its input shape from fit).
+    trained = [b.y_pred for b in bindings if b.where != "compile" and b.y_pred is not None]
+    y_pred = _joined(trained or [b.y_pred for b in bindings])
     true_arr = y_true if isinstance(y_true, Arr) else None
     pred_shape = y_pred.shape if isinstance(y_pred, (KT, Arr)) else None
     true_shape = _batch(true_arr.shape) if true_arr is not None else None
