@@ -59,9 +59,10 @@ def _program_shapes(ctx: LossContext, flow: Flow, true_side: ast.AST, pred_side:
 def _squeeze_call(flow: Flow, node: ast.AST) -> ast.Call | None:
     """The squeeze that produced this operand (directly or through one assignment)."""
     if isinstance(node, ast.Name):
+        name = node.id  # (node is replaced below: compare with the name, not the node)
         for stmt in ast.walk(flow.fn):
             if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
-                    and stmt.targets[0].id == node.id):
+                    and stmt.targets[0].id == name):
                 node = stmt.value
     if isinstance(node, ast.Call):
         op = flow.op(node)
