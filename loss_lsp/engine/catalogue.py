@@ -274,6 +274,11 @@ def _build() -> dict[str, OpEntry]:
     add(("reshape",), _reshape)
     add(("one_hot",), _one_hot)
     add(("Variable", "zeros", "ones", "fill", "range", "eye"), lambda c: Val(tensor=True))
+    # TF1 names that TF2 dropped: the same facts as their TF2 spelling.
+    add(("to_float", "to_double", "to_bfloat16"), lambda c: c.first.but(integer=False))
+    add(("to_int32", "to_int64"), lambda c: c.first.but(integer=True), hard="cast")
+    add(("is_tensor", "is_symbolic_tensor", "executing_eagerly", "is_keras_tensor"), lambda c: CLEAN)  # Python bools
+    add(("placeholder", "placeholder_with_default"), lambda c: Val(data=True, true=True, tensor=True))  # fed data
     for name, entry in list(table.items()):
         table[name] = OpEntry(entry.transfer, entry.hard, entry.hard_when, name in _PAIRWISE,
                               _ARITHMETIC.get(name), entry.hazard)

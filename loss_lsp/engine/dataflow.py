@@ -15,7 +15,8 @@ from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 from loss_lsp.engine.catalogue import OpCall, const_number, entry_for, namespace_transfer
-from loss_lsp.engine.liveness import FunctionNode, live_statements
+from loss_lsp.engine.sources import SOURCE, is_model_constructor, is_model_name, is_source_op, not_loss_like
+from loss_lsp.engine.liveness import FunctionNode, live_statements, names_in
 from loss_lsp.engine.module import ModuleInfo
 from loss_lsp.engine.namespaces import Op
 from loss_lsp.engine.values import CLEAN, Val, combine
@@ -32,8 +33,12 @@ class Flow:
 
     def __init__(self, module: ModuleInfo, fn: FunctionNode, seeds: dict[str, Val], block_start: int,
                  cls: ast.ClassDef | None = None, depth: int = 0,
-                 enclosing: list[FunctionNode] | None = None) -> None:
+                 enclosing: list[FunctionNode] | None = None, outputs: list[ast.expr] | None = None,
+                 sources: bool = False) -> None:
         self.module = module
+        # Sources mode (a computation found from its sink): model and layer calls, variables and
+        # watched tensors carry the gradient, and lambdas handed to the sink are evaluated in place.
+        self.sources = sources
         self.block_start = block_start  # ast line numbers of fn are relative to this file line
         self.fn = fn
         self.cls = cls
@@ -56,10 +61,15 @@ class Flow:
         self._stmt: ast.AST = fn
         self._constants: dict[str, Val] = {}
         self._self_attrs: dict[str, ast.expr] = {}
+        self._bindings: dict[str, ast.Call] = {}  # local name -> the call it was assigned from (sources mode)
         self._seed_defaults()
         self._collect_locals()
         self._run()
-        self.live = live_statements(fn)
+        if outputs is None:
+            self.live = live_statements(fn)
+        else:  # what the sinks differentiate, not what the function returns
+            self.returns = [node for node in outputs if id(node) in self.stmt_of]
+            self.live = live_statements(fn, [(self.stmt_of[id(node)], names_in(node)) for node in self.returns])
 
     # --- public queries --------------------------------------------------------------------
     def val(self, node: ast.AST) -> Val:
@@ -136,6 +146,10 @@ class Flow:
 
     def _collect_locals(self) -> None:
         for node in ast.walk(self.fn):
+            if self.sources and isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        self._bindings[target.id] = node.value
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     self.local_imports[alias.asname or alias.name.split(".")[0]] = (
@@ -263,7 +277,11 @@ class Flow:
             self._bind(target.value, v, None)
 
     def _mutation(self, node: ast.expr, v: Val) -> None:
-        """``terms.append(x)`` makes ``terms`` carry x."""
+        """``terms.append(x)`` makes ``terms`` carry x; ``tape.watch(x)`` makes x a source."""
+        if (self.sources and isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "watch" and node.args and isinstance(node.args[0], ast.Name)):
+            self.env[node.args[0].id] = self.env.get(node.args[0].id, CLEAN).but(pred=True, data=True, tensor=True)
+            return
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 and isinstance(node.func.value, ast.Name) and node.func.attr in ("append", "extend", "insert", "add")):
             name = node.func.value.id
@@ -327,6 +345,8 @@ class Flow:
             return self._comprehension(node)
         if isinstance(node, ast.Starred):
             return self.ev(node.value)
+        if isinstance(node, ast.Lambda) and self.sources:
+            return self.ev(node.body)  # `minimize(lambda: loss, ...)`: the closure's value, computed here
         if isinstance(node, ast.NamedExpr):
             v = self.ev(node.value)
             self._bind(node.target, v, node.value)
@@ -449,6 +469,8 @@ class Flow:
             self.ev(func)
         args = [self.ev(a) for a in node.args]
         kwargs = {kw.arg or "**": self.ev(kw.value) for kw in node.keywords}
+        if self.sources and (op is not None and is_source_op(op) or op is None and self._model_call(node)):
+            return SOURCE
         if op is not None:
             return self._library(node, op, OpCall(node, args, kwargs))
         if isinstance(func, ast.Attribute):
@@ -468,6 +490,31 @@ class Flow:
                 return self._helper(node, helper, args, kwargs, start)
             return self._builtin(node, name, args)
         return combine(*args, *kwargs.values())
+
+    def _model_call(self, node: ast.Call) -> bool:
+        """A call of a model or layer (``model(x)``, ``self(x)``, ``self.encoder(h)``, ``Dense(4)(h)``)."""
+        func = node.func
+        if isinstance(func, ast.Name):
+            if func.id == "self":
+                return self.cls is not None
+            if func.id in self.local_functions or func.id in self.module.functions or not node.args:
+                return False
+            return is_model_name(self.module, func.id, self._bindings.get(func.id), self._parameters())
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self":
+            if self.cls is None or not node.args and func.attr != "add_weight":
+                return False
+            methods = {n.name for n in self.cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+            return func.attr not in methods and not_loss_like(func.attr)
+        if isinstance(func, ast.Call):
+            return is_model_constructor(self.module, func, self.local_imports)
+        return False
+
+    def _parameters(self) -> set[str]:
+        names = set()
+        for fn in (self.fn, *self.enclosing):
+            args = fn.args
+            names.update(a.arg for a in args.posonlyargs + args.args + args.kwonlyargs)
+        return names
 
     def _method(self, name: str, receiver: Val, args: list[Val]) -> Val:
         if name in _CUT_METHODS:
@@ -510,7 +557,7 @@ class Flow:
                 seeds[key] = v
         cls = self.cls if skip_self else None
         sub = Flow(self.module, fn, seeds, block_start, cls=cls, depth=self.depth + 1,
-                   enclosing=[self.fn, *self.enclosing])
+                   enclosing=[self.fn, *self.enclosing], sources=self.sources)
         self.helpers.append((node, sub))
         return sub.returned()
 

@@ -16,6 +16,8 @@ from loss_lsp.engine.chunks import Block
 from loss_lsp.engine.findings import CallPath, Related, Span
 from loss_lsp.engine.memo import on_node
 from loss_lsp.engine.module import CompileSite, ModuleInfo, dotted
+from loss_lsp.engine.sinks import Sink, find_units
+from loss_lsp.engine.values import Val
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
 _LOSS_BASES = {"Loss", "LossFunctionWrapper"}
@@ -39,6 +41,21 @@ class LossDef:
     # compile(loss=f) with f needing more than (y_true, y_pred): the compile expression
     bare_compile_exprs: list[ast.expr] = field(default_factory=list)
     direct_calls: list[tuple[ast.Call, int]] = field(default_factory=list)  # (call, its block's start)
+    # A computation found from its sinks (kind "computation"): what differentiates it and how to seed it.
+    sinks: list[Sink] = field(default_factory=list)
+    seeds: dict[str, Val] = field(default_factory=dict)
+    enclosing: list[FunctionNode] = field(default_factory=list)
+    extra_texts: tuple[str, ...] = ()  # module-level code: the blocks it is made of
+
+    @property
+    def outputs(self) -> list[ast.expr] | None:
+        """What the sinks differentiate (None: the function's return values)."""
+        targets = [sink.target for sink in self.sinks if sink.target is not None]
+        return targets if self.sinks and len(targets) == len(self.sinks) else None
+
+    @property
+    def sink_description(self) -> str:
+        return "; ".join(dict.fromkeys(sink.description for sink in self.sinks))
 
     @property
     def params(self) -> list[str]:
@@ -226,6 +243,11 @@ def discover(module: ModuleInfo) -> list[LossDef]:
     builder.scan_definitions()
     builder.scan_compile_sites()
     builder.scan_direct_calls()
+    for unit in find_units(module):
+        if id(unit.fn) not in builder.losses:
+            builder.losses[id(unit.fn)] = LossDef(
+                name=unit.name, kind="computation", fn=unit.fn, block=unit.block, cls=unit.cls, call_path="direct",
+                sinks=unit.sinks, seeds=unit.seeds, enclosing=unit.enclosing, extra_texts=unit.extra_texts)
     for key, loss in list(builder.losses.items()):
         if loss.kind == "function" and loss.name in module.metric_names and not loss.compile_sites:
             del builder.losses[key]  # a metric: it reports a value, nothing differentiates it

@@ -68,6 +68,7 @@ class Finding:
     path: str = ""
     related: tuple[Related, ...] = ()
     url: str = ""
+    sink: str = ""  # what differentiates the computation: "differentiated by `tape.gradient` at line 14"
     # Set by the gradient check (see loss_lsp.gradcheck).
     verdict: Verdict | None = None
     evidence: str = ""
@@ -100,7 +101,7 @@ class LossInfo:
     """A loss the engine discovered: where it is defined and how Keras will call it."""
 
     name: str  # qualified: "focal.<locals>.loss", "DiceLoss.call", "<lambda>@12"
-    kind: Literal["function", "closure", "lambda", "loss_class"]
+    kind: Literal["function", "closure", "lambda", "loss_class", "computation"]
     span: Span  # the def / class / lambda header
     call_path: CallPath
     compile_sites: tuple[Related, ...] = ()
@@ -111,6 +112,8 @@ class LossInfo:
     y_true_shape: tuple[int, ...] | None = None
     y_pred_shape: tuple[int, ...] | None = None
     y_true_dtype: str | None = None  # "int32"/"float32" when the fit data say so
+    # A computation found from its sink (kind "computation"): what differentiates it, for the hover.
+    sink: str = ""
 
 
 @dataclass

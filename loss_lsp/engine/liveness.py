@@ -84,13 +84,18 @@ def _uses(stmt: ast.stmt) -> set[str]:
     return set()
 
 
-def live_statements(fn: FunctionNode) -> set[int]:
-    """Ids of the statements of ``fn`` whose results reach a return (a lambda is its own statement)."""
+def live_statements(fn: FunctionNode, roots: list[tuple[ast.AST, set[str]]] | None = None) -> set[int]:
+    """Ids of the statements of ``fn`` whose results reach a return (a lambda is its own statement).
+
+    With ``roots`` (statement, names it differentiates), what reaches those names instead: the
+    statements that feed a ``tape.gradient`` target, not what the training step returns.
+    """
     if isinstance(fn, ast.Lambda):
         return {id(fn)}
     pairs = list(_statements(fn.body))
-    live: set[int] = set()
-    live_names: set[str] = set()
+    live: set[int] = {id(stmt) for stmt, _names in roots or ()}
+    live_names: set[str] = set().union(*(names for _stmt, names in roots or ()))
+    returns_live = roots is None
     changed = True
     while changed:
         changed = False
@@ -101,7 +106,7 @@ def live_statements(fn: FunctionNode) -> set[int]:
                     live_names |= _uses(parent)
                     changed = True
                 continue
-            if isinstance(stmt, ast.Return) or (_defines(stmt) & live_names):
+            if (returns_live and isinstance(stmt, ast.Return)) or (_defines(stmt) & live_names):
                 live.add(id(stmt))
                 live_names |= _uses(stmt)
                 changed = True

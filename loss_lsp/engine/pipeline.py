@@ -81,7 +81,8 @@ def run(source: str, path: str, settings: Settings | None, workspace: Workspace 
         analysis.errors.extend(errors)
         analysis.losses.append(_loss_info(module, loss, shapes))
     _CACHE.pin(path, file.cache_keys)
-    found, errors = _module_findings(ModuleContext(file, losses), rules)
+    functions = [loss for loss in losses if loss.kind != "computation"]  # the module rules judge loss functions
+    found, errors = _module_findings(ModuleContext(file, functions), rules)
     findings.extend(found)
     analysis.errors.extend(errors)
     unique: dict[tuple[str, Span], Finding] = {}
@@ -119,6 +120,8 @@ _CACHE: PinnedCache[tuple, list[tuple[str, int, Finding]]] = PinnedCache(spare_s
 
 
 def _seeds(loss: LossDef, shapes: shape_context.Shapes) -> dict[str, Val]:
+    if loss.kind == "computation":
+        return loss.seeds
     params = loss.params
     if len(params) < 2:
         return {}
@@ -142,7 +145,7 @@ def _seeds(loss: LossDef, shapes: shape_context.Shapes) -> dict[str, Val]:
 def _loss_findings(file: FileContext, loss: LossDef, shapes: shape_context.Shapes, module_fp: str,
                    rules: Mapping[str, RuleChecks]) -> tuple[list[Finding], list[InputError]]:
     module = file.module
-    helper_texts = _helper_block_texts(module, loss.block)
+    helper_texts = _helper_block_texts(module, loss)
     key = (file.path, module_fp, tuple(rules), loss.block.text, loss.name, helper_texts, loss.call_path, shapes,
            tuple(loss.external_sites), loss.construct, len(loss.bare_compile_exprs),
            tuple(site.call.lineno for site in loss.compile_sites))
@@ -154,9 +157,11 @@ def _loss_findings(file: FileContext, loss: LossDef, shapes: shape_context.Shape
     errors: list[InputError] = []
     if sum(1 for _ in ast.walk(loss.fn)) > MAX_LINE_NODES:
         return [], [InputError(file.path, f"analysis skipped: {loss.name} is too complex")]
-    enclosing = [loss.factory] if loss.factory is not None else []
+    enclosing = loss.enclosing or ([loss.factory] if loss.factory is not None else [])
+    computation = loss.kind == "computation"
     try:
-        flow = Flow(module, loss.fn, _seeds(loss, shapes), loss.block.start, cls=loss.cls, enclosing=enclosing)
+        flow = Flow(module, loss.fn, _seeds(loss, shapes), loss.block.start, cls=loss.cls, enclosing=enclosing,
+                    outputs=loss.outputs, sources=computation)
     except RecursionError:
         return [], [InputError(file.path, f"analysis skipped: {loss.name} is nested too deeply")]
     ctx = LossContext(file, loss, flow, shapes)
@@ -164,11 +169,15 @@ def _loss_findings(file: FileContext, loss: LossDef, shapes: shape_context.Shape
     for rule in rules.values():
         if rule.check is None or not file.settings.enabled(rule.code):
             continue
+        if computation and not rule.checks_computations:
+            continue
         try:
             found.extend(rule.check(ctx))
         except Exception as exc:  # one broken rule must not hide the others
             log.exception("rule %s failed on %s", rule.code, loss.name)
             errors.append(InputError(file.path, f"internal error in {rule.code} on {loss.name}: {exc!r}"))
+    if computation:
+        found = [replace(f, sink=loss.sink_description) for f in found]
     if not errors:
         _CACHE.put(key, [(*_anchor(module.blocks, finding), finding) for finding in found])
     return found, errors
@@ -208,10 +217,11 @@ def _import_line(module: ModuleInfo) -> int:
     return last
 
 
-def _helper_block_texts(module: ModuleInfo, block: Block) -> tuple[str, ...]:
+def _helper_block_texts(module: ModuleInfo, loss: LossDef) -> tuple[str, ...]:
     texts = []
-    seen = {block.text}
-    frontier = [block]
+    seen = {loss.block.text}
+    frontier = [loss.block] if loss.block.tree is not None else [
+        b for b in module.blocks if b.text in set(loss.extra_texts)]  # module-level code: its own blocks
     while frontier:
         current = frontier.pop()
         for name in sorted(called_names(current.tree) if current.tree is not None else ()):
@@ -266,6 +276,8 @@ def _compile_line(loss: LossDef) -> int | None:
 
 
 def _shapes_for(module: ModuleInfo, loss: LossDef, settings: Settings) -> shape_context.Shapes:
+    if loss.kind == "computation":
+        return shape_context.Shapes()  # no y_true/y_pred pair: the shape rules see ranks only where the code states them
     first = loss.block.start + loss.fn.lineno - 1
     last = loss.block.start + (loss.fn.end_lineno or loss.fn.lineno) - 1
     hint_lines = [line for line in module.lines[max(first - 3, 0):last + 1] if "loss-lsp" in line]
@@ -291,4 +303,5 @@ def _loss_info(module: ModuleInfo, loss: LossDef, shapes: shape_context.Shapes) 
         name=loss.name, kind=loss.kind, span=header_span(loss, lines),  # type: ignore[arg-type]
         call_path=loss.call_path, compile_sites=(*sites, *loss.external_sites), construct=loss.construct,
         y_true_shape=shapes.y_true, y_pred_shape=shapes.y_pred, y_true_dtype=shapes.y_true_dtype,
+        sink=loss.sink_description,
     )
