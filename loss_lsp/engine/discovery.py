@@ -209,6 +209,24 @@ class _Builder:
             loss.construct = construct
         return loss
 
+    # --- LossFunctionWrapper(fn): Keras aligns the ranks before calling fn, as compile does --------
+    def scan_wrapped_functions(self) -> None:
+        wrapped = [(call, start) for call, start in self.module.wrapped_losses]
+        for cls_name in self.loss_classes:  # class MyLoss(LossFunctionWrapper): super().__init__(fn, ...)
+            cls, block = self.module.classes[cls_name]
+            init = _method(cls, "__init__")
+            if init is not None and _method(cls, "call") is None:
+                wrapped += [(node, block.start) for node in ast.walk(init) if isinstance(node, ast.Call)
+                            and isinstance(node.func, ast.Attribute) and node.func.attr == "__init__"
+                            and isinstance(node.func.value, ast.Call) and dotted(node.func.value.func) == "super"]
+        for call, _start in wrapped:
+            fn = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "fn"), None)
+            if isinstance(fn, ast.Name) and fn.id in self.module.functions:
+                node, block = self.module.functions[fn.id]
+                loss = self.add(node, block, fn.id, "function", construct=fn.id)
+                if loss.call_path in ("unknown", "direct"):
+                    loss.call_path = "compile"
+
     # --- direct calls (custom training loops) ---------------------------------------------------
     def scan_direct_calls(self) -> None:
         by_name: dict[str, LossDef] = {}
@@ -242,6 +260,7 @@ def discover(module: ModuleInfo) -> list[LossDef]:
     builder = _Builder(module)
     builder.scan_definitions()
     builder.scan_compile_sites()
+    builder.scan_wrapped_functions()
     builder.scan_direct_calls()
     for unit in find_units(module):
         if id(unit.fn) not in builder.losses:

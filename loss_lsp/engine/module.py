@@ -64,9 +64,11 @@ class BlockSummary:
     layer_calls: list[ast.Call] = field(default_factory=list)
     fit_calls: list[ast.Call] = field(default_factory=list)
     name_calls: list[ast.Call] = field(default_factory=list)  # f(...) by plain name: helpers, direct loss calls
+    wrapper_calls: list[ast.Call] = field(default_factory=list)  # LossFunctionWrapper(fn) / MeanMetricWrapper(fn)
     uses_keras_ops: bool = False
 
 
+_WRAPPERS = {"LossFunctionWrapper", "MeanMetricWrapper"}
 _LAYER_NAMES = {"Dense", "Input", "InputLayer", "Conv1D", "Conv2D", "Activation", "Softmax"}
 
 
@@ -124,6 +126,8 @@ def _scan_call(summary: BlockSummary, node: ast.Call, enclosing: str) -> None:
         summary.layer_calls.append(node)
     if isinstance(func, ast.Name):
         summary.name_calls.append(node)
+    if name in _WRAPPERS:
+        summary.wrapper_calls.append(node)
 
 
 def summarize(tree: ast.Module) -> BlockSummary:
@@ -169,6 +173,7 @@ class ModuleInfo:
     fits: list[FitCall] = field(default_factory=list)
     name_calls: list[tuple[ast.Call, int]] = field(default_factory=list)  # (call, block start)
     metric_names: set[str] = field(default_factory=set)  # functions given to compile(metrics=...)
+    wrapped_losses: list[tuple[ast.Call, int]] = field(default_factory=list)  # LossFunctionWrapper(fn, ...)
     uses_keras_ops: bool = False
     _timeline: tuple[list[int], list[LayerCall], list[int], list[FitCall]] | None = None
     _blocks_by_start: dict[int, Block] | None = None
@@ -253,6 +258,14 @@ def build_module(path: str, lines: list[str], blocks: list[Block]) -> ModuleInfo
             order += 1
         info.fits.extend(FitCall(call, block.start) for call in summary.fit_calls)
         info.name_calls.extend((call, block.start) for call in summary.name_calls)
+        for call in summary.wrapper_calls:
+            func = call.func
+            if (func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")) == "MeanMetricWrapper":
+                wrapped = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "fn"), None)
+                if isinstance(wrapped, ast.Name):
+                    info.metric_names.add(wrapped.id)  # a metric: reported, never differentiated
+            else:
+                info.wrapped_losses.append((call, block.start))
     return info
 
 

@@ -192,7 +192,9 @@ def find_units(module: ModuleInfo) -> list[Unit]:
             cls = _class_of(scopes, owner)
             unit = units.get(id(owner))
             if unit is None:
-                name = _qualified(scopes[:scopes.index(fn) + 1]) if owner is fn else owner.name
+                name = _qualified(scopes[:scopes.index(fn) + 1])
+                if owner is not fn:  # a function handed to minimize: nested in the caller, or the module's
+                    name = f"{name}.<locals>.{owner.name}" if outer else owner.name
                 unit = units[id(owner)] = Unit(name, owner, block, cls, outer[::-1], [], {})
             unit.sinks.append(sink)
         for cls, method in _compute_loss_methods(block.tree):
