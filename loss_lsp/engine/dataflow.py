@@ -17,7 +17,7 @@ from typing import TypeVar
 from loss_lsp.engine.catalogue import OpCall, const_number, entry_for, namespace_transfer
 from loss_lsp.engine.sources import SOURCE, is_model_constructor, is_model_name, is_source_op, not_loss_like
 from loss_lsp.engine.liveness import FunctionNode, live_statements, names_in
-from loss_lsp.engine.module import ModuleInfo
+from loss_lsp.engine.module import ModuleInfo, dotted
 from loss_lsp.engine.namespaces import Op
 from loss_lsp.engine.values import CLEAN, Val, combine
 
@@ -25,6 +25,8 @@ T = TypeVar("T")
 _MAX_HELPER_DEPTH = 4
 _CUT_METHODS = {"numpy", "tolist", "item", "__array__"}
 _CUT_BUILTINS = {"float", "int", "bool", "complex"}
+_FINFO_POSITIVE = {"eps", "tiny", "smallest_normal", "epsneg", "resolution"}
+_POSITIVE_ASSERTS = {"assert_greater": 0.0, "assert_positive": None, "assert_greater_equal": 1e-300}
 _SHAPE_ATTRS = {"shape", "dtype", "ndim", "name", "device", "rank"}
 
 
@@ -61,6 +63,7 @@ class Flow:
         self._stmt: ast.AST = fn
         self._constants: dict[str, Val] = {}
         self._self_attrs: dict[str, ast.expr] = {}
+        self._init_params: set[str] = set()
         self._bindings: dict[str, ast.Call] = {}  # local name -> the call it was assigned from (sources mode)
         self._seed_defaults()
         self._collect_locals()
@@ -166,6 +169,7 @@ class Flow:
         if self.cls is not None:
             init = next((n for n in self.cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
             if init is not None:
+                self._init_params = {a.arg for a in init.args.args + init.args.kwonlyargs}
                 for node in ast.walk(init):
                     if isinstance(node, ast.Assign):
                         for target in node.targets:
@@ -206,6 +210,7 @@ class Flow:
         elif isinstance(stmt, ast.Expr):
             v = self.ev(stmt.value)
             self._mutation(stmt.value, v)
+            self._assertion(stmt.value)
         elif isinstance(stmt, ast.If):
             self.ev(stmt.test)
             before = dict(self.env)
@@ -265,8 +270,8 @@ class Flow:
                     elt = elt.value
                 if parts is not None and len(parts) == len(target.elts):
                     self._bind(elt, self.val(parts[index]), parts[index])
-                else:
-                    self._bind(elt, v.taint_only().but(rank=None), None)
+                else:  # which element is which is not known; in training code, nor whether it is a tensor
+                    self._bind(elt, v.taint_only().but(rank=None, tensor=v.tensor and not self.sources), None)
         elif isinstance(target, ast.Subscript):
             self.ev(target.slice)
             base = target.value
@@ -275,6 +280,22 @@ class Flow:
                     pred=self.env.get(base.id, CLEAN).pred or v.pred)
         elif isinstance(target, ast.Starred):
             self._bind(target.value, v, None)
+
+    def _assertion(self, node: ast.expr) -> None:
+        """``tf.debugging.assert_greater(n, 0.0)``: past this line ``n`` is positive (the assert raises otherwise)."""
+        if not (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Name)):
+            return
+        op = self.ops.get(id(node))
+        name = op.name.rsplit(".", 1)[-1] if op is not None and op.namespace == "tf" else ""
+        if name not in _POSITIVE_ASSERTS:
+            return
+        bound = _POSITIVE_ASSERTS[name]
+        if bound is not None:
+            limit = const_number(node.args[1]) if len(node.args) > 1 else None
+            if limit is None or limit < bound:
+                return
+        target = node.args[0].id
+        self.env[target] = self.env.get(target, CLEAN).but(positive=True, nonneg=True)
 
     def _mutation(self, node: ast.expr, v: Val) -> None:
         """``terms.append(x)`` makes ``terms`` carry x; ``tape.watch(x)`` makes x a source."""
@@ -380,6 +401,9 @@ class Flow:
         return CLEAN
 
     def _attribute(self, node: ast.Attribute) -> Val:
+        if node.attr in _FINFO_POSITIVE and isinstance(node.value, ast.Call) and \
+                (dotted(node.value.func) or "").endswith("finfo"):
+            return Val(positive=True, nonneg=True, bounded=True)  # np.finfo(dtype).eps: the machine epsilon
         op = self.module.op(node, self.local_imports)
         if op is not None:
             if op.name in ("pi", "e", "inf") or op.name.endswith("epsilon"):
@@ -479,7 +503,7 @@ class Flow:
                                and n.name == func.attr), None)
                 if method is not None:
                     return self._helper(node, method, args, kwargs, self.block_start, skip_self=True)
-            return self._method(func.attr, receiver or CLEAN, args)
+            return self._method(func.attr, receiver or CLEAN, self._unknown_args(args, kwargs))
         if isinstance(func, ast.Name):
             name = func.id
             helper, start = self.local_functions.get(name), self.block_start
@@ -488,7 +512,7 @@ class Flow:
                 start = block.start
             if helper is not None and name not in self.env:
                 return self._helper(node, helper, args, kwargs, start)
-            return self._builtin(node, name, args)
+            return self._builtin(node, name, self._unknown_args(args, kwargs))
         return combine(*args, *kwargs.values())
 
     def _model_call(self, node: ast.Call) -> bool:
@@ -501,10 +525,18 @@ class Flow:
                 return False
             return is_model_name(self.module, func.id, self._bindings.get(func.id), self._parameters())
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self":
-            if self.cls is None or not node.args and func.attr != "add_weight":
+            if self.cls is None:
                 return False
-            methods = {n.name for n in self.cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-            return func.attr not in methods and not_loss_like(func.attr)
+            if func.attr == "add_weight":
+                return True
+            # A sub-model or layer the constructor stores (``self.encoder = encoder`` / ``= layers.Dense(4)``);
+            # attributes set elsewhere (a base class, build) are not known to be models.
+            value = self._self_attrs.get(func.attr)
+            if value is None or not node.args or not not_loss_like(func.attr):
+                return False
+            if isinstance(value, ast.Call):
+                return is_model_constructor(self.module, value, self.local_imports)
+            return isinstance(value, ast.Name) and value.id in self._init_params
         if isinstance(func, ast.Call):
             return is_model_constructor(self.module, func, self.local_imports)
         return False
@@ -516,12 +548,18 @@ class Flow:
             names.update(a.arg for a in args.posonlyargs + args.args + args.kwonlyargs)
         return names
 
+    def _unknown_args(self, args: list[Val], kwargs: dict[str, Val]) -> list[Val]:
+        """What a call of an unknown function depends on: in training code keywords carry values too
+        (``aggregate_losses(per_example_loss=td_loss)``)."""
+        return [*args, *kwargs.values()] if self.sources else args
+
     def _method(self, name: str, receiver: Val, args: list[Val]) -> Val:
         if name in _CUT_METHODS:
             return receiver.taint_only().but(pred=False, cut=receiver.pred or receiver.cut, tensor=False)
         if name in ("get_shape", "shape"):
             return CLEAN
-        return combine(receiver, *args)
+        out = combine(receiver, *args)
+        return out.but(tensor=False) if self.sources else out  # training code: not known to be a tensor
 
     def _hard(self, node: ast.AST, kind: str, v: Val) -> Val:
         """The output of a non-differentiable op: no gradient; remember where it came from."""
@@ -540,7 +578,7 @@ class Flow:
             return self._hard(node, "round", joined)
         if name == "abs" and args:
             return args[0].taint_only().but(nonneg=True, positive=args[0].positive)
-        return joined
+        return joined.but(tensor=False) if self.sources else joined  # training code: not known to be a tensor
 
     def _helper(self, node: ast.Call, fn: FunctionNode, args: list[Val], kwargs: dict[str, Val],
                 block_start: int, skip_self: bool = False) -> Val:

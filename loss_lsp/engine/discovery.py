@@ -141,8 +141,9 @@ class _Builder:
             if call is not None:
                 self.add(call, block, f"{cls_name}.call", "loss_class", cls=cls, call_path="loss_class",
                          construct=f"{cls_name}()")
+        numpy_only = _numpy_only(self.module)
         for fn_name, (fn, block) in self.module.functions.items():
-            if is_loss_signature(fn):
+            if is_loss_signature(fn) and not numpy_only:
                 self.add(fn, block, fn_name, "function", construct=fn_name)
             for node in _nested_losses(fn):
                 label = getattr(node, "name", f"<lambda>@{block.start + node.lineno}")
@@ -241,6 +242,17 @@ class _Builder:
                 loss.direct_calls.append((node, block_start))
                 if loss.call_path == "unknown":
                     loss.call_path = "direct"
+
+
+_TENSOR_LIBRARIES = ("tensorflow", "keras", "tf_keras", "torch", "jax")
+
+
+def _numpy_only(module: ModuleInfo) -> bool:
+    """A module that computes with NumPy and imports no tensor library: its ``(y_true, y_pred)``
+    functions are evaluation metrics on arrays (nothing can differentiate them), unless compiled."""
+    paths = module.imports.values()
+    return (any(p == "numpy" or p.startswith("numpy.") for p in paths)
+            and not any(p.split(".", 1)[0] in _TENSOR_LIBRARIES for p in paths))
 
 
 def _nested_losses(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[FunctionNode]:
