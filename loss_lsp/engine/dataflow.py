@@ -280,6 +280,9 @@ class Flow:
                     pred=self.env.get(base.id, CLEAN).pred or v.pred)
         elif isinstance(target, ast.Starred):
             self._bind(target.value, v, None)
+        elif (self.sources and isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
+              and target.value.id == "self"):
+            self.env[f"self.{target.attr}"] = v  # graph code keeps its tensors on self: self.loss = ...
 
     def _assertion(self, node: ast.expr) -> None:
         """``tf.debugging.assert_greater(n, 0.0)``: past this line ``n`` is positive (the assert raises otherwise)."""
@@ -409,6 +412,9 @@ class Flow:
             if op.name in ("pi", "e", "inf") or op.name.endswith("epsilon"):
                 return Val(positive=True, nonneg=True, bounded=op.name != "inf")
             return CLEAN
+        if self.sources and isinstance(node.value, ast.Name) and node.value.id == "self" \
+                and f"self.{node.attr}" in self.env:
+            return self.env[f"self.{node.attr}"]
         if isinstance(node.value, ast.Name) and node.value.id == "self" and self.cls is not None:
             value = self._self_attrs.get(node.attr)
             return _constant_val(self.module, value) if value is not None else CLEAN

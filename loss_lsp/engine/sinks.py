@@ -184,16 +184,23 @@ def find_units(module: ModuleInfo) -> list[Unit]:
             if sink is None:
                 continue
             inner = _callable_target(module, sink.target, scopes)
+            assigned = _assigning_method(scopes, fn, sink.target)
             if inner is not None:  # differentiates a function's result: analyse that function
                 sink = Sink(sink.kind, sink.line, None)
                 owner, outer = inner, [f for f in functions if f is not inner]
+            elif assigned is not None:  # minimize(self.loss) in train(), self.loss = ... in build()
+                owner, value = assigned
+                sink = Sink(sink.kind, sink.line, value)
+                outer = functions[:-1]
             else:
                 owner, outer = fn, functions[:-1]
-            cls = _class_of(scopes, owner)
+            cls = _class_of(scopes, fn)
             unit = units.get(id(owner))
             if unit is None:
                 name = _qualified(scopes[:scopes.index(fn) + 1])
-                if owner is not fn:  # a function handed to minimize: nested in the caller, or the module's
+                if owner is not fn and cls is not None and owner in cls.body:  # the method assigning self.loss
+                    name = f"{cls.name}.{owner.name}"
+                elif owner is not fn:  # a function handed to minimize: nested in the caller, or the module's
                     name = f"{name}.<locals>.{owner.name}" if outer else owner.name
                 unit = units[id(owner)] = Unit(name, owner, block, cls, outer[::-1], [], {})
             unit.sinks.append(sink)
@@ -209,6 +216,32 @@ def find_units(module: ModuleInfo) -> list[Unit]:
     for unit in out:
         unit.seeds = _seeds(unit.fn, unit.cls, unit.sinks)
     return out
+
+
+def _assigning_method(scopes: tuple[ast.AST, ...], fn: FunctionNode,
+                      target: ast.expr | None) -> tuple[FunctionNode, ast.expr] | None:
+    """``self.x`` differentiated in one method and assigned in another: that method and the value."""
+    cls = _class_of(scopes, fn)
+    if cls is None or not (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
+                           and target.value.id == "self"):
+        return None
+    if _assignment(fn, target.attr) is not None:
+        return None
+    for method in cls.body:
+        if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) and method is not fn:
+            value = _assignment(method, target.attr)
+            if value is not None:
+                return method, value
+    return None
+
+
+def _assignment(fn: FunctionNode, attr: str) -> ast.expr | None:
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Attribute) and t.attr == attr and isinstance(t.value, ast.Name)
+                and t.value.id == "self" for t in node.targets):
+            return node.value
+    return None
 
 
 def _class_of(scopes: tuple[ast.AST, ...], fn: FunctionNode) -> ast.ClassDef | None:
