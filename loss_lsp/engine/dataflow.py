@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from loss_lsp.engine.catalogue import OpCall, const_number, entry_for, namespace_transfer
 from loss_lsp.engine.sources import SOURCE, is_model_constructor, is_model_name, is_source_op, not_loss_like
 from loss_lsp.engine.liveness import FunctionNode, live_statements, names_in
+from loss_lsp.engine.memo import on_node
 from loss_lsp.engine.module import ModuleInfo, dotted
 from loss_lsp.engine.namespaces import Op
 from loss_lsp.engine.values import CLEAN, Val, combine
@@ -148,34 +150,22 @@ class Flow:
                 self.env[param.arg] = _constant_val(self.module, default)
 
     def _collect_locals(self) -> None:
-        for node in ast.walk(self.fn):
-            if self.sources and isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
-                for target in node.targets:
-                    if isinstance(target, ast.Name):
-                        self._bindings[target.id] = node.value
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    self.local_imports[alias.asname or alias.name.split(".")[0]] = (
-                        alias.name if alias.asname else alias.name.split(".")[0])
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                for alias in node.names:
-                    self.local_imports[alias.asname or alias.name] = f"{node.module}.{alias.name}"
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node is not self.fn:
-                self.local_functions[node.name] = node
+        local = _locals_of(self.fn)
+        self.local_imports.update(local.imports)
+        for name, node in local.functions:
+            if node is not self.fn:
+                self.local_functions[name] = node
+        if self.sources:
+            self._bindings.update(local.bindings)
         for outer in self.enclosing:
-            for node in ast.walk(outer):
-                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node is not self.fn:
-                    self.local_functions.setdefault(node.name, node)
+            for name, node in _locals_of(outer).functions:
+                if node is not self.fn:
+                    self.local_functions.setdefault(name, node)
         if self.cls is not None:
             init = next((n for n in self.cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
             if init is not None:
                 self._init_params = {a.arg for a in init.args.args + init.args.kwonlyargs}
-                for node in ast.walk(init):
-                    if isinstance(node, ast.Assign):
-                        for target in node.targets:
-                            if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
-                                    and target.value.id == "self"):
-                                self._self_attrs[target.attr] = node.value
+                self._self_attrs.update(_locals_of(init).self_attrs)
 
     def _run(self) -> None:
         if isinstance(self.fn, ast.Lambda):
@@ -620,6 +610,42 @@ class Flow:
         if entry.hard and (entry.hard_when is None or entry.hard_when(call)):
             v = self._hard(node, entry.hard, v)
         return v
+
+
+@dataclass
+class _Locals:
+    """What a function defines, in walk order (computed once per function node)."""
+
+    imports: dict[str, str] = field(default_factory=dict)
+    functions: list[tuple[str, FunctionNode]] = field(default_factory=list)
+    bindings: dict[str, ast.Call] = field(default_factory=dict)  # name -> the call it was assigned from
+    self_attrs: dict[str, ast.expr] = field(default_factory=dict)  # self.x = value
+
+
+def _locals_of(fn: FunctionNode) -> _Locals:
+    return on_node(fn, "locals", lambda: _scan_locals(fn))
+
+
+def _scan_locals(fn: FunctionNode) -> _Locals:
+    out = _Locals()
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name) and isinstance(node.value, ast.Call):
+                    out.bindings[target.id] = node.value
+                elif (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
+                      and target.value.id == "self"):
+                    out.self_attrs[target.attr] = node.value
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                out.imports[alias.asname or alias.name.split(".")[0]] = (
+                    alias.name if alias.asname else alias.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                out.imports[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node is not fn:
+            out.functions.append((node.name, node))
+    return out
 
 
 def _constant_val(module: ModuleInfo, node: ast.expr, depth: int = 0) -> Val:

@@ -12,10 +12,9 @@ variables and watched tensors carry the gradient; parameters are data.
 from __future__ import annotations
 
 import ast
-import copy
 from dataclasses import dataclass
 
-from loss_lsp.engine.chunks import Block
+from loss_lsp.engine.chunks import PARSE_CACHE, Block
 from loss_lsp.engine.memo import on_node
 from loss_lsp.engine.module import ModuleInfo, dotted
 from loss_lsp.engine.values import Val
@@ -113,7 +112,8 @@ def _sink_calls(tree: ast.AST) -> list[tuple[ast.Call, tuple[ast.AST, ...]]]:
 
 
 def _compute_loss_methods(tree: ast.Module) -> list[tuple[ast.ClassDef, FunctionNode]]:
-    return [(cls, item) for cls in ast.walk(tree) if isinstance(cls, ast.ClassDef) for item in cls.body
+    classes = [node for node in tree.body if isinstance(node, ast.ClassDef)]  # Keras models: top-level classes
+    return [(cls, item) for cls in classes for item in cls.body
             if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name == "compute_loss"]
 
 
@@ -204,7 +204,7 @@ def find_units(module: ModuleInfo) -> list[Unit]:
                     name = f"{name}.<locals>.{owner.name}" if outer else owner.name
                 unit = units[id(owner)] = Unit(name, owner, block, cls, outer[::-1], [], {})
             unit.sinks.append(sink)
-        for cls, method in _compute_loss_methods(block.tree):
+        for cls, method in on_node(block.tree, "compute_loss", lambda tree=block.tree: _compute_loss_methods(tree)):
             line = block.start + method.lineno - 1
             units.setdefault(id(method), Unit(f"{cls.name}.compute_loss", method, block, cls, [],
                                               [Sink("compute_loss", line, None)], {}))
@@ -253,28 +253,39 @@ def _class_of(scopes: tuple[ast.AST, ...], fn: FunctionNode) -> ast.ClassDef | N
 
 
 # --- module-level code as one synthetic function ---------------------------------------------------
-_SKIPPED = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
 def _module_unit(module: ModuleInfo) -> Unit | None:
     """The module's top-level statements, in order, as the body of a function ``<module>``.
 
-    The statements are copied with their line numbers made absolute (blocks are parsed on their own,
-    each from line 1), so the unit's block starts at line 0.
+    They are parsed again as one text that keeps every statement on its own lines (definitions and
+    unparsable blocks become blank lines), so line numbers are the file's and the unit's block starts
+    at line 0. The text is cached like any block, so an edit inside a function reuses the lifted code.
     """
-    body: list[ast.stmt] = []
-    texts: list[str] = []
+    lines = [""] * len(module.lines)
+    texts = []
     for block in module.blocks:
         if block.tree is None:
             continue
-        statements = [s for s in block.tree.body if not isinstance(s, _SKIPPED)]
+        statements = [s for s in block.tree.body if not isinstance(s, _DEFINITIONS)]
         if not statements:
             continue
         texts.append(block.text)
+        block_lines = block.text.split("\n")
         for stmt in statements:
-            moved = copy.deepcopy(stmt)
-            ast.increment_lineno(moved, block.start)
-            body.append(moved)
+            for index in range(stmt.lineno - 1, stmt.end_lineno or stmt.lineno):
+                lines[block.start + index] = block_lines[index]
+    if not texts:
+        return None
+    tree, _error, _line = PARSE_CACHE.parse("\n".join(lines))
+    if tree is None:
+        return None
+    return on_node(tree, "module_unit", lambda: _lift(module, tree, tuple(texts)))
+
+
+def _lift(module: ModuleInfo, tree: ast.Module, texts: tuple[str, ...]) -> Unit | None:
+    body = [s for s in tree.body if not isinstance(s, (ast.Import, ast.ImportFrom))]
     if not body:
         return None
     fn = ast.FunctionDef(name="<module>", args=ast.arguments(posonlyargs=[], args=[], kwonlyargs=[], kw_defaults=[],
@@ -283,14 +294,13 @@ def _module_unit(module: ModuleInfo) -> Unit | None:
                          lineno=body[0].lineno, col_offset=0, end_lineno=body[-1].end_lineno, end_col_offset=0)
     tapes = _tape_names(body)
     sinks = []
-    for node in ast.walk(fn):
-        if isinstance(node, ast.Call):
-            sink = sink_of(module, node, tapes, 0)
-            if sink is not None:
-                sinks.append(sink)
+    for node, _scopes in _sink_calls(fn):
+        sink = sink_of(module, node, tapes, 0)
+        if sink is not None:
+            sinks.append(sink)
+    sinks.sort(key=lambda sink: sink.line)
     if not sinks:
         return None
     fn.lineno = sinks[0].line + 1  # the unit is introduced by its first sink (hover, gradient check)
-    block = Block(0, "\n".join(texts), None)
-    return Unit("<module>", fn, block, None, [], sinks, {}, tuple(texts))
+    return Unit("<module>", fn, Block(0, "\n".join(texts), None), None, [], sinks, {}, texts)
 
