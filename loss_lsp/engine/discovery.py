@@ -75,8 +75,9 @@ def is_loss_signature(fn: FunctionNode) -> bool:
     return names[:2] == ["y_true", "y_pred"]
 
 
-def loss_base_classes(module: ModuleInfo) -> set[str]:
-    """Local class names that derive (directly or not) from a Keras Loss."""
+def loss_base_classes(module: ModuleInfo, imported: frozenset[str] = frozenset()) -> set[str]:
+    """Local class names that derive (directly or not) from a Keras Loss; ``imported`` holds the dotted
+    paths of workspace classes (in other modules) known to derive from one."""
     found: set[str] = set()
     changed = True
     while changed:
@@ -88,7 +89,7 @@ def loss_base_classes(module: ModuleInfo) -> set[str]:
                 path = module.resolve(base) or dotted(base) or ""
                 tail = path.rsplit(".", 1)[-1]
                 keras_base = tail in _LOSS_BASES and ("losses" in path or "keras" in path)
-                if keras_base or path in found:
+                if keras_base or path in found or path in imported:
                     found.add(name)
                     changed = True
                     break
@@ -121,10 +122,10 @@ def _find_returned_function(factory: ast.FunctionDef | ast.AsyncFunctionDef) -> 
 
 
 class _Builder:
-    def __init__(self, module: ModuleInfo) -> None:
+    def __init__(self, module: ModuleInfo, imported_bases: frozenset[str] = frozenset()) -> None:
         self.module = module
         self.losses: dict[int, LossDef] = {}
-        self.loss_classes = loss_base_classes(module)
+        self.loss_classes = loss_base_classes(module, imported_bases)
 
     def add(self, fn: FunctionNode, block: Block, name: str, kind: str, **extra: object) -> LossDef:
         loss = self.losses.get(id(fn))
@@ -268,8 +269,9 @@ def _required_count(fn: FunctionNode) -> int:
     return len(positional) - len(args.defaults)
 
 
-def discover(module: ModuleInfo) -> list[LossDef]:
-    builder = _Builder(module)
+def discover(module: ModuleInfo, imported_bases: frozenset[str] = frozenset()) -> list[LossDef]:
+    """The losses of a module; ``imported_bases``: Loss subclasses of other workspace modules it imports."""
+    builder = _Builder(module, imported_bases)
     builder.scan_definitions()
     builder.scan_compile_sites()
     builder.scan_wrapped_functions()

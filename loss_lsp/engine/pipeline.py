@@ -61,7 +61,7 @@ def run(source: str, path: str, settings: Settings | None, workspace: Workspace 
                 path, f"syntax error: {block.error} (line {line + 1}); the rest of the file was still checked",
                 Span(line, 0, line, len(lines[line]) if line < len(lines) else 0)))
     module = build_module(path, lines, blocks)
-    losses = discover(module)
+    losses = discover(module, workspace.imported_loss_bases(path, module) if workspace is not None else frozenset())
     if workspace is not None:
         workspace.attach_external_sites(path, module, losses)
     file = FileContext(module, settings, path)

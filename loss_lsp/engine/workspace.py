@@ -41,6 +41,7 @@ class Workspace:
         self.root = Path(root).resolve()
         self._overrides: dict[Path, str] = {}
         self._uses_in: dict[Path, list[tuple[Path, ExternalUse]]] = {}  # importing file -> uses
+        self._loss_classes: dict[Path, tuple[str, frozenset[str]]] = {}  # file -> (its text, its Loss classes)
         self._lock = threading.RLock()
 
     # --- keeping the index current --------------------------------------------------------
@@ -107,6 +108,37 @@ class Workspace:
         key = Path(path).resolve()
         with self._lock:
             return [use for entries in self._uses_in.values() for target, use in entries if target == key]
+
+    def imported_loss_bases(self, path: str | Path, module: ModuleInfo, depth: int = 0) -> frozenset[str]:
+        """Dotted paths of the classes ``module`` imports (``from pkg.base import BaseLoss``) from other
+        workspace files that derive from a Keras Loss, through their own imports too."""
+        if str(path).startswith("<") or depth > 3:
+            return frozenset()
+        importer = Path(path).resolve()
+        found = set()
+        for dotted_path in module.imports.values():
+            module_name, _, symbol = dotted_path.rpartition(".")
+            if not module_name or module_name.split(".")[0].lstrip(".") in _LIBRARIES or not symbol[:1].isupper():
+                continue
+            target = self._module_file(importer, module_name)
+            if target is not None and target != importer and symbol in self._loss_classes_of(target, depth):
+                found.add(dotted_path)
+        return frozenset(found)
+
+    def _loss_classes_of(self, path: Path, depth: int) -> frozenset[str]:
+        source = self._source(path) or ""
+        with self._lock:
+            cached = self._loss_classes.get(path)
+        if cached is not None and cached[0] == source:
+            return cached[1]
+        names: frozenset[str] = frozenset()
+        if "class " in source:
+            lines = split_lines(source)
+            other = build_module(str(path), lines, split_blocks(lines))
+            names = frozenset(loss_base_classes(other, self.imported_loss_bases(path, other, depth + 1)))
+        with self._lock:
+            self._loss_classes[path] = (source, names)
+        return names
 
     def definitions_used_by(self, path: str | Path) -> set[Path]:
         with self._lock:
