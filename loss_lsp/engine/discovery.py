@@ -46,6 +46,7 @@ class LossDef:
     seeds: dict[str, Val] = field(default_factory=dict)
     enclosing: list[FunctionNode] = field(default_factory=list)
     extra_texts: tuple[str, ...] = ()  # module-level code: the blocks it is made of
+    sink_notes: list[str] = field(default_factory=list)  # sinks in other files that reach this function
 
     @property
     def outputs(self) -> list[ast.expr] | None:
@@ -55,7 +56,7 @@ class LossDef:
 
     @property
     def sink_description(self) -> str:
-        return "; ".join(dict.fromkeys(sink.description for sink in self.sinks))
+        return "; ".join(dict.fromkeys([*(sink.description for sink in self.sinks), *self.sink_notes]))
 
     @property
     def params(self) -> list[str]:

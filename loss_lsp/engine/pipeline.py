@@ -147,7 +147,7 @@ def _loss_findings(file: FileContext, loss: LossDef, shapes: shape_context.Shape
     module = file.module
     helper_texts = _helper_block_texts(module, loss)
     key = (file.path, module_fp, tuple(rules), loss.block.text, loss.name, helper_texts, loss.call_path, shapes,
-           tuple(loss.external_sites), loss.construct, len(loss.bare_compile_exprs),
+           tuple(loss.external_sites), tuple(sorted(loss.seeds.items())), loss.construct, len(loss.bare_compile_exprs),
            tuple(site.call.lineno for site in loss.compile_sites))
     file.cache_keys.append(key)
     cached = _CACHE.get(key)
