@@ -195,6 +195,9 @@ def find_units(module: ModuleInfo) -> list[Unit]:
             else:
                 owner, outer = fn, functions[:-1]
             cls = _class_of(scopes, fn)
+            unit_block = block
+            if owner is not fn and module.functions.get(owner.name, (None, None))[0] is owner:
+                cls, unit_block = None, module.functions[owner.name][1]  # a module function handed to minimize
             unit = units.get(id(owner))
             if unit is None:
                 name = _qualified(scopes[:scopes.index(fn) + 1])
@@ -202,7 +205,7 @@ def find_units(module: ModuleInfo) -> list[Unit]:
                     name = f"{cls.name}.{owner.name}"
                 elif owner is not fn:  # a function handed to minimize: nested in the caller, or the module's
                     name = f"{name}.<locals>.{owner.name}" if outer else owner.name
-                unit = units[id(owner)] = Unit(name, owner, block, cls, outer[::-1], [], {})
+                unit = units[id(owner)] = Unit(name, owner, unit_block, cls, outer[::-1], [], {})
             unit.sinks.append(sink)
         for cls, method in on_node(block.tree, "compute_loss", lambda tree=block.tree: _compute_loss_methods(tree)):
             line = block.start + method.lineno - 1
