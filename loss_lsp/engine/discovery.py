@@ -250,11 +250,10 @@ _TENSOR_LIBRARIES = ("tensorflow", "keras", "tf_keras", "torch", "jax")
 
 
 def _numpy_only(module: ModuleInfo) -> bool:
-    """A module that computes with NumPy and imports no tensor library: its ``(y_true, y_pred)``
-    functions are evaluation metrics on arrays (nothing can differentiate them), unless compiled."""
-    paths = module.imports.values()
-    return (any(p == "numpy" or p.startswith("numpy.") for p in paths)
-            and not any(p.split(".", 1)[0] in _TENSOR_LIBRARIES for p in paths))
+    """Evaluation code: a module of NumPy and scikit-learn that imports no tensor library. Its
+    ``(y_true, y_pred)`` functions are metrics on arrays (nothing differentiates them) unless compiled."""
+    roots = {p.split(".", 1)[0] for p in module.imports.values()}
+    return "numpy" in roots and "sklearn" in roots and not roots & set(_TENSOR_LIBRARIES)
 
 
 def _nested_losses(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[FunctionNode]:

@@ -185,6 +185,10 @@ def find_units(module: ModuleInfo) -> list[Unit]:
                 continue
             inner = _callable_target(module, sink.target, scopes)
             assigned = _assigning_method(scopes, fn, sink.target)
+            instance = _instance_attribute(module, sink.target, fn)
+            if instance is not None:  # model = Net(); minimize(model.cost): the method of Net assigning self.cost
+                _add_method_unit(units, instance, sink)
+                continue
             if inner is not None:  # differentiates a function's result: analyse that function
                 sink = Sink(sink.kind, sink.line, None)
                 owner, outer = inner, [f for f in functions if f is not inner]
@@ -211,11 +215,19 @@ def find_units(module: ModuleInfo) -> list[Unit]:
             line = block.start + method.lineno - 1
             units.setdefault(id(method), Unit(f"{cls.name}.compute_loss", method, block, cls, [],
                                               [Sink("compute_loss", line, None)], {}))
-    out = list(units.values())
     if module_sinks:
         unit = _module_unit(module)
         if unit is not None:
-            out.append(unit)
+            remaining = []
+            for sink in unit.sinks:
+                instance = _instance_attribute(module, sink.target, None)
+                if instance is not None:
+                    _add_method_unit(units, instance, sink)
+                else:
+                    remaining.append(sink)
+            if remaining:
+                units[id(unit.fn)] = Unit(unit.name, unit.fn, unit.block, None, [], remaining, {}, unit.extra_texts)
+    out = list(units.values())
     for unit in out:
         unit.seeds = _seeds(unit.fn, unit.cls, unit.sinks)
     return out
@@ -236,6 +248,39 @@ def _assigning_method(scopes: tuple[ast.AST, ...], fn: FunctionNode,
             if value is not None:
                 return method, value
     return None
+
+
+def _instance_attribute(module: ModuleInfo, target: ast.expr | None, fn: FunctionNode | None,
+                        ) -> tuple[ast.ClassDef, Block, FunctionNode, ast.expr] | None:
+    """``net = Net(...)`` then ``minimize(net.cost)``: Net's method that assigns ``self.cost``, and the value."""
+    if not (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)) or target.value.id == "self":
+        return None
+    name = target.value.id
+    value: ast.expr | None = None
+    if fn is not None:
+        value = next((node.value for node in ast.walk(fn) if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == name for t in node.targets)), None)
+    if value is None and name in module.assignments:
+        value = module.assignments[name][0]
+    class_name = (dotted(value.func) or "").rsplit(".", 1)[-1] if isinstance(value, ast.Call) else ""
+    if class_name not in module.classes:
+        return None
+    cls, block = module.classes[class_name]
+    for method in cls.body:
+        if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            assigned = _assignment(method, target.attr)
+            if assigned is not None:
+                return cls, block, method, assigned
+    return None
+
+
+def _add_method_unit(units: dict[int, Unit], instance: tuple[ast.ClassDef, Block, FunctionNode, ast.expr],
+                     sink: Sink) -> None:
+    cls, block, method, value = instance
+    unit = units.get(id(method))
+    if unit is None:
+        unit = units[id(method)] = Unit(f"{cls.name}.{method.name}", method, block, cls, [], [], {})
+    unit.sinks.append(Sink(sink.kind, sink.line, value))
 
 
 def _assignment(fn: FunctionNode, attr: str) -> ast.expr | None:

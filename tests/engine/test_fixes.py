@@ -48,8 +48,7 @@ def test_fix_all_in_one_pass_keeps_every_fixture_valid() -> None:
 
 
 def test_import_is_added_once_when_the_file_lacks_it() -> None:
-    # keras imported: a Keras module (a module of NumPy only holds metrics on arrays, not losses)
-    source = ("import keras\nimport numpy as np\n\n\ndef a(y_true, y_pred):\n    return np.mean(y_pred - y_true)\n\n\n"
+    source = ("import numpy as np\n\n\ndef a(y_true, y_pred):\n    return np.mean(y_pred - y_true)\n\n\n"
               "def b(y_true, y_pred):\n    return np.sum(y_pred)\n")
     fixed, count = apply_fixes(source, analyze(source, "x.py").findings)
     assert count == 2
