@@ -227,6 +227,16 @@ def _one_hot(c: OpCall) -> Val:
     return c.first.taint_only().but(integer=False, rank=rank + 1 if rank is not None else None)
 
 
+def _placeholder(c: OpCall) -> Val:
+    """``tf.placeholder(tf.int32, [None])``: data of a declared dtype and rank."""
+    node = c.node
+    dtype = node.args[0] if node.args else _keyword(node, "dtype")
+    shape = node.args[1] if len(node.args) > 1 else _keyword(node, "shape")
+    dtype_name = dtype.attr if isinstance(dtype, ast.Attribute) else dtype.value if isinstance(dtype, ast.Constant) else ""
+    rank = len(shape.elts) if isinstance(shape, (ast.List, ast.Tuple)) else None
+    return Val(data=True, true=True, tensor=True, rank=rank, integer=dtype_name in ns.INT_DTYPES)
+
+
 # --- the table ------------------------------------------------------------------------------------
 _PAIRWISE = {"add", "subtract", "multiply", "squared_difference", "maximum", "minimum", "divide", "truediv",
              "binary_crossentropy", "categorical_crossentropy", "pow", "power"}
@@ -278,7 +288,8 @@ def _build() -> dict[str, OpEntry]:
     add(("to_float", "to_double", "to_bfloat16"), lambda c: c.first.but(integer=False))
     add(("to_int32", "to_int64"), lambda c: c.first.but(integer=True), hard="cast")
     add(("is_tensor", "is_symbolic_tensor", "executing_eagerly", "is_keras_tensor"), lambda c: CLEAN)  # Python bools
-    add(("placeholder", "placeholder_with_default"), lambda c: Val(data=True, true=True, tensor=True))  # fed data
+    add(("placeholder",), _placeholder)  # fed with data: no gradient; its dtype and rank as declared
+    add(("placeholder_with_default",), lambda c: Val(data=True, true=True, tensor=True))
     for name, entry in list(table.items()):
         table[name] = OpEntry(entry.transfer, entry.hard, entry.hard_when, name in _PAIRWISE,
                               _ARITHMETIC.get(name), entry.hazard)
