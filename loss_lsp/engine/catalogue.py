@@ -237,6 +237,29 @@ def _placeholder(c: OpCall) -> Val:
     return Val(data=True, true=True, tensor=True, rank=rank, integer=dtype_name in ns.INT_DTYPES)
 
 
+def _stated_rank(c: OpCall) -> int | None:
+    shape = c.node.args[0] if c.node.args else _keyword(c.node, "shape")
+    return len(shape.elts) if isinstance(shape, (ast.List, ast.Tuple)) else None
+
+
+def _filled(c: OpCall) -> Val:
+    """``tf.zeros([4, 1])``: a constant tensor (of the stated rank); no gradient, whatever shaped it."""
+    return Val(tensor=True, rank=_stated_rank(c))
+
+
+def _random(c: OpCall) -> Val:
+    """``tf.random_normal([784, 10])``: a fresh tensor of the stated rank."""
+    rank = _stated_rank(c)
+    return Val(tensor=True, rank=rank) if rank is not None else _unknown(c)
+
+
+def _matmul(c: OpCall) -> Val:
+    """Two matrices give a matrix; other ranks (batched, vectors) are not claimed."""
+    ranks = [a.rank for a in c.args[:2]]
+    out = _unknown(c)
+    return out.but(rank=2 if ranks == [2, 2] else None)
+
+
 # --- the table ------------------------------------------------------------------------------------
 _PAIRWISE = {"add", "subtract", "multiply", "squared_difference", "maximum", "minimum", "divide", "truediv",
              "binary_crossentropy", "categorical_crossentropy", "pow", "power"}
@@ -283,7 +306,10 @@ def _build() -> dict[str, OpEntry]:
     add(("expand_dims",), _expand_dims)
     add(("reshape",), _reshape)
     add(("one_hot",), _one_hot)
-    add(("Variable", "zeros", "ones", "fill", "range", "eye"), lambda c: Val(tensor=True))
+    add(("zeros", "ones"), _filled)
+    add(("random_normal", "truncated_normal", "random_uniform", "normal", "uniform"), _random)
+    add(("Variable", "fill", "range", "eye"), lambda c: Val(tensor=True))
+    add(("matmul",), _matmul)
     # TF1 names that TF2 dropped: the same facts as their TF2 spelling.
     add(("to_float", "to_double", "to_bfloat16"), lambda c: c.first.but(integer=False))
     add(("to_int32", "to_int64"), lambda c: c.first.but(integer=True), hard="cast")

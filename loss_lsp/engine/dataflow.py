@@ -16,7 +16,14 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from loss_lsp.engine.catalogue import OpCall, const_number, entry_for, namespace_transfer
-from loss_lsp.engine.sources import SOURCE, is_model_constructor, is_model_name, is_source_op, not_loss_like
+from loss_lsp.engine.sources import (
+    SOURCE,
+    is_model_constructor,
+    is_model_name,
+    is_source_op,
+    not_loss_like,
+    source_rank,
+)
 from loss_lsp.engine.liveness import FunctionNode, live_statements, names_in
 from loss_lsp.engine.memo import on_node
 from loss_lsp.engine.module import ModuleInfo, dotted
@@ -489,7 +496,9 @@ class Flow:
             self.ev(func)
         args = [self.ev(a) for a in node.args]
         kwargs = {kw.arg or "**": self.ev(kw.value) for kw in node.keywords}
-        if self.sources and (op is not None and is_source_op(op) or op is None and self._model_call(node)):
+        if self.sources and op is not None and is_source_op(op):
+            return SOURCE.but(rank=source_rank(op, node, args))
+        if self.sources and op is None and self._model_call(node):
             return SOURCE
         if op is not None:
             return self._library(node, op, OpCall(node, args, kwargs))

@@ -36,6 +36,21 @@ def is_source_op(op: Op) -> bool:
     return op.namespace == "keras" and name == "Variable"
 
 
+def source_rank(op: Op, call: ast.Call, args: list[Val]) -> int | None:
+    """The rank of a variable or TF1 layer output when the code states it: ``tf.Variable(tf.zeros([4, 1]))``
+    has the rank of its initial value, ``get_variable("w", [4, 1])`` of its shape, ``tf.layers.dense(x, 1)``
+    the rank of ``x``."""
+    name = op.name.rsplit(".", 1)[-1]
+    if name in ("Variable", "variable"):
+        return args[0].rank if args else None
+    if name in ("get_variable", "model_variable", "local_variable"):
+        shape = call.args[1] if len(call.args) > 1 else next((k.value for k in call.keywords if k.arg == "shape"), None)
+        return len(shape.elts) if isinstance(shape, (ast.List, ast.Tuple)) else None
+    if op.name.startswith(_TF1_LAYERS) and name in ("dense", "fully_connected") and args:
+        return args[0].rank
+    return None
+
+
 def not_loss_like(name: str) -> bool:
     lowered = name.lower()
     return not any(word in lowered for word in _NOT_MODELS) or any(w in lowered for w in ("model", "net"))

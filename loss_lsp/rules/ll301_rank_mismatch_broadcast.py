@@ -35,9 +35,10 @@ def check(ctx: LossContext) -> Iterator[Finding]:
 def _squeeze_call(flow: Flow, node: ast.AST) -> ast.Call | None:
     """The squeeze that produced this operand (directly or through one assignment)."""
     if isinstance(node, ast.Name):
+        name = node.id  # the loop rebinds node to the assigned value
         for stmt in ast.walk(flow.fn):
             if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
-                    and stmt.targets[0].id == node.id):
+                    and stmt.targets[0].id == name):
                 node = stmt.value
     if isinstance(node, ast.Call):
         op = flow.op(node)
