@@ -24,12 +24,13 @@ _DATA = Val(data=True, true=True)  # a parameter may hold labels, or a Python fl
 _SOURCE = Val(pred=True, data=True, tensor=True)
 _NOT_INPUTS = {"self", "cls", "training", "mask", "sample_weight", "return_losses"}
 _GRADIENT_METHODS = {"gradient": "tape.gradient", "jacobian": "tape.jacobian", "batch_jacobian": "tape.jacobian"}
+_OPTIMIZER_METHODS = ("minimize", "compute_gradients", "get_updates")  # TF2/TF1 optimizers, old Keras
 _NON_TF_OPTIMIZERS = ("scipy.", "torch.", "jax.", "optax.")
 
 
 @dataclass(frozen=True)
 class Sink:
-    kind: str  # "tape.gradient", "minimize", "tf.gradients", "add_loss", "compute_loss"
+    kind: str  # "tape.gradient", "minimize", "compute_gradients", "tf.gradients", "add_loss", "compute_loss"...
     line: int  # 0-based line in the file
     target: ast.expr | None  # what is differentiated (None: the function's return values)
 
@@ -83,15 +84,16 @@ def sink_of(module: ModuleInfo, call: ast.Call, tapes: set[str], block_start: in
         if func.attr in _GRADIENT_METHODS and isinstance(receiver, ast.Name) and (
                 receiver.id in tapes or "tape" in receiver.id.lower()):
             return Sink(_GRADIENT_METHODS[func.attr], line, _arg(call, "target"))
-        if func.attr == "minimize":
+        if func.attr in _OPTIMIZER_METHODS:
             path = module.resolve(receiver) or ""
             if not path.startswith(_NON_TF_OPTIMIZERS) and _arg(call, "loss") is not None:
-                return Sink("minimize", line, _arg(call, "loss"))
+                return Sink(func.attr, line, _arg(call, "loss"))
         if func.attr == "add_loss" and _arg(call, "loss", "losses") is not None:
             return Sink("add_loss", line, _arg(call, "loss", "losses"))
     path = module.resolve(func) or ""
-    if path in ("tensorflow.gradients", "tensorflow.compat.v1.gradients") and _arg(call, "ys") is not None:
-        return Sink("tf.gradients", line, _arg(call, "ys"))
+    if (path in ("tensorflow.gradients", "tensorflow.compat.v1.gradients") or path.endswith("backend.gradients")) \
+            and _arg(call, "ys", "loss") is not None:
+        return Sink("tf.gradients", line, _arg(call, "ys", "loss"))
     return None
 
 
@@ -104,7 +106,8 @@ def _sink_calls(tree: ast.AST) -> list[tuple[ast.Call, tuple[ast.AST, ...]]]:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             scopes = (*scopes, node)
         elif isinstance(node, ast.Call) and (
-                (isinstance(node.func, ast.Attribute) and node.func.attr in (*_GRADIENT_METHODS, "minimize", "add_loss"))
+                (isinstance(node.func, ast.Attribute)
+                 and node.func.attr in (*_GRADIENT_METHODS, *_OPTIMIZER_METHODS, "add_loss"))
                 or (dotted(node.func) or "").endswith("gradients")):
             found.append((node, scopes))
         stack.extend((child, scopes) for child in ast.iter_child_nodes(node))

@@ -25,7 +25,7 @@ from loss_lsp.engine.values import Val
 
 _LIBRARIES = {"tensorflow", "keras", "numpy", "tf_keras", "torch", "jax", "sklearn", "scipy", "pandas",
               "functools", "os", "sys", "math", "typing", "collections"}
-_SINK_WORDS = ("gradient(", "jacobian(", "minimize(", "gradients(", "add_loss(", "compute_loss(")
+_SINK_WORDS = ("gradient(", "jacobian(", "minimize(", "gradients(", "add_loss(", "compute_loss(", "get_updates(")
 _JEDI_LOCK = threading.Lock()  # jedi is not thread-safe
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", "build", "dist", ".tox", ".mypy_cache"}
 
