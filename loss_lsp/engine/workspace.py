@@ -122,8 +122,11 @@ class Workspace:
         if str(path).startswith("<") or depth > 3:
             return frozenset()
         importer = Path(path).resolve()
+        bases = {(dotted(base) or "").split(".", 1)[0] for cls, _block in module.classes.values() for base in cls.bases}
         found = set()
-        for dotted_path in module.imports.values():
+        for local, dotted_path in module.imports.items():
+            if local not in bases:  # only names this module derives classes from
+                continue
             module_name, _, symbol = dotted_path.rpartition(".")
             if not module_name or module_name.split(".")[0].lstrip(".") in _LIBRARIES or not symbol[:1].isupper():
                 continue
