@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from loss_lsp.engine.chunks import PARSE_CACHE, Block
 from loss_lsp.engine.memo import on_node
 from loss_lsp.engine.module import ModuleInfo, dotted
+from loss_lsp.engine.sources import SOURCE
 from loss_lsp.engine.values import Val
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
 _DATA = Val(data=True, true=True)  # a parameter may hold labels, or a Python flag: no tensor claimed
-_SOURCE = Val(pred=True, data=True, tensor=True)
 _NOT_INPUTS = {"self", "cls", "training", "mask", "sample_weight", "return_losses"}
 _GRADIENT_METHODS = {"gradient": "tape.gradient", "jacobian": "tape.jacobian", "batch_jacobian": "tape.jacobian"}
 _OPTIMIZER_METHODS = ("minimize", "compute_gradients", "get_updates")  # TF2/TF1 optimizers, old Keras
@@ -133,7 +133,7 @@ def _seeds(fn: FunctionNode, cls: ast.ClassDef | None, sinks: list[Sink]) -> dic
                     and _is_layer(cls))
     seeds = {}
     for name in _params(fn):
-        seeds[name] = _SOURCE if layer_inputs or name == "y_pred" else _DATA
+        seeds[name] = SOURCE if layer_inputs or name == "y_pred" else _DATA
     return seeds
 
 
