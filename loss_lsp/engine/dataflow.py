@@ -508,6 +508,10 @@ class Flow:
                                and n.name == func.attr), None)
                 if method is not None:
                     return self._helper(node, method, args, kwargs, self.block_start, skip_self=True)
+                stored = self._self_attrs.get(func.attr)  # self.loss_fn = my_loss in __init__
+                if self.sources and isinstance(stored, ast.Name) and stored.id in self.module.functions:
+                    helper, block = self.module.functions[stored.id]
+                    return self._helper(node, helper, args, kwargs, block.start)
             return self._method(func.attr, receiver or CLEAN, self._unknown_args(args, kwargs))
         if isinstance(func, ast.Name):
             name = func.id
