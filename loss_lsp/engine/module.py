@@ -152,9 +152,11 @@ def summary_of(tree: ast.Module) -> BlockSummary:
 
 
 def called_names(tree: ast.Module) -> frozenset[str]:
-    """Names called as ``name(...)`` anywhere in a block."""
+    """Names a block calls (``name(...)``) or otherwise reads (``self.loss_fn = name``, ``minimize(name)``):
+    the functions its analysis may depend on."""
     return on_node(tree, "called_names",
-                   lambda: frozenset(call.func.id for call in summary_of(tree).name_calls))  # type: ignore[attr-defined]
+                   lambda: frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
+                                     and isinstance(n.ctx, ast.Load)))
 
 
 @dataclass
