@@ -65,6 +65,7 @@ class BlockSummary:
     fit_calls: list[ast.Call] = field(default_factory=list)
     name_calls: list[ast.Call] = field(default_factory=list)  # f(...) by plain name: helpers, direct loss calls
     wrapper_calls: list[ast.Call] = field(default_factory=list)  # LossFunctionWrapper(fn) / MeanMetricWrapper(fn)
+    read_names: set[str] = field(default_factory=set)  # every name the block reads
     uses_keras_ops: bool = False
 
 
@@ -112,6 +113,8 @@ def _scan(summary: BlockSummary, tree: ast.AST) -> None:
                 summary.uses_keras_ops = True
         elif isinstance(node, ast.Call):
             _scan_call(summary, node, enclosing)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            summary.read_names.add(node.id)
         stack.extend((child, enclosing) for child in reversed(list(ast.iter_child_nodes(node))))
 
 
@@ -154,9 +157,7 @@ def summary_of(tree: ast.Module) -> BlockSummary:
 def called_names(tree: ast.Module) -> frozenset[str]:
     """Names a block calls (``name(...)``) or otherwise reads (``self.loss_fn = name``, ``minimize(name)``):
     the functions its analysis may depend on."""
-    return on_node(tree, "called_names",
-                   lambda: frozenset(n.id for n in ast.walk(tree) if isinstance(n, ast.Name)
-                                     and isinstance(n.ctx, ast.Load)))
+    return on_node(tree, "called_names", lambda: frozenset(summary_of(tree).read_names))
 
 
 @dataclass

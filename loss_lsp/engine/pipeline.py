@@ -224,7 +224,8 @@ def _helper_block_texts(module: ModuleInfo, loss: LossDef) -> tuple[str, ...]:
         b for b in module.blocks if b.text in set(loss.extra_texts)]  # module-level code: its own blocks
     while frontier:
         current = frontier.pop()
-        for name in sorted(called_names(current.tree) if current.tree is not None else ()):
+        names = called_names(current.tree) & module.functions.keys() if current.tree is not None else set()
+        for name in sorted(names):
             if name in module.functions:
                 other = module.functions[name][1]
                 if other.text not in seen:

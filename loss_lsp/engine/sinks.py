@@ -25,6 +25,7 @@ _DATA = Val(data=True, true=True)  # a parameter may hold labels, or a Python fl
 _NOT_INPUTS = {"self", "cls", "training", "mask", "sample_weight", "return_losses"}
 _GRADIENT_METHODS = {"gradient": "tape.gradient", "jacobian": "tape.jacobian", "batch_jacobian": "tape.jacobian"}
 _OPTIMIZER_METHODS = ("minimize", "compute_gradients", "get_updates")  # TF2/TF1 optimizers, old Keras
+_SINK_TEXT = ("gradient", "jacobian", "minimize", "add_loss", "compute_loss", "get_updates")
 _NON_TF_OPTIMIZERS = ("scipy.", "torch.", "jax.", "optax.")
 
 
@@ -175,8 +176,8 @@ def find_units(module: ModuleInfo) -> list[Unit]:
     units: dict[int, Unit] = {}
     module_sinks = False
     for block in module.blocks:
-        if block.tree is None:
-            continue
+        if block.tree is None or not any(word in block.text for word in _SINK_TEXT):
+            continue  # most blocks differentiate nothing: a text search spares walking their trees
         for call, scopes in on_node(block.tree, "sink_calls", lambda tree=block.tree: _sink_calls(tree)):
             functions = [s for s in scopes if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]
             if not functions:
