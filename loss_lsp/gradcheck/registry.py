@@ -64,6 +64,9 @@ RULES: dict[str, RuleCheck] = {
     "LL303": RuleCheck("call", "error", error_rule=True),
     "LL304": _none("no runtime probe: it is about the model's output layer, not the loss's arithmetic"),
     "LL305": RuleCheck("batch-scaling", "batch", on_demand=True),
+    "LL306": RuleCheck("call", "error", error_rule=True),  # shapes that cannot broadcast: the first batch raises
+    "LL307": _none("no runtime probe yet: class ids against (B, K) probabilities run without error, the loss is "
+                   "just wrong"),
     # Keras API
     "LL401": RuleCheck("variables", "variables", on_demand=True),
     "LL402": RuleCheck("call", "return"),

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from loss_lsp.gradcheck import GradientChecker
+from loss_lsp.gradcheck.registry import RULES
 from loss_lsp.gradcheck.verdicts import GRADIENT_CODES
 from loss_lsp.settings import Settings
 from tests.expectations import FIXTURES, expected
@@ -19,7 +20,7 @@ from tests.gradcheck.conftest import Checked, run_check
 
 RULE_FIXTURES = sorted((FIXTURES / "rules").glob("LL*.py")) if (FIXTURES / "rules").is_dir() else []
 # Rules no runtime probe can decide: their findings must come back `not_run`, with a reason.
-NO_PROBE = {"LL304", "LL403", "LL407", "LL408", "LL410"}
+NO_PROBE = {code for code, rule in RULES.items() if rule.decide == "none"}
 KNOWN = {
     ("LL105_python_branch_on_tensor.py", 8, "LL105"):
         "no compile() uses it: a custom loop runs it eagerly or under autograph, where the branch works; "
