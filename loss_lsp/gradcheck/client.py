@@ -80,12 +80,13 @@ class WorkerClient:
         self.versions: dict[str, Any] = {}  # from the last "ready" message
         self.ready: dict[str, Any] = {}  # the last "ready" message (versions, pid, import_seconds)
         self._closing = False
+        self._stopping: Any = None  # the worker being shut down: no longer running, even before it is reaped
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     @property
     def running(self) -> bool:
         process = self._process
-        return process is not None and process.popen.poll() is None
+        return process is not None and process is not self._stopping and process.popen.poll() is None
 
     @property
     def pid(self) -> int | None:
@@ -171,6 +172,7 @@ class WorkerClient:
         with self._lock:
             self._cancel_idle_timer()
             process = self._process
+            self._stopping = process
             if process is not None and process.popen.poll() is None:
                 try:
                     assert process.popen.stdin is not None
@@ -185,6 +187,7 @@ class WorkerClient:
         process = self._process
         if process is None:
             return
+        self._stopping = process
         if process.popen.poll() is None:
             try:
                 os.killpg(process.popen.pid, signal.SIGKILL)
@@ -194,7 +197,8 @@ class WorkerClient:
             process.popen.wait(timeout=5.0)
         except subprocess.TimeoutExpired:  # pragma: no cover
             pass
-        self._process = None  # only now: `running` is False once the process is really gone (reaped)
+        self._process = None
+        self._stopping = None
         for stream in (process.popen.stdin, process.popen.stdout):
             try:
                 if stream is not None:
