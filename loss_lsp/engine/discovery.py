@@ -221,6 +221,23 @@ def _required_count(fn: FunctionNode) -> int:
     return len(positional) - len(args.defaults)
 
 
+_TENSOR_LIBRARIES = ("tensorflow", "keras", "tf_keras")
+_EVALUATION_LIBRARIES = ("sklearn", "scipy")
+
+
+def _numpy_function(module: ModuleInfo, fn: FunctionNode, name: str) -> bool:
+    """A (y_true, y_pred) function its author declares an array function: named ``*_np``/``*_numpy``,
+    parameters annotated ``np.ndarray``, or a scikit-learn/SciPy scoring module with no TensorFlow or Keras
+    import. A NumPy-only module alone is not enough: that is how a first, broken loss is often written."""
+    if name.endswith(("_np", "_numpy")):
+        return True
+    annotations = [a.annotation for a in fn.args.args if a.annotation is not None]
+    if annotations and all((dotted(a) or "").endswith("ndarray") for a in annotations[:2]):
+        return True
+    roots = {path.split(".", 1)[0] for path in module.imports.values()}
+    return not roots & set(_TENSOR_LIBRARIES) and bool(roots & set(_EVALUATION_LIBRARIES))
+
+
 def discover(module: ModuleInfo) -> list[LossDef]:
     builder = _Builder(module)
     builder.scan_definitions()
@@ -229,6 +246,8 @@ def discover(module: ModuleInfo) -> list[LossDef]:
     for key, loss in list(builder.losses.items()):
         if loss.kind == "function" and loss.name in module.metric_names and not loss.compile_sites:
             del builder.losses[key]  # a metric: it reports a value, nothing differentiates it
+        elif loss.kind == "function" and not loss.compile_sites and _numpy_function(module, loss.fn, loss.name):
+            del builder.losses[key]  # an evaluation function on arrays (a compile elsewhere adopts it again)
     return sorted(builder.losses.values(), key=lambda loss: (loss.block.start, loss.fn.lineno, loss.fn.col_offset))
 
 
