@@ -39,6 +39,8 @@ def classify(path: str) -> Op | None:
         rest = path[len("tensorflow."):]
         if rest.startswith("compat.v1.keras."):
             return _classify_keras(rest[len("compat.v1.keras."):])
+        if rest.startswith(("compat.v1.", "compat.v2.")):  # import tensorflow.compat.v2 as tf
+            return classify("tensorflow." + rest[len("compat.v1."):])
         for sub in _TF_SUBMODULES:
             if rest.startswith(sub):
                 return Op("tf", rest[len(sub):])
