@@ -40,39 +40,108 @@ def arg_vals(flow: Flow, node: ast.Call) -> list[Val]:
 
 
 def naive_guards(flow: Flow) -> dict[int, ast.Call]:
-    """``tf.where(c, log(x), 0)``: the risky branch nodes (id) -> the guarding where call.
+    """``tf.where(c, log(x), 0)``: the risky nodes (id) inside a where branch -> the guarding where call.
 
     Both branches of a where are differentiated, so a guard in the condition does not
-    keep the NaN of the unselected branch out of the gradient.
+    keep the NaN of the unselected branch out of the gradient. The risky op may sit anywhere
+    inside the branch (``where(c, log(a) - log(b), 0)``). A double where, whose operand was
+    itself substituted under the same condition (``safe = where(c, x, 1)``), is the fix:
+    those go to ``double_where(flow)`` instead.
     """
-    cached = flow.memo.get("naive_guards")
-    if cached is not None:
-        return cached  # type: ignore[return-value]
-    out: dict[int, ast.Call] = {}
-    flow.memo["naive_guards"] = out
+    _where_guards(flow)
+    return flow.memo["naive_guards"]  # type: ignore[return-value]
+
+
+def double_where(flow: Flow) -> tuple[set[int], set[int]]:
+    """(risky nodes protected by a double where, the where calls forming those guards) of one flow."""
+    _where_guards(flow)
+    return flow.memo["double_where"]  # type: ignore[return-value]
+
+
+def guarded(flow: Flow) -> set[int]:
+    """Risky nodes a rule for log/sqrt/division should not report itself: LL206 owns naive guards,
+    and double wheres are safe."""
+    return set(naive_guards(flow)) | double_where(flow)[0]
+
+
+def _where_guards(flow: Flow) -> None:
+    if "naive_guards" in flow.memo:
+        return
+    naive: dict[int, ast.Call] = {}
+    safe: set[int] = set()
+    inner: set[int] = set()
+    flow.memo["naive_guards"] = naive
+    flow.memo["double_where"] = (safe, inner)
     for node in flow.nodes(ast.Call):
-        op = flow.op(node)  # type: ignore[arg-type]
-        if op is None or short(op) != "where" or len(node.args) < 3:  # type: ignore[attr-defined]
+        if not _is_where(flow, node) or len(node.args) < 3:  # type: ignore[attr-defined]
             continue
-        if not flow.val(node.args[0]).data:  # type: ignore[attr-defined]
+        cond = node.args[0]  # type: ignore[attr-defined]
+        if not flow.val(cond).data:
             continue
         for branch in node.args[1:3]:  # type: ignore[attr-defined]
-            v = flow.val(branch)
-            if v.source_op and v.pred:
-                out[id(_risky_call(flow, branch))] = node  # type: ignore[assignment]
-    return out
+            for sub in ast.walk(branch):
+                if not isinstance(sub, (ast.Call, ast.BinOp)) or not _risky(flow, sub):
+                    continue
+                operand = _operand(sub)
+                substitution = _substitution(flow, operand, cond) if operand is not None else None
+                if substitution is not None:
+                    safe.add(id(sub))
+                    inner |= {id(substitution), id(node)}
+                elif flow.val(sub).pred and flow.val(sub).source_op and flow.val(cond).thresholds:
+                    naive[id(sub)] = node  # type: ignore[assignment]  # the condition tests y_pred: a guard
 
 
-def _risky_call(flow: Flow, branch: ast.AST) -> ast.AST:
-    """The log/sqrt/division call inside a where branch (through simple wrappers)."""
-    for node in ast.walk(branch):
-        if isinstance(node, ast.Call):
-            op = flow.op(node)
-            if op is not None and short(op) in ("log", "sqrt", "divide", "truediv", "log2", "log10"):
-                return node
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
-            return node
-    return branch
+def _is_where(flow: Flow, node: ast.AST) -> bool:
+    if not isinstance(node, ast.Call):
+        return False
+    op = flow.op(node)
+    return op is not None and short(op) == "where"
+
+
+def _risky(flow: Flow, node: ast.AST) -> bool:
+    if isinstance(node, ast.BinOp):
+        return isinstance(node.op, ast.Div)
+    op = flow.op(node)  # type: ignore[arg-type]
+    return op is not None and short(op) in ("log", "sqrt", "divide", "truediv", "log2", "log10")
+
+
+def _operand(node: ast.AST) -> ast.AST | None:
+    """The value that must stay away from 0: a log/sqrt's argument, a division's denominator."""
+    if isinstance(node, ast.BinOp):
+        return node.right
+    if isinstance(node, ast.Call):
+        if len(node.args) >= 2 and isinstance(node.func, ast.Attribute) and node.func.attr in ("divide", "truediv"):
+            return node.args[1]
+        return node.args[0] if node.args else None
+    return None
+
+
+def _substitution(flow: Flow, operand: ast.AST, cond: ast.AST) -> ast.Call | None:
+    """``where(c, x, <positive>)`` under the outer condition ``c``: the operand can no longer be 0."""
+    candidates: list[ast.AST] = [operand]
+    if isinstance(operand, ast.Name):
+        candidates += [n.value for n in flow.walk() if isinstance(n, ast.Assign)
+                       and any(isinstance(t, ast.Name) and t.id == operand.id for t in n.targets)]
+    for value in candidates:
+        if _is_where(flow, value) and len(value.args) >= 3:  # type: ignore[attr-defined]
+            inner_cond, kept, fallback = value.args[:3]  # type: ignore[attr-defined]
+            if _same_condition(flow, inner_cond, cond) and flow.val(fallback).positive and not flow.val(fallback).pred:
+                return value  # type: ignore[return-value]
+    return None
+
+
+def _same_condition(flow: Flow, a: ast.AST, b: ast.AST) -> bool:
+    return _condition_text(flow, a) == _condition_text(flow, b)
+
+
+def _condition_text(flow: Flow, node: ast.AST) -> str:
+    """A condition's expression, through one assignment (``ok = x > 0``)."""
+    if isinstance(node, ast.Name):
+        values = [n.value for n in flow.walk() if isinstance(n, ast.Assign)
+                  and any(isinstance(t, ast.Name) and t.id == node.id for t in n.targets)]
+        if len(values) == 1:
+            return ast.dump(values[0])
+    return ast.dump(node)
 
 
 def parents(flow: Flow) -> dict[int, ast.AST]:

@@ -7,20 +7,20 @@ from collections.abc import Iterator
 
 from loss_lsp.engine.context import LossContext
 from loss_lsp.engine.findings import Finding
-from loss_lsp.rules.common import arg, library_calls, naive_guards, short, wrap
+from loss_lsp.rules.common import arg, library_calls, guarded, short, wrap
 from loss_lsp.rules.rule import Rule
 
 _NORMS = {"norm", "euclidean_norm", "reduce_euclidean_norm", "l2_norm"}
 
 
 def check(ctx: LossContext) -> Iterator[Finding]:
-    guarded: set[int] = set()
+    skip: set[int] = set()
     for flow in ctx.flow.all_flows():
-        guarded |= set(naive_guards(flow))
+        skip |= guarded(flow)
     eps = ctx.file.eps()
     for flow, node, op in library_calls(ctx):
         name = short(op)
-        if name not in {"sqrt", *_NORMS} or id(node) in guarded:
+        if name not in {"sqrt", *_NORMS} or id(node) in skip:
             continue
         target = arg(node, 0, "x", "tensor", "input_tensor")
         if target is None:
@@ -42,7 +42,7 @@ def check(ctx: LossContext) -> Iterator[Finding]:
                     and isinstance(exponent.value, float) and 0 < exponent.value < 1):
                 continue
             v = flow.val(node.left)
-            if not v.pred or v.positive or id(node) in guarded:
+            if not v.pred or v.positive or id(node) in skip:
                 continue
             text = ctx.text(node.left, flow)
             fix = ctx.replace("Add epsilon before the power", node.left, f"({wrap(text)} + {eps})", "safe", flow)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
 from loss_lsp.engine.context import LossContext
@@ -13,7 +14,7 @@ def check(ctx: LossContext) -> Iterator[Finding]:
     pred = ctx.loss.params[1] if len(ctx.loss.params) > 1 else "y_pred"
     for flow in ctx.flow.all_flows():
         for node, int_side in flow.mixed_dtypes:
-            if not flow.is_live(node):
+            if not flow.is_live(node) or _promotes(flow, node):
                 continue
             text = ctx.text(int_side, flow)
             fix = ctx.replace(f"Cast `{text}` to the predictions' dtype", int_side,
@@ -22,6 +23,14 @@ def check(ctx: LossContext) -> Iterator[Finding]:
                 RULE, node,
                 f"`{text}` holds integer labels and is combined with float predictions: TensorFlow raises "
                 "InvalidArgumentError (no implicit casts) when this loss is called directly", fix, flow)
+
+
+def _promotes(flow, node: ast.AST) -> bool:  # type: ignore[no-untyped-def]
+    """keras.ops promotes bool and int operands to float; TensorFlow (and tf.keras.backend over it) raises."""
+    if not isinstance(node, ast.Call):
+        return False
+    op = flow.op(node)
+    return op is not None and op.namespace == "ops"
 
 
 RULE = Rule(
