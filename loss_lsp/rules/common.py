@@ -144,6 +144,65 @@ def _condition_text(flow: Flow, node: ast.AST) -> str:
     return ast.dump(node)
 
 
+def constant_number(flow: Flow, node: ast.AST, depth: int = 0) -> float | None:
+    """The number an expression always has: literals, arithmetic on them, a parameter's default
+    (the loss's own or its factory's: ``gamma=4/3``), a module constant. None when not known."""
+    if depth > 6:
+        return None
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        return float(node.value)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        inner = constant_number(flow, node.operand, depth + 1)
+        return None if inner is None else (-inner if isinstance(node.op, ast.USub) else inner)
+    if isinstance(node, ast.BinOp):
+        left, right = constant_number(flow, node.left, depth + 1), constant_number(flow, node.right, depth + 1)
+        if left is None or right is None:
+            return None
+        try:
+            if isinstance(node.op, ast.Add):
+                return left + right
+            if isinstance(node.op, ast.Sub):
+                return left - right
+            if isinstance(node.op, ast.Mult):
+                return left * right
+            if isinstance(node.op, ast.Div):
+                return left / right
+        except ZeroDivisionError:
+            return None
+        return None
+    if isinstance(node, ast.Name):
+        if _assigned_in(flow.fn, node.id):
+            return None
+        for fn in (flow.fn, *flow.enclosing):
+            default = _default_of(fn, node.id)
+            if default is not None:
+                return constant_number(flow, default, depth + 1)
+            if _assigned_in(fn, node.id):
+                return None
+        if node.id in flow.module.assignments:
+            return constant_number(flow, flow.module.assignments[node.id][0], depth + 1)
+    return None
+
+
+def _default_of(fn: ast.AST, name: str) -> ast.expr | None:
+    args = getattr(fn, "args", None)
+    if args is None:
+        return None
+    positional = args.posonlyargs + args.args
+    pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults))
+    pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+    return next((default for param, default in pairs if param.arg == name), None)
+
+
+def _assigned_in(fn: ast.AST, name: str) -> bool:
+    body = getattr(fn, "body", [])
+    for stmt in body if isinstance(body, list) else []:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store):
+                return True
+    return False
+
+
 def parents(flow: Flow) -> dict[int, ast.AST]:
     """Child node id -> parent node, for the patterns that look one level up (once per flow)."""
     cached = flow.memo.get("parents")

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from loss_lsp.engine.context import LossContext
 from loss_lsp.engine.findings import Finding
-from loss_lsp.rules.common import arg, library_calls, guarded, short, wrap
+from loss_lsp.rules.common import arg, constant_number, guarded, library_calls, short, wrap
 from loss_lsp.rules.rule import Rule
 
 _NORMS = {"norm", "euclidean_norm", "reduce_euclidean_norm", "l2_norm"}
@@ -35,18 +35,30 @@ def check(ctx: LossContext) -> Iterator[Finding]:
             fix = _norm_fix(ctx, flow, node, text, eps)
         yield ctx.finding(RULE, node, _message(ctx.text(node.func, flow), text), fix, flow)
     for flow in ctx.flow.all_flows():
-        for node in flow.nodes(ast.BinOp):
-            assert isinstance(node, ast.BinOp)
-            exponent = node.right
-            if not (isinstance(node.op, ast.Pow) and isinstance(exponent, ast.Constant)
-                    and isinstance(exponent.value, float) and 0 < exponent.value < 1):
+        for node in flow.nodes((ast.BinOp, ast.Call)):
+            base, exponent = _power(flow, node)
+            if base is None or exponent is None:
                 continue
-            v = flow.val(node.left)
+            power = constant_number(flow, exponent)
+            if power is None or not 0 < power < 1:
+                continue
+            v = flow.val(base)
             if not v.pred or v.positive or id(node) in skip:
                 continue
-            text = ctx.text(node.left, flow)
-            fix = ctx.replace("Add epsilon before the power", node.left, f"({wrap(text)} + {eps})", "safe", flow)
-            yield ctx.finding(RULE, node, _message(f"** {exponent.value}", text), fix, flow)
+            text = ctx.text(base, flow)
+            fix = ctx.replace("Add epsilon before the power", base, f"({wrap(text)} + {eps})", "safe", flow)
+            yield ctx.finding(RULE, node, _message(f"** {power:g}", text), fix, flow)
+
+
+def _power(flow, node: ast.AST) -> tuple[ast.AST | None, ast.AST | None]:  # type: ignore[no-untyped-def]
+    """(base, exponent) of ``x ** a`` / ``pow(x, a)`` / ``power(x, a)``."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+        return node.left, node.right
+    if isinstance(node, ast.Call) and len(node.args) >= 2:
+        op = flow.op(node)
+        if op is not None and op.is_tensor_op and short(op) in ("pow", "power"):
+            return node.args[0], node.args[1]
+    return None, None
 
 
 def _norm_fix(ctx: LossContext, flow, node: ast.Call, text: str, eps: str):  # type: ignore[no-untyped-def]
@@ -61,7 +73,8 @@ def _norm_fix(ctx: LossContext, flow, node: ast.Call, text: str, eps: str):  # t
 
 
 def _message(func: str, text: str) -> str:
-    return (f"`{func}` of `{text}`, which can be 0: the gradient of sqrt is infinite at 0, so a perfect "
+    root = "sqrt" if func.endswith(("sqrt", "norm")) else "a fractional power"
+    return (f"`{func}` of `{text}`, which can be 0: the gradient of {root} is infinite at 0, so a perfect "
             "prediction turns the gradient into NaN")
 
 
