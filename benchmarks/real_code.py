@@ -30,8 +30,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from loss_lsp.engine import Workspace, analyze  # noqa: E402
-from loss_lsp.engine.analyze import clear_caches  # noqa: E402
+from loss_lsp.checker import analyze, clear_caches  # noqa: E402
+from loss_lsp.engine import Workspace  # noqa: E402
 from loss_lsp.engine.findings import Finding  # noqa: E402
 
 # Packages that ship custom Keras/TensorFlow losses, pinned (the triage file refers to these lines).

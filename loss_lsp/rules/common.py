@@ -48,14 +48,12 @@ def naive_guards(flow: Flow) -> dict[int, ast.Call]:
     itself substituted under the same condition (``safe = where(c, x, 1)``), is the fix:
     those go to ``double_where(flow)`` instead.
     """
-    _where_guards(flow)
-    return flow.memo["naive_guards"]  # type: ignore[return-value]
+    return _where_guards(flow)[0]
 
 
 def double_where(flow: Flow) -> tuple[set[int], set[int]]:
     """(risky nodes protected by a double where, the where calls forming those guards) of one flow."""
-    _where_guards(flow)
-    return flow.memo["double_where"]  # type: ignore[return-value]
+    return _where_guards(flow)[1], _where_guards(flow)[2]
 
 
 def guarded(flow: Flow) -> set[int]:
@@ -64,14 +62,15 @@ def guarded(flow: Flow) -> set[int]:
     return set(naive_guards(flow)) | double_where(flow)[0]
 
 
-def _where_guards(flow: Flow) -> None:
-    if "naive_guards" in flow.memo:
-        return
+def _where_guards(flow: Flow) -> tuple[dict[int, ast.Call], set[int], set[int]]:
+    """(naive guards, risky nodes behind a double where, the where calls of those guards), once per flow."""
+    return flow.cached("where_guards", _find_where_guards)
+
+
+def _find_where_guards(flow: Flow) -> tuple[dict[int, ast.Call], set[int], set[int]]:
     naive: dict[int, ast.Call] = {}
     safe: set[int] = set()
     inner: set[int] = set()
-    flow.memo["naive_guards"] = naive
-    flow.memo["double_where"] = (safe, inner)
     for node in flow.nodes(ast.Call):
         if not _is_where(flow, node) or len(node.args) < 3:  # type: ignore[attr-defined]
             continue
@@ -89,6 +88,7 @@ def _where_guards(flow: Flow) -> None:
                     inner |= {id(substitution), id(node)}
                 elif flow.val(sub).pred and flow.val(sub).source_op and flow.val(cond).thresholds:
                     naive[id(sub)] = node  # type: ignore[assignment]  # the condition tests y_pred: a guard
+    return naive, safe, inner
 
 
 def _is_where(flow: Flow, node: ast.AST) -> bool:
@@ -205,14 +205,14 @@ def _assigned_in(fn: ast.AST, name: str) -> bool:
 
 def parents(flow: Flow) -> dict[int, ast.AST]:
     """Child node id -> parent node, for the patterns that look one level up (once per flow)."""
-    cached = flow.memo.get("parents")
-    if cached is not None:
-        return cached  # type: ignore[return-value]
+    return flow.cached("parents", _parents)
+
+
+def _parents(flow: Flow) -> dict[int, ast.AST]:
     out: dict[int, ast.AST] = {}
     for node in flow.walk():
         for child in ast.iter_child_nodes(node):
             out[id(child)] = node
-    flow.memo["parents"] = out
     return out
 
 
