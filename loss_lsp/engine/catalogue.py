@@ -19,6 +19,7 @@ keras.backend); NumPy, built-in Keras losses and the rest of the Keras API are h
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -154,7 +155,8 @@ def _where(c: OpCall) -> Val:
 
 def _exp(c: OpCall) -> Val:
     first = c.first
-    return first.taint_only().but(positive=True, nonneg=True, bounded=first.nonpos or first.bounded)
+    high = 1.0 if first.nonpos else math.exp(first.high) if first.high is not None and first.high < 88.0 else None
+    return first.taint_only().but(positive=True, nonneg=True, bounded=first.nonpos or first.bounded, high=high)
 
 
 def _facts(**facts: object) -> Transfer:
@@ -181,28 +183,38 @@ def _clip(c: OpCall) -> Val:
     low = args[1] if len(args) > 1 else c.kwargs.get("clip_value_min", c.kwargs.get("x_min", CLEAN))
     high = node.args[2] if len(node.args) > 2 else _keyword(node, "clip_value_max", "x_max", "max_value")
     below_one = high is not None and _below_one(high)
-    return c.first.taint_only().but(positive=low.positive, nonneg=low.nonneg, bounded=True, below_one=below_one)
+    top = const_number(high) if high is not None else None
+    return c.first.taint_only().but(positive=low.positive, nonneg=low.nonneg, bounded=True, below_one=below_one,
+                                    high=top)
 
 
 def _maximum(c: OpCall) -> Val:
     if len(c.args) < 2:
         return _unknown(c)
     a, b = c.args[:2]
-    return c.joined.taint_only().but(positive=a.positive or b.positive, nonneg=a.nonneg or b.nonneg)
+    high = max(a.high, b.high) if a.high is not None and b.high is not None else None
+    return c.joined.taint_only().but(positive=a.positive or b.positive, nonneg=a.nonneg or b.nonneg, high=high)
 
 
 def _minimum(c: OpCall) -> Val:
     if len(c.args) < 2:
         return _unknown(c)
     a, b = c.args[:2]
+    highs = [v.high for v in (a, b) if v.high is not None]
     return c.joined.taint_only().but(positive=a.positive and b.positive, nonneg=a.nonneg and b.nonneg,
-                                     bounded=a.bounded or b.bounded)
+                                     bounded=a.bounded or b.bounded, high=min(highs) if highs else None)
 
 
 def _reduction(c: OpCall) -> Val:
     first = c.first
+    keeps_range = short_call(c) in ("reduce_mean", "mean", "reduce_max", "max", "reduce_min", "min", "amax", "amin")
     return first.taint_only().but(positive=first.positive, nonneg=first.nonneg, bounded=first.bounded,
-                                  rank=_reduced_rank(c.node, first.rank))
+                                  rank=_reduced_rank(c.node, first.rank), high=first.high if keeps_range else None)
+
+
+def short_call(c: OpCall) -> str:
+    func = c.node.func
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
 
 
 def _divide(c: OpCall) -> Val:
@@ -255,8 +267,8 @@ def _build() -> dict[str, OpEntry]:
     add(("exp",), _exp)
     add(("softplus",), _facts(positive=True, nonneg=True))
     for name in ("sigmoid", "softmax"):
-        add((name,), _facts(nonneg=True, bounded=True, prob=name))
-    add(("tanh", "softsign", "hard_sigmoid", "cos", "sin", "erf"), _facts(bounded=True))
+        add((name,), _facts(nonneg=True, bounded=True, prob=name, high=1.0))
+    add(("tanh", "softsign", "hard_sigmoid", "cos", "sin", "erf"), _facts(bounded=True, high=1.0))
     for name in (*ns.LOG, "log1p"):
         add((name,), _log(name), hazard="log" if name != "log1p" else "")
     for name in ns.SQRT:

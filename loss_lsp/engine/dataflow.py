@@ -285,7 +285,7 @@ class Flow:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
                 x = node.value
-                return Val(positive=x > 0, nonneg=x >= 0, bounded=True, zero=x == 0)
+                return Val(positive=x > 0, nonneg=x >= 0, bounded=True, zero=x == 0, high=float(x))
             return CLEAN
         if isinstance(node, ast.BinOp):
             left, right = self.ev(node.left), self.ev(node.right)
@@ -408,11 +408,11 @@ class Flow:
             positive = ((left.positive and right.nonneg) or (left.nonneg and right.positive)
                         or (right.positive and not right.data) or (left.positive and not left.data))
             return base.but(positive=positive, nonneg=left.nonneg and right.nonneg, bounded=bounded,
-                            zero=left.zero and right.zero)
+                            zero=left.zero and right.zero, high=_sum_high(left, right))
         if isinstance(op, ast.Sub):
             one = const_number(lnode) == 1.0
             return base.but(bounded=bounded, prob=f"1-{right.prob}" if one and right.prob else "",
-                            positive=one and right.below_one)
+                            positive=one and right.below_one, high=left.high if right.nonneg else None)
         if isinstance(op, ast.Mult):
             if left.zero or right.zero:  # x * 0.0: a constant, whatever x carried
                 return Val(zero=True, nonneg=True, bounded=True, tensor=base.tensor, rank=base.rank)
@@ -420,7 +420,7 @@ class Flow:
             return base.but(
                 positive=left.positive and right.positive,
                 nonneg=(left.nonneg and right.nonneg) or square,
-                bounded=bounded, zero=left.zero or right.zero,
+                bounded=bounded, zero=left.zero or right.zero, high=_product_high(left, right),
             )
         if isinstance(op, (ast.Div, ast.FloorDiv)):
             return base.but(positive=left.positive and right.positive, nonneg=left.nonneg and right.nonneg,
@@ -531,11 +531,27 @@ class Flow:
         return v
 
 
+def _sum_high(a: Val, b: Val) -> float | None:
+    return a.high + b.high if a.high is not None and b.high is not None else None
+
+
+def _product_high(a: Val, b: Val) -> float | None:
+    """An upper bound of a * b: both factors non-negative, or a non-negative constant times a bounded value."""
+    if a.high is None or b.high is None:
+        return None
+    if a.nonneg and b.nonneg:
+        return a.high * b.high
+    for const, other in ((a, b), (b, a)):
+        if const.nonneg and not const.data and const.bounded and not other.nonneg:
+            return const.high * other.high if other.high >= 0 else None
+    return None
+
+
 def _constant_val(module: ModuleInfo, node: ast.expr, depth: int = 0) -> Val:
     """The value of a module-level constant or ``self.x`` set in ``__init__`` (never data-derived)."""
     number = const_number(node)
     if number is not None:
-        return Val(positive=number > 0, nonneg=number >= 0, bounded=True, zero=number == 0)
+        return Val(positive=number > 0, nonneg=number >= 0, bounded=True, zero=number == 0, high=number)
     if isinstance(node, ast.Call):
         op = module.op(node.func)
         if op is not None and op.name.endswith("epsilon"):
