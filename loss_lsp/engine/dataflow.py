@@ -157,7 +157,9 @@ class Flow:
                         for target in node.targets:
                             if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
                                     and target.value.id == "self"):
-                                self._self_attrs[target.attr] = node.value
+                                # self.epsilon = epsilon: the value is the parameter's default
+                                default = _default(init, node.value.id) if isinstance(node.value, ast.Name) else None
+                                self._self_attrs[target.attr] = default if default is not None else node.value
 
     def _run(self) -> None:
         if isinstance(self.fn, ast.Lambda):
@@ -352,6 +354,13 @@ class Flow:
             return self.env[name]
         if name in self._constants:
             return self._constants[name]
+        for outer in self.enclosing:  # a factory's parameter: its default, unless the factory rebinds it
+            if _binds(outer, name):
+                default = _default(outer, name)
+                if default is None or _assigns(outer, name):
+                    return CLEAN
+                self._constants[name] = _constant_val(self.module, default)
+                return self._constants[name]
         if name in self.module.assignments:
             value, _ = self.module.assignments[name]
             self._constants[name] = CLEAN  # guard against self-reference
@@ -529,6 +538,34 @@ class Flow:
         if entry.hard and (entry.hard_when is None or entry.hard_when(call)):
             v = self._hard(node, entry.hard, v)
         return v
+
+
+def _default(fn: FunctionNode, name: str) -> ast.expr | None:
+    """The default value of parameter ``name`` of ``fn`` (None: no such parameter or no default)."""
+    args = fn.args
+    positional = args.posonlyargs + args.args
+    pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults))
+    pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+    return next((d for a, d in pairs if a.arg == name), None)
+
+
+def _binds(fn: FunctionNode, name: str) -> bool:
+    args = fn.args
+    return any(a.arg == name for a in args.posonlyargs + args.args + args.kwonlyargs)
+
+
+def _assigns(fn: FunctionNode, name: str) -> bool:
+    """``name = ...`` somewhere in ``fn``'s own body (not in nested functions)."""
+    if isinstance(fn, ast.Lambda):
+        return False
+    stack: list[ast.AST] = list(fn.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store):
+            return True
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            stack.extend(ast.iter_child_nodes(node))
+    return False
 
 
 def _sum_high(a: Val, b: Val) -> float | None:
