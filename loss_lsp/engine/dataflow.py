@@ -56,6 +56,7 @@ class Flow:
         self._stmt: ast.AST = fn
         self._constants: dict[str, Val] = {}
         self._self_attrs: dict[str, ast.expr] = {}
+        self._elements: dict[int, list[Val]] = {}  # call node id -> the tuple a helper returns, element-wise
         self._seed_defaults()
         self._collect_locals()
         self._run()
@@ -122,6 +123,18 @@ class Flow:
             v = self.val(node)
             out = v if out is None else out.join(v)
         return out or CLEAN
+
+    def returned_elements(self) -> list[Val] | None:
+        """Element-wise values when every return is a tuple of the same length (``return a, b, mask``)."""
+        if not self.returns or not all(isinstance(r, ast.Tuple) for r in self.returns):
+            return None
+        lengths = {len(r.elts) for r in self.returns}  # type: ignore[attr-defined]
+        if len(lengths) != 1 or any(isinstance(e, ast.Starred) for r in self.returns for e in r.elts):  # type: ignore[attr-defined]
+            return None
+        out = [self.val(e) for e in self.returns[0].elts]  # type: ignore[attr-defined]
+        for r in self.returns[1:]:
+            out = [a.join(self.val(e)) for a, e in zip(out, r.elts)]  # type: ignore[attr-defined]
+        return out
 
     # --- setup -------------------------------------------------------------------------------
     def _seed_defaults(self) -> None:
@@ -207,7 +220,7 @@ class Flow:
             before = dict(self.env)
             for _ in range(2):
                 self._stmt = stmt
-                self._bind(stmt.target, it.taint_only().but(rank=None), None)
+                self._bind_loop_target(stmt.target, stmt.iter, it.taint_only().but(rank=None))
                 self._block(stmt.body)
             self._block(stmt.orelse)
             self.env = self._join_env(before, self.env)
@@ -248,11 +261,14 @@ class Flow:
             self.env[target.id] = v
         elif isinstance(target, (ast.Tuple, ast.List)):
             parts = value.elts if isinstance(value, (ast.Tuple, ast.List)) else None
+            elements = self._elements.get(id(value)) if value is not None else None
             for index, elt in enumerate(target.elts):
                 if isinstance(elt, ast.Starred):
                     elt = elt.value
                 if parts is not None and len(parts) == len(target.elts):
                     self._bind(elt, self.val(parts[index]), parts[index])
+                elif elements is not None and len(elements) == len(target.elts):
+                    self._bind(elt, elements[index], None)  # a helper's tuple, element by element
                 else:
                     self._bind(elt, v.taint_only().but(rank=None), None)
         elif isinstance(target, ast.Subscript):
@@ -263,6 +279,21 @@ class Flow:
                     pred=self.env.get(base.id, CLEAN).pred or v.pred)
         elif isinstance(target, ast.Starred):
             self._bind(target.value, v, None)
+
+    def _bind_loop_target(self, target: ast.AST, iterable: ast.AST, v: Val) -> None:
+        """``for k, v in d.items()`` / ``for i, x in enumerate(xs)``: keys and indices are not tensors."""
+        if isinstance(iterable, ast.Call) and isinstance(target, ast.Tuple) and len(target.elts) == 2:
+            func = iterable.func
+            keyed = isinstance(func, ast.Attribute) and func.attr == "items"
+            counted = isinstance(func, ast.Name) and func.id == "enumerate" and func.id not in self.env
+            if keyed or counted:
+                self._bind(target.elts[0], CLEAN, None)
+                self._bind(target.elts[1], v, None)
+                return
+        if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Attribute) and iterable.func.attr == "keys":
+            self._bind(target, CLEAN, None)
+            return
+        self._bind(target, v, None)
 
     def _mutation(self, node: ast.expr, v: Val) -> None:
         """``terms.append(x)`` makes ``terms`` carry x."""
@@ -521,6 +552,9 @@ class Flow:
         sub = Flow(self.module, fn, seeds, block_start, cls=cls, depth=self.depth + 1,
                    enclosing=[self.fn, *self.enclosing])
         self.helpers.append((node, sub))
+        elements = sub.returned_elements()
+        if elements is not None:
+            self._elements[id(node)] = elements
         return sub.returned()
 
 
