@@ -15,6 +15,9 @@ import sys
 from functools import lru_cache
 from pathlib import Path
 
+from loss_lsp.engine.catalogue import CATALOGUE
+from loss_lsp.engine.namespaces import NUMPY_TO_TF
+
 _LIBRARIES = {"tensorflow", "keras", "tf_keras", "numpy"}
 _MAX_HOPS = 4
 _MAX_FOLDERS_UP = 6
@@ -23,9 +26,21 @@ _MAX_SOURCE_BYTES = 2_000_000  # a re-exporting module is small; a generated gia
 
 def library_path(path: str, importer: str) -> str | None:
     """The library path ``path`` (as spelled through the importer's imports) re-exports, or None."""
-    if path.split(".", 1)[0] in _LIBRARIES or importer.startswith("<"):
+    if path.split(".", 1)[0] in _LIBRARIES or importer.startswith("<") or not _worth_following(path):
         return None
     return _follow(path, _folder(importer), 0)
+
+
+def _worth_following(path: str) -> bool:
+    """Only names a rule could care about: an op of the catalogue, a namespace, a Loss base class.
+    ``mylib.utils.save_model`` is never looked up (resolution runs for every dotted name)."""
+    last = path.rsplit(".", 1)[-1]
+    return last in CATALOGUE or last in NUMPY_TO_TF or last in _INTERESTING
+
+
+_INTERESTING = {"ops", "backend", "numpy", "math", "nn", "linalg", "losses", "Loss", "LossFunctionWrapper",
+                "acos", "asin", "arccos", "arcsin", "xlogy", "log_softmax", "softplus", "log_sigmoid", "tf",
+                "keras", "np", "K"}
 
 
 @lru_cache(maxsize=256)
