@@ -25,7 +25,9 @@ _KIND = {
 
 
 def check(ctx: LossContext) -> Iterator[Finding]:
-    reaching = ctx.flow.returned().thresholds
+    returned = ctx.flow.returned()
+    reaching = returned.thresholds
+    other_paths = returned.pred  # the loss still has a gradient through other terms
     for flow in ctx.flow.all_flows():
         for node in flow.nodes((ast.Compare, ast.Call)):
             if id(node) not in reaching and flow is ctx.flow:
@@ -33,15 +35,18 @@ def check(ctx: LossContext) -> Iterator[Finding]:
             kind = flow.hard_op(node)
             if kind is None or (flow is not ctx.flow and not _reaches_helper_return(flow, node)):
                 continue
-            yield ctx.finding(RULE, node, _message(kind), _fix(ctx, flow, node, kind), flow)
+            yield ctx.finding(RULE, node, _message(kind, other_paths), _fix(ctx, flow, node, kind), flow)
 
 
 def _reaches_helper_return(flow, node: ast.AST) -> bool:  # type: ignore[no-untyped-def]
     return id(node) in flow.returned().thresholds
 
 
-def _message(kind: str) -> str:
+def _message(kind: str, other_paths: bool = False) -> str:
     what = _KIND.get(kind, f"`{kind}`")
+    if other_paths:
+        return (f"{what} on y_pred feeds the loss value but passes no gradient: the loss still trains through "
+                "its other terms, while this term gives the predictions no signal (it only shifts the value)")
     if kind == "sign":
         return (f"{what} of a y_pred-derived value feeds the loss: its gradient is zero everywhere, so "
                 "training runs without an error and learns nothing")
