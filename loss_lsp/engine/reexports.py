@@ -28,7 +28,10 @@ def library_path(path: str, importer: str) -> str | None:
     """The library path ``path`` (as spelled through the importer's imports) re-exports, or None."""
     if path.split(".", 1)[0] in _LIBRARIES or importer.startswith("<") or not _worth_following(path):
         return None
-    return _follow(path, _folder(importer), 0)
+    try:
+        return _follow(path, _folder(importer), 0)
+    except (OSError, ValueError, RecursionError):
+        return None  # an unreadable or vanished module: the name stays unknown, nothing is guessed
 
 
 def _worth_following(path: str) -> bool:
