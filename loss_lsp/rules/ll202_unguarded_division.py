@@ -33,7 +33,7 @@ def check(ctx: LossContext) -> Iterator[Finding]:
         text = ctx.text(den, flow)  # type: ignore[arg-type]
         fix = ctx.replace("Add a smoothing epsilon to the denominator", den, plus_eps(ctx, den, flow),
                           "safe", flow)  # type: ignore[arg-type]
-        source = "predictions" if d.pred else "targets"
+        source = "predictions" if d.pred else "predictions (detached)" if d.cut or d.thresholds else "targets"
         yield ctx.finding(
             RULE, node,
             f"the denominator `{text}` comes from the {source} and can be 0 (an empty mask, an all-zero "
