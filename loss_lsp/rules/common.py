@@ -144,6 +144,54 @@ def _condition_text(flow: Flow, node: ast.AST) -> str:
     return ast.dump(node)
 
 
+def zero_patched(flow: Flow, node: ast.AST) -> bool:
+    """``x + cast(x <= 0) * eps`` / ``n + cast(equal(n, 0))``: the zeros of ``x`` are patched, so the sum is
+    never 0 where ``x`` is non-negative (the pairwise-distance and count-normaliser idioms)."""
+    if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add)):
+        return False
+    for base, patch in ((node.left, node.right), (node.right, node.left)):
+        if not flow.val(base).nonneg:
+            continue
+        indicator = patch
+        if isinstance(patch, ast.BinOp) and isinstance(patch.op, ast.Mult):
+            factor = patch.right if _indicator(flow, patch.left, base) else patch.left
+            if not flow.val(factor).positive or flow.val(factor).data:
+                continue
+            indicator = patch.left if factor is patch.right else patch.right
+        if _indicator(flow, indicator, base):
+            return True
+    return False
+
+
+def _indicator(flow: Flow, node: ast.AST, base: ast.AST) -> bool:
+    """A cast of ``base <= 0`` / ``base == 0`` (directly or through one assignment)."""
+    node = _assigned_value(flow, node)
+    if isinstance(node, ast.Call) and node.args:
+        op = flow.op(node)
+        if op is None or short(op) != "cast":
+            return False
+        test = _assigned_value(flow, node.args[0])
+    else:
+        return False
+    base_text = ast.dump(_assigned_value(flow, base)), ast.dump(base)
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], (ast.LtE, ast.Eq)):
+        return ast.dump(test.left) in base_text and constant_number(flow, test.comparators[0]) == 0
+    if isinstance(test, ast.Call) and len(test.args) == 2:
+        op = flow.op(test)
+        if op is not None and short(op) in ("less_equal", "equal"):
+            return ast.dump(test.args[0]) in base_text and constant_number(flow, test.args[1]) == 0
+    return False
+
+
+def _assigned_value(flow: Flow, node: ast.AST) -> ast.AST:
+    if isinstance(node, ast.Name):
+        values = [n.value for n in flow.walk() if isinstance(n, ast.Assign)
+                  and any(isinstance(t, ast.Name) and t.id == node.id for t in n.targets)]
+        if len(values) == 1:
+            return values[0]
+    return node
+
+
 def constant_number(flow: Flow, node: ast.AST, depth: int = 0) -> float | None:
     """The number an expression always has: literals, arithmetic on them, a parameter's default
     (the loss's own or its factory's: ``gamma=4/3``), a module constant. None when not known."""
