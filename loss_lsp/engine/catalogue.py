@@ -58,6 +58,7 @@ class OpEntry:
     pairwise: bool = False
     arithmetic: type[ast.operator] | None = None  # computed like this Python operator (2+ arguments)
     hazard: str = ""  # "log" / "sqrt" / "divide": not finite where the operand is 0
+    elements: Callable[[OpCall], list[Val]] | None = None  # a tuple result, element by element (top_k)
 
 
 # --- small facts about argument nodes ------------------------------------------------------------
@@ -234,6 +235,12 @@ def _expand_dims(c: OpCall) -> Val:
     return c.first.but(rank=c.first.rank + 1 if c.first.rank is not None else None)
 
 
+def _top_k_elements(c: OpCall) -> list[Val]:
+    """``values, indices = top_k(x)``: the values carry x's gradient, the indices none."""
+    first = c.first
+    return [first.taint_only(), first.taint_only().but(pred=False, integer=True)]
+
+
 def _one_hot(c: OpCall) -> Val:
     rank = c.first.rank
     return c.first.taint_only().but(integer=False, rank=rank + 1 if rank is not None else None)
@@ -259,6 +266,7 @@ def _build() -> dict[str, OpEntry]:
     add(ns.NON_VALUE, lambda c: Val(tensor=True, rank=c.first.rank))
     add(("constant", "convert_to_tensor", "identity"), lambda c: c.first.but(tensor=True))
     add(ns.DETACHING, _detached)
+    add(("top_k",), lambda c: c.first.taint_only(), elements=_top_k_elements)  # before NO_GRADIENT: values flow
     add(("cast",), _cast, hard="cast", hard_when=_casts_to_int)
     for name in ns.NO_GRADIENT:
         add((name,), _no_gradient(name), hard="compare" if name in ns.COMPARISONS else name)
@@ -288,7 +296,7 @@ def _build() -> dict[str, OpEntry]:
     add(("Variable", "zeros", "ones", "fill", "range", "eye"), lambda c: Val(tensor=True))
     for name, entry in list(table.items()):
         table[name] = OpEntry(entry.transfer, entry.hard, entry.hard_when, name in _PAIRWISE,
-                              _ARITHMETIC.get(name), entry.hazard)
+                              _ARITHMETIC.get(name), entry.hazard, entry.elements)
     for name in _PAIRWISE | set(_ARITHMETIC):
         table.setdefault(name, OpEntry(_unknown, pairwise=name in _PAIRWISE, arithmetic=_ARITHMETIC.get(name)))
     return table

@@ -569,6 +569,8 @@ class Flow:
         if entry.arithmetic is not None and len(args) >= 2:
             return self._binop(entry.arithmetic(), args[0], args[1], node.args[0], node.args[1])
         v = entry.transfer(call)
+        if entry.elements is not None:
+            self._elements[id(node)] = entry.elements(call)
         if entry.hard and (entry.hard_when is None or entry.hard_when(call)):
             v = self._hard(node, entry.hard, v)
         return v

@@ -47,7 +47,8 @@ def check(ctx: LossContext) -> Iterator[Finding]:
                 continue
             text = ctx.text(base, flow)
             fix = ctx.replace("Add epsilon before the power", base, f"({wrap(text)} + {eps})", "safe", flow)
-            yield ctx.finding(RULE, node, _message(f"** {power:g}", text), fix, flow)
+            spelled = f"** {power:g}" if isinstance(node, ast.BinOp) else f"{ctx.text(node.func, flow)}(..., {power:g})"  # type: ignore[attr-defined]
+            yield ctx.finding(RULE, node, _message(spelled, text), fix, flow)
 
 
 def _power(flow, node: ast.AST) -> tuple[ast.AST | None, ast.AST | None]:  # type: ignore[no-untyped-def]
