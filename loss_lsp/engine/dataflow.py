@@ -451,6 +451,8 @@ class Flow:
                             zero=left.zero and right.zero, high=_sum_high(left, right))
         if isinstance(op, ast.Sub):
             one = const_number(lnode) == 1.0
+            if self._max_of(rnode, lnode):  # x - max(x): the softmax stabilisation, every element <= 0
+                return base.but(nonpos=True, high=0.0)
             return base.but(bounded=bounded, prob=f"1-{right.prob}" if one and right.prob else "",
                             positive=one and right.below_one, high=left.high if right.nonneg else None)
         if isinstance(op, ast.Mult):
@@ -475,6 +477,18 @@ class Flow:
                 return base.but(positive=left.positive, source_op="" if left.positive else "divide")
             return base.but(positive=left.positive, nonneg=left.nonneg)
         return base
+
+    def _max_of(self, node: ast.AST, of: ast.AST) -> bool:
+        """``max(x, axis)`` (or its stop_gradient) of the expression ``of``."""
+        while isinstance(node, ast.Call) and node.args:
+            op = self.ops.get(id(node))
+            name = op.name.rsplit(".", 1)[-1] if op is not None else ""
+            if name in ("reduce_max", "max", "amax"):
+                return ast.dump(node.args[0]) == ast.dump(of)
+            if name not in ("stop_gradient",):
+                return False
+            node = node.args[0]
+        return False
 
     # --- calls -------------------------------------------------------------------------------
     def _call(self, node: ast.Call) -> Val:
