@@ -74,7 +74,7 @@ def _norm_fix(ctx: LossContext, flow, node: ast.Call, text: str, eps: str):  # t
 
 
 def _message(func: str, text: str) -> str:
-    root = "sqrt" if func.endswith(("sqrt", "norm")) else "a fractional power"
+    root = "sqrt" if func.endswith(("sqrt", "norm", " 0.5", "0.5)")) else "a fractional power"
     return (f"`{func}` of `{text}`, which can be 0: the gradient of {root} is infinite at 0, so a perfect "
             "prediction turns the gradient into NaN")
 
