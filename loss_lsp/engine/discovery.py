@@ -85,6 +85,12 @@ def _method(cls: ast.ClassDef, name: str) -> ast.FunctionDef | ast.AsyncFunction
     return None
 
 
+def _callable_loss(cls: ast.ClassDef) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """``def __call__(self, y_true, y_pred)`` of a class that is not a Keras Loss."""
+    method = _method(cls, "__call__")
+    return method if method is not None and is_loss_signature(method) else None
+
+
 def _returned_function(factory: ast.FunctionDef | ast.AsyncFunctionDef) -> FunctionNode | None:
     """The closure or lambda a factory returns (cached on the parsed tree, which the edits reuse)."""
     return on_node(factory, "returned_function", lambda: _find_returned_function(factory))
@@ -124,6 +130,10 @@ class _Builder:
             if call is not None:
                 self.add(call, block, f"{cls_name}.call", "loss_class", cls=cls, call_path="loss_class",
                          construct=f"{cls_name}()")
+        for cls_name, (cls, block) in self.module.classes.items():
+            method = _callable_loss(cls) if cls_name not in self.loss_classes else None
+            if method is not None:  # a plain class whose instances are called like a loss (ivis, TF1 code)
+                self.add(method, block, f"{cls_name}.__call__", "loss_class", cls=cls, construct=f"{cls_name}()")
         for fn_name, (fn, block) in self.module.functions.items():
             if is_loss_signature(fn):
                 self.add(fn, block, fn_name, "function", construct=fn_name)
@@ -166,6 +176,14 @@ class _Builder:
                     loss.construct = ast.unparse(expr)
                 return loss
             name = dotted(expr.func)
+            if name in module.classes and name not in self.loss_classes:
+                cls, cls_block = module.classes[name]
+                method = _callable_loss(cls)
+                if method is None:
+                    return None
+                loss = self.add(method, cls_block, f"{name}.__call__", "loss_class", cls=cls)
+                loss.construct = ast.unparse(expr)
+                return self.attach(loss, site, ast.unparse(expr))
             if name in self.loss_classes:
                 cls, cls_block = module.classes[name]
                 call = _method(cls, "call")
