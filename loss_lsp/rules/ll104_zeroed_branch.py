@@ -30,6 +30,8 @@ def check(ctx: LossContext) -> Iterator[Finding]:
         if flow.val(dead_branch).zero or _zeros(flow, dead_branch):
             if _vanishes_at_boundary(node.args[0], live_branch):
                 continue  # continuous: the replaced values were 0 with the gradient of a ReLU
+        if _clamps(node.args[0], live_branch, dead_branch):
+            continue  # where(x > t, x, t) is maximum(x, t): continuous, the usual clamp
         tf = ctx.file.tf()
         weight = _weight(ctx, flow, node.args[0], tf)
         fix = None
@@ -71,6 +73,19 @@ def _zeros(flow, node: ast.AST) -> bool:  # type: ignore[no-untyped-def]
         op = flow.op(node)
         return op is not None and short(op) in ("zeros_like", "zeros")
     return False
+
+
+def _clamps(cond: ast.AST, live: ast.AST, dead: ast.AST) -> bool:
+    """The branches are the two sides of the comparison: they meet where the condition flips."""
+    if not isinstance(cond, ast.Compare) or len(cond.ops) != 1:
+        return False
+    sides = {ast.dump(cond.left), ast.dump(cond.comparators[0])}
+    return {ast.dump(live), ast.dump(dead)} == sides or (
+        ast.dump(live) in sides and _is_zero(dead) and any(_is_zero(side) for side in (cond.left, cond.comparators[0])))
+
+
+def _is_zero(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and node.value == 0
 
 
 def _vanishes_at_boundary(cond: ast.AST, live: ast.AST) -> bool:
