@@ -171,7 +171,7 @@ class Flow:
                             if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
                                     and target.value.id == "self"):
                                 # self.epsilon = epsilon: the value is the parameter's default
-                                default = _default(init, node.value.id) if isinstance(node.value, ast.Name) else None
+                                default = param_default(init, node.value.id) if isinstance(node.value, ast.Name) else None
                                 self._self_attrs[target.attr] = default if default is not None else node.value
 
     def _run(self) -> None:
@@ -387,8 +387,8 @@ class Flow:
             return self._constants[name]
         for outer in self.enclosing:  # a factory's parameter: its default, unless the factory rebinds it
             if _binds(outer, name):
-                default = _default(outer, name)
-                if default is None or _assigns(outer, name):
+                default = param_default(outer, name)
+                if default is None or assigns(outer, name):
                     return CLEAN
                 self._constants[name] = _constant_val(self.module, default)
                 return self._constants[name]
@@ -590,7 +590,7 @@ class Flow:
         return v
 
 
-def _default(fn: FunctionNode, name: str) -> ast.expr | None:
+def param_default(fn: FunctionNode, name: str) -> ast.expr | None:
     """The default value of parameter ``name`` of ``fn`` (None: no such parameter or no default)."""
     args = fn.args
     positional = args.posonlyargs + args.args
@@ -604,7 +604,7 @@ def _binds(fn: FunctionNode, name: str) -> bool:
     return any(a.arg == name for a in args.posonlyargs + args.args + args.kwonlyargs)
 
 
-def _assigns(fn: FunctionNode, name: str) -> bool:
+def assigns(fn: FunctionNode, name: str) -> bool:
     """``name = ...`` somewhere in ``fn``'s own body (not in nested functions)."""
     if isinstance(fn, ast.Lambda):
         return False

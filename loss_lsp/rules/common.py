@@ -6,7 +6,7 @@ import ast
 from collections.abc import Iterator
 
 from loss_lsp.engine.context import LossContext
-from loss_lsp.engine.dataflow import Flow
+from loss_lsp.engine.dataflow import Flow, assigns, param_default
 from loss_lsp.engine.namespaces import Op
 from loss_lsp.engine.values import Val
 
@@ -219,36 +219,17 @@ def constant_number(flow: Flow, node: ast.AST, depth: int = 0) -> float | None:
             return None
         return None
     if isinstance(node, ast.Name):
-        if _assigned_in(flow.fn, node.id):
+        if assigns(flow.fn, node.id):
             return None
         for fn in (flow.fn, *flow.enclosing):
-            default = _default_of(fn, node.id)
+            default = param_default(fn, node.id)
             if default is not None:
                 return constant_number(flow, default, depth + 1)
-            if _assigned_in(fn, node.id):
+            if assigns(fn, node.id):
                 return None
         if node.id in flow.module.assignments:
             return constant_number(flow, flow.module.assignments[node.id][0], depth + 1)
     return None
-
-
-def _default_of(fn: ast.AST, name: str) -> ast.expr | None:
-    args = getattr(fn, "args", None)
-    if args is None:
-        return None
-    positional = args.posonlyargs + args.args
-    pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults))
-    pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
-    return next((default for param, default in pairs if param.arg == name), None)
-
-
-def _assigned_in(fn: ast.AST, name: str) -> bool:
-    body = getattr(fn, "body", [])
-    for stmt in body if isinstance(body, list) else []:
-        for node in ast.walk(stmt):
-            if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store):
-                return True
-    return False
 
 
 def parents(flow: Flow) -> dict[int, ast.AST]:
