@@ -19,6 +19,7 @@ _NUMERIC_OPS: dict[str, set[str]] = {
     "LL202": {"RealDiv", "Div", "DivNoNan", "Reciprocal", "Inv", "FloorDiv", "Xdivy"},
     "LL203": {"Sqrt", "SqrtGrad", "Rsqrt", "Pow", "EuclideanNorm"},
     "LL204": {"Exp", "Expm1", "Pow"},
+    "LL207": {"Acos", "Asin"},
     "LL205": {"Log", "Sigmoid", "Softmax", "LogSoftmax"},
     "LL206": set(),
 }
