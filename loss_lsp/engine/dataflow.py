@@ -324,7 +324,8 @@ class Flow:
             left, right = self.ev(node.left), self.ev(node.right)
             if not isinstance(node.op, (ast.MatMult, ast.Mod, ast.LShift, ast.RShift)):
                 self._check_pair(node, node.left, node.right, left, right)
-            return self._binop(node.op, left, right, node.left, node.right)
+            v = self._binop(node.op, left, right, node.left, node.right)
+            return self._hard(node, "floordiv", v) if isinstance(node.op, ast.FloorDiv) else v  # no gradient
         if isinstance(node, ast.UnaryOp):
             inner = self.ev(node.operand)
             if isinstance(node.op, ast.Not):

@@ -14,6 +14,7 @@ _KIND = {
     "compare": "a comparison",
     "round": "rounding",
     "floor": "`floor`",
+    "floordiv": "floor division (`//`)",
     "ceil": "`ceil`",
     "rint": "rounding",
     "cast": "a cast to an integer/bool dtype",
@@ -30,7 +31,7 @@ def check(ctx: LossContext) -> Iterator[Finding]:
     other_paths = returned.pred  # the loss still has a gradient through other terms
     for flow in ctx.flow.all_flows():
         weights = _weights(flow) if other_paths else set()
-        for node in flow.nodes((ast.Compare, ast.Call)):
+        for node in flow.nodes((ast.Compare, ast.Call, ast.BinOp)):
             if id(node) not in reaching and flow is ctx.flow:
                 continue
             kind = flow.hard_op(node)
