@@ -126,8 +126,8 @@ def _imports(path: str, _mtime: int) -> dict[str, str]:
     for node in _top_level(tree.body):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                if alias.asname:
-                    out[alias.asname] = alias.name
+                root = alias.name.split(".", 1)[0]
+                out[alias.asname or root] = alias.name if alias.asname else root
         elif isinstance(node, ast.ImportFrom):
             module = "." * node.level + (node.module or "")
             for alias in node.names:
