@@ -64,7 +64,10 @@ class OpEntry:
 # --- small facts about argument nodes ------------------------------------------------------------
 def const_number(node: ast.AST) -> float | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-        return float(node.value)
+        try:
+            return float(node.value)
+        except OverflowError:  # a 400-digit integer literal: no usable number
+            return None
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         inner = const_number(node.operand)
         return -inner if inner is not None else None

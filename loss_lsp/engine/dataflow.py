@@ -11,6 +11,7 @@ result through the query methods of ``Flow`` (``val``, ``op``, ``is_live``, ``no
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -318,7 +319,7 @@ class Flow:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
                 x = node.value
-                return Val(positive=x > 0, nonneg=x >= 0, bounded=True, zero=x == 0, high=float(x))
+                return Val(positive=x > 0, nonneg=x >= 0, bounded=True, zero=x == 0, high=_finite(x))
             return CLEAN
         if isinstance(node, ast.BinOp):
             left, right = self.ev(node.left), self.ev(node.right)
@@ -619,8 +620,19 @@ def assigns(fn: FunctionNode, name: str) -> bool:
     return False
 
 
+def _finite(x: float | int | None) -> float | None:
+    """A usable bound: finite and representable (a 400-digit integer literal is not)."""
+    if x is None:
+        return None
+    try:
+        value = float(x)
+    except OverflowError:
+        return None
+    return value if math.isfinite(value) else None
+
+
 def _sum_high(a: Val, b: Val) -> float | None:
-    return a.high + b.high if a.high is not None and b.high is not None else None
+    return _finite(a.high + b.high) if a.high is not None and b.high is not None else None
 
 
 def _product_high(a: Val, b: Val) -> float | None:
@@ -628,10 +640,10 @@ def _product_high(a: Val, b: Val) -> float | None:
     if a.high is None or b.high is None:
         return None
     if a.nonneg and b.nonneg:
-        return a.high * b.high
+        return _finite(a.high * b.high)
     for const, other in ((a, b), (b, a)):
         if const.nonneg and not const.data and const.bounded and not other.nonneg:
-            return const.high * other.high if other.high >= 0 else None
+            return _finite(const.high * other.high) if other.high >= 0 else None
     return None
 
 
@@ -639,7 +651,7 @@ def _constant_val(module: ModuleInfo, node: ast.expr, depth: int = 0) -> Val:
     """The value of a module-level constant or ``self.x`` set in ``__init__`` (never data-derived)."""
     number = const_number(node)
     if number is not None:
-        return Val(positive=number > 0, nonneg=number >= 0, bounded=True, zero=number == 0, high=number)
+        return Val(positive=number > 0, nonneg=number >= 0, bounded=True, zero=number == 0, high=_finite(number))
     if isinstance(node, ast.Call):
         op = module.op(node.func)
         if op is not None and op.name.endswith("epsilon"):

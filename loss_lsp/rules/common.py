@@ -198,7 +198,10 @@ def constant_number(flow: Flow, node: ast.AST, depth: int = 0) -> float | None:
     if depth > 6:
         return None
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-        return float(node.value)
+        try:
+            return float(node.value)
+        except OverflowError:
+            return None
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         inner = constant_number(flow, node.operand, depth + 1)
         return None if inner is None else (-inner if isinstance(node.op, ast.USub) else inner)

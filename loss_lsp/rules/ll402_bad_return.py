@@ -51,7 +51,7 @@ def _check_value(ctx: LossContext, value: ast.expr) -> Iterator[Finding]:
             "averages the parts (measured: (2.5, 1.5) is trained and reported as 2.0), or fails when their "
             "shapes differ; return one loss tensor (add weighted terms explicitly, log the rest as metrics)",
             fix)
-    elif _python_number(value) is not None:
+    elif _python_number(value):
         finding = ctx.finding(
             RULE, value,
             f"the loss returns the Python number `{ctx.text(value)}`: a constant carries no gradient, so the "
@@ -67,12 +67,12 @@ def _overrides_dunder_call(ctx: LossContext) -> bool:
                                    for n in cls.body)
 
 
-def _python_number(node: ast.AST) -> float | None:
+def _python_number(node: ast.AST) -> bool:
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-        return float(node.value)
+        return True  # (no float(): a 400-digit literal would overflow)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         return _python_number(node.operand)
-    return None
+    return False
 
 
 def _returns(body: list[ast.stmt]) -> Iterator[ast.Return]:
