@@ -86,9 +86,12 @@ def _method(cls: ast.ClassDef, name: str) -> ast.FunctionDef | ast.AsyncFunction
 
 
 def _callable_loss(cls: ast.ClassDef) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
-    """``def __call__(self, y_true, y_pred)`` of a class that is not a Keras Loss."""
+    """``def __call__(self, y_true, y_pred)`` of a class that is not a Keras Loss. A class that also defines
+    ``call`` is a loss framework (Keras's own ``Loss``): its ``__call__`` only dispatches."""
     method = _method(cls, "__call__")
-    return method if method is not None and is_loss_signature(method) else None
+    if method is None or not is_loss_signature(method) or cls.name in _LOSS_BASES or _method(cls, "call"):
+        return None
+    return method
 
 
 def _returned_function(factory: ast.FunctionDef | ast.AsyncFunctionDef) -> FunctionNode | None:
