@@ -64,3 +64,12 @@ def test_every_finding_has_a_verdict(corpus_findings: dict[Key, str]) -> None:
            for k, message in corpus_findings.items() if k not in triage]
     assert not new, (f"{len(new)} finding(s) on the pinned corpus have no verdict: read each one and add it "
                      f"to {TRIAGE.relative_to(TRIAGE.parents[2])}:\n\n" + "\n\n".join(new))
+
+
+def test_the_installed_keras_and_tf_keras_loss_sources_stay_quiet() -> None:
+    from benchmarks.real_code import loss_files
+    from loss_lsp.checker import analyze
+
+    found = [f"{path.name}:{f.span.start_line + 1} {f.code} {f.message}"
+             for path in loss_files() for f in analyze(path.read_text(encoding="utf-8"), str(path)).findings]
+    assert not found, "findings on Keras's own loss code (see benchmarks/real_code_report.md):\n" + "\n".join(found)
