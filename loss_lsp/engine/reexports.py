@@ -66,7 +66,10 @@ def _follow(path: str, folder: str, hops: int) -> str | None:
         source = _module_file(".".join(module), folder)
         if source is None:
             continue
-        target = _imports(str(source), source.stat().st_mtime_ns).get(name)
+        imports = _imports(str(source), source.stat().st_mtime_ns)
+        target = imports.get(name)
+        if target is None and imports.get("*"):
+            target = f"{imports['*']}.{name}"  # from keras.ops import *: the name comes from there
         if target is None:
             return None
         if target.startswith("."):
@@ -131,9 +134,12 @@ def _imports(path: str, _mtime: int) -> dict[str, str]:
         elif isinstance(node, ast.ImportFrom):
             module = "." * node.level + (node.module or "")
             for alias in node.names:
-                if alias.name != "*":
-                    joined = f"{module}.{alias.name}" if node.module else f"{module}{alias.name}"
-                    out[alias.asname or alias.name] = joined
+                if alias.name == "*":
+                    if module.split(".", 1)[0] in _LIBRARIES:
+                        out.setdefault("*", module)  # only a library's star import says where names come from
+                    continue
+                joined = f"{module}.{alias.name}" if node.module else f"{module}{alias.name}"
+                out[alias.asname or alias.name] = joined
     return out
 
 

@@ -38,3 +38,14 @@ def test_a_module_that_defines_the_name_itself_is_not_the_library(tmp_path: Path
     codes = _check(tmp_path, "import mine\n\n\ndef loss(y_true, y_pred):\n"
                              "    return -(y_true * mine.log(y_pred))\n")
     assert codes == []
+
+
+def test_a_backend_module_that_star_imports_keras_ops(tmp_path: Path) -> None:
+    (tmp_path / "kit" / "backend").mkdir(parents=True)
+    (tmp_path / "kit" / "__init__.py").write_text("")
+    (tmp_path / "kit" / "backend" / "__init__.py").write_text("from kit.backend import ops\n")
+    (tmp_path / "kit" / "backend" / "ops.py").write_text("from keras.ops import *  # noqa\n")
+    codes = _check(tmp_path, "from kit.backend import ops\n\n\ndef loss(y_true, y_pred):\n"
+                             "    err = ops.abs(y_true - y_pred)\n"
+                             "    return ops.mean(ops.where(err < 1.0, 0.5 * err * err, err - 0.5)) + ops.mean(ops.log(y_pred))\n")
+    assert codes == ["LL201"]  # ops.where is a selection (no LL103), ops.log is seen
