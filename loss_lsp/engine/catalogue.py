@@ -157,6 +157,26 @@ def _where(c: OpCall) -> Val:
                    true=a.true or b.true or cond.true, tensor=True, thresholds=selected)
 
 
+def _gather(c: OpCall) -> Val:
+    """``gather(params, indices)`` / ``boolean_mask(x, mask)``: the values and the gradient are the params';
+    the indices or mask only choose (their thresholds say nothing about the gradient)."""
+    return c.first.taint_only().but(rank=None)
+
+
+def _cond(c: OpCall) -> Val:
+    """``tf.cond(pred, true_fn, false_fn)``: one branch's value; the predicate only selects."""
+    branches = c.args[1:] + [v for k, v in c.kwargs.items() if k in ("true_fn", "false_fn")]
+    if not branches:
+        return _unknown(c)
+    out = branches[0]
+    for branch in branches[1:]:
+        out = out.join(branch)
+    predicate = c.args[0] if c.args else c.kwargs.get("pred", CLEAN)
+    # as for where: the predicate matters for the gradient only when no branch carries one
+    thresholds = out.thresholds if out.pred else out.thresholds | predicate.thresholds
+    return out.taint_only().but(tensor=True, thresholds=thresholds, data=out.data or predicate.data)
+
+
 def _exp(c: OpCall) -> Val:
     first = c.first
     high = 1.0 if first.nonpos else math.exp(first.high) if first.high is not None and first.high < 88.0 else None
@@ -274,7 +294,9 @@ def _build() -> dict[str, OpEntry]:
     for name in ns.NO_GRADIENT:
         add((name,), _no_gradient(name), hard="compare" if name in ns.COMPARISONS else name)
     add(ns.ZERO_GRADIENT, lambda c: c.joined, hard="sign")
-    add(("where",), _where)
+    add(("where", "where_v2", "switch", "select", "select_v2"), _where)
+    add(("cond",), _cond)
+    add(("gather", "gather_nd", "boolean_mask", "take", "take_along_axis", "batch_gather"), _gather)
     add(("exp",), _exp)
     add(("softplus",), _facts(positive=True, nonneg=True))
     for name in ("sigmoid", "softmax"):

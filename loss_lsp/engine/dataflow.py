@@ -362,6 +362,13 @@ class Flow:
             return self._comprehension(node)
         if isinstance(node, ast.Starred):
             return self.ev(node.value)
+        if isinstance(node, ast.Lambda):  # tf.cond(p, lambda: a, lambda: b): the body's value, params unknown
+            saved = dict(self.env)
+            for param in node.args.posonlyargs + node.args.args + node.args.kwonlyargs:
+                self.env[param.arg] = CLEAN
+            out = self.ev(node.body)
+            self.env = saved
+            return out
         if isinstance(node, ast.NamedExpr):
             v = self.ev(node.value)
             self._bind(node.target, v, node.value)

@@ -11,6 +11,9 @@ from loss_lsp.engine.namespaces import Op
 from loss_lsp.engine.values import Val
 
 
+WHERE_OPS = {"where", "where_v2", "switch", "select", "select_v2"}  # element-wise selections
+
+
 def library_calls(ctx: LossContext, namespaces: tuple[str, ...] = ("tf", "ops", "K"),
                   live: bool = True) -> Iterator[tuple[Flow, ast.Call, Op]]:
     """Calls of library functions in the loss and the helpers it calls, in source order."""
@@ -95,7 +98,7 @@ def _is_where(flow: Flow, node: ast.AST) -> bool:
     if not isinstance(node, ast.Call):
         return False
     op = flow.op(node)
-    return op is not None and short(op) == "where"
+    return op is not None and short(op) in WHERE_OPS
 
 
 def _risky(flow: Flow, node: ast.AST) -> bool:

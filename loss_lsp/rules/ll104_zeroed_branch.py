@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from loss_lsp.engine.context import LossContext
 from loss_lsp.engine.findings import Finding
-from loss_lsp.rules.common import double_where, library_calls, naive_guards, short
+from loss_lsp.rules.common import WHERE_OPS, double_where, library_calls, naive_guards, short
 from loss_lsp.rules.rule import Rule
 
 
@@ -21,7 +21,7 @@ def check(ctx: LossContext) -> Iterator[Finding]:
     for flow in ctx.flow.all_flows():
         guards |= double_where(flow)[1]
     for flow, node, op in library_calls(ctx):
-        if short(op) != "where" or len(node.args) != 3 or id(node) in guards or _domain_guard(flow, node.args[0]):
+        if short(op) not in WHERE_OPS or len(node.args) != 3 or id(node) in guards or _domain_guard(flow, node.args[0]):
             continue
         cond, a, b = (flow.val(x) for x in node.args)
         if not cond.thresholds or not (a.pred or b.pred) or (a.pred and b.pred):
