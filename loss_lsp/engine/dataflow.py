@@ -58,6 +58,8 @@ class Flow:
         self._constants: dict[str, Val] = {}
         self._self_attrs: dict[str, ast.expr] = {}
         self._elements: dict[int, list[Val]] = {}  # call node id -> the tuple a helper returns, element-wise
+        self._fields: dict[int, dict[object, Val]] = {}  # call/literal node id -> a dict's (or tuple's) items by key
+        self._containers: dict[str, dict[object, Val]] = {}  # name -> the items it holds, by constant key
         self._seed_defaults()
         self._collect_locals()
         self._run()
@@ -124,6 +126,25 @@ class Flow:
             v = self.val(node)
             out = v if out is None else out.join(v)
         return out or CLEAN
+
+    def returned_fields(self) -> dict[object, Val] | None:
+        """Items by constant key when every return is a dict literal with the same constant keys."""
+        fields = [self._fields.get(id(r)) for r in self.returns if isinstance(r, ast.Dict)]
+        if not fields or len(fields) != len(self.returns) or any(f is None for f in fields):
+            return None
+        keys = set(fields[0])  # type: ignore[arg-type]
+        if any(set(f) != keys for f in fields):  # type: ignore[arg-type]
+            return None
+        return {k: _join_all([f[k] for f in fields]) for k in keys}  # type: ignore[index]
+
+    def _item(self, node: ast.Subscript) -> Val | None:
+        """``out["loss"]`` / ``parts[0]`` of a container whose items are known by constant key."""
+        if not (isinstance(node.value, ast.Name) and isinstance(node.slice, ast.Constant)):
+            return None
+        fields = self._containers.get(node.value.id)
+        if fields is None or node.slice.value not in fields:
+            return None
+        return fields[node.slice.value]
 
     def returned_elements(self) -> list[Val] | None:
         """Element-wise values when every return is a tuple of the same length (``return a, b, mask``)."""
@@ -254,12 +275,19 @@ class Flow:
     def _join_env(self, a: dict[str, Val], b: dict[str, Val]) -> dict[str, Val]:
         out = dict(a)
         for name, v in b.items():
+            if out.get(name) != v:
+                self._containers.pop(name, None)  # bound differently on two paths: its items are not known
             out[name] = out[name].join(v) if name in out else v
         return out
 
     def _bind(self, target: ast.AST, v: Val, value: ast.AST | None) -> None:
         if isinstance(target, ast.Name):
             self.env[target.id] = v
+            fields = self._fields.get(id(value)) if value is not None else None
+            if fields is not None:
+                self._containers[target.id] = fields  # out = helper(): out["loss"] is that item, not all of them
+            else:
+                self._containers.pop(target.id, None)
         elif isinstance(target, (ast.Tuple, ast.List)):
             parts = value.elts if isinstance(value, (ast.Tuple, ast.List)) else None
             elements = self._elements.get(id(value)) if value is not None else None
@@ -350,6 +378,9 @@ class Flow:
         if isinstance(node, ast.Subscript):
             base = self.ev(node.value)
             self.ev(node.slice)
+            item = self._item(node)
+            if item is not None:
+                return item
             return base.but(rank=None, prob="", zero=False)
         if isinstance(node, ast.IfExp):
             self.ev(node.test)
@@ -357,7 +388,10 @@ class Flow:
         if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
             return combine(*(self.ev(e) for e in node.elts))
         if isinstance(node, ast.Dict):
-            return combine(*(self.ev(v) for v in node.values if v is not None))
+            values = [self.ev(v) for v in node.values if v is not None]
+            if all(isinstance(k, ast.Constant) for k in node.keys):
+                self._fields[id(node)] = {k.value: self.val(v) for k, v in zip(node.keys, node.values)}  # type: ignore[union-attr]
+            return combine(*values)
         if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
             return self._comprehension(node)
         if isinstance(node, ast.Starred):
@@ -578,6 +612,10 @@ class Flow:
         elements = sub.returned_elements()
         if elements is not None:
             self._elements[id(node)] = elements
+            self._fields[id(node)] = dict(enumerate(elements))
+        fields = sub.returned_fields()
+        if fields is not None:
+            self._fields[id(node)] = fields
         return sub.returned()
 
 
@@ -625,6 +663,13 @@ def assigns(fn: FunctionNode, name: str) -> bool:
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
             stack.extend(ast.iter_child_nodes(node))
     return False
+
+
+def _join_all(vals: list[Val]) -> Val:
+    out = vals[0]
+    for v in vals[1:]:
+        out = out.join(v)
+    return out
 
 
 def _finite(x: float | int | None) -> float | None:
