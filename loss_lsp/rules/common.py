@@ -147,6 +147,22 @@ def _condition_text(flow: Flow, node: ast.AST) -> str:
     return ast.dump(node)
 
 
+def positive_by_where(flow: Flow, node: ast.AST) -> bool:
+    """``where(x > 0, x, 1.0)`` (the condition or the whole where possibly named first): positive wherever
+    it is used, so a log/sqrt/division of it is safe."""
+    value = assigned_value(flow, node)
+    if not _is_where(flow, value) or len(value.args) < 3:  # type: ignore[attr-defined]
+        return False
+    cond, kept, fallback = value.args[:3]  # type: ignore[attr-defined]
+    cond = assigned_value(flow, cond)
+    if not (isinstance(cond, ast.Compare) and len(cond.ops) == 1 and isinstance(cond.ops[0], ast.Gt)):
+        return False
+    bound = constant_number(flow, cond.comparators[0])
+    kept_texts = {ast.dump(kept), ast.dump(assigned_value(flow, kept))}
+    return (bound is not None and bound >= 0 and ast.dump(cond.left) in kept_texts
+            and flow.val(fallback).positive and not flow.val(fallback).pred)
+
+
 def zero_patched(flow: Flow, node: ast.AST) -> bool:
     """``x + cast(x <= 0) * eps`` / ``n + cast(equal(n, 0))``: the zeros of ``x`` are patched, so the sum is
     never 0 where ``x`` is non-negative (the pairwise-distance and count-normaliser idioms)."""
@@ -168,15 +184,15 @@ def zero_patched(flow: Flow, node: ast.AST) -> bool:
 
 def _indicator(flow: Flow, node: ast.AST, base: ast.AST) -> bool:
     """A cast of ``base <= 0`` / ``base == 0`` (directly or through one assignment)."""
-    node = _assigned_value(flow, node)
+    node = assigned_value(flow, node)
     if isinstance(node, ast.Call) and node.args:
         op = flow.op(node)
         if op is None or short(op) != "cast":
             return False
-        test = _assigned_value(flow, node.args[0])
+        test = assigned_value(flow, node.args[0])
     else:
         return False
-    base_text = ast.dump(_assigned_value(flow, base)), ast.dump(base)
+    base_text = ast.dump(assigned_value(flow, base)), ast.dump(base)
     if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], (ast.LtE, ast.Eq)):
         return ast.dump(test.left) in base_text and constant_number(flow, test.comparators[0]) == 0
     if isinstance(test, ast.Call) and len(test.args) == 2:
@@ -186,7 +202,7 @@ def _indicator(flow: Flow, node: ast.AST, base: ast.AST) -> bool:
     return False
 
 
-def _assigned_value(flow: Flow, node: ast.AST) -> ast.AST:
+def assigned_value(flow: Flow, node: ast.AST) -> ast.AST:
     if isinstance(node, ast.Name):
         values = [n.value for n in flow.walk() if isinstance(n, ast.Assign)
                   and any(isinstance(t, ast.Name) and t.id == node.id for t in n.targets)]

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from loss_lsp.engine.context import LossContext
 from loss_lsp.engine.findings import Finding
-from loss_lsp.rules.common import WHERE_OPS, double_where, library_calls, naive_guards, short
+from loss_lsp.rules.common import WHERE_OPS, assigned_value, double_where, library_calls, naive_guards, short
 from loss_lsp.rules.rule import Rule
 
 
@@ -50,6 +50,7 @@ def check(ctx: LossContext) -> Iterator[Finding]:
 def _domain_guard(flow, cond: ast.AST) -> bool:  # type: ignore[no-untyped-def]
     """``x > 0`` / ``x >= eps`` / ``is_inf(x)``: keeping a value finite or in a function's domain, not a
     training decision (where the replaced value is ±inf or NaN its gradient is no gradient either)."""
+    cond = assigned_value(flow, cond)  # ok = x > 0; where(ok, ...)
     if isinstance(cond, ast.UnaryOp) and isinstance(cond.op, (ast.Invert, ast.Not)):
         cond = cond.operand
     if isinstance(cond, ast.Call):

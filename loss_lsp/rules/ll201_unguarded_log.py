@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from loss_lsp.engine.context import LossContext
 from loss_lsp.engine.findings import Finding
-from loss_lsp.rules.common import arg, clip_call, library_calls, guarded, short, wrap
+from loss_lsp.rules.common import positive_by_where, arg, clip_call, library_calls, guarded, short, wrap
 from loss_lsp.rules.rule import Rule
 
 _LOGS = {"log", "log2", "log10"}
@@ -28,7 +28,7 @@ def check(ctx: LossContext) -> Iterator[Finding]:
         if target is None or id(node) in skip:
             continue
         v = flow.val(target)
-        if not v.pred or v.positive or v.prob:
+        if not v.pred or v.positive or v.prob or positive_by_where(flow, target):
             continue
         text = ctx.text(target, flow)
         if _probability_like(ctx, target, flow):

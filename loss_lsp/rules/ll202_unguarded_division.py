@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from loss_lsp.engine.context import LossContext
 from loss_lsp.engine.findings import Finding
-from loss_lsp.rules.common import guarded, library_calls, plus_eps, short, zero_patched
+from loss_lsp.rules.common import positive_by_where, guarded, library_calls, plus_eps, short, zero_patched
 from loss_lsp.rules.rule import Rule
 
 
@@ -28,7 +28,7 @@ def check(ctx: LossContext) -> Iterator[Finding]:
         if id(node) in skip:
             continue
         n, d = flow.val(num), flow.val(den)  # type: ignore[attr-defined]
-        if not d.data or d.positive or not (n.pred or d.pred) or _normalisation(num, den) or zero_patched(flow, den):
+        if not d.data or d.positive or not (n.pred or d.pred) or _normalisation(num, den) or zero_patched(flow, den) or positive_by_where(flow, den):
             continue
         text = ctx.text(den, flow)  # type: ignore[arg-type]
         fix = ctx.replace("Add a smoothing epsilon to the denominator", den, plus_eps(ctx, den, flow),

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from loss_lsp.engine.context import LossContext
 from loss_lsp.engine.findings import Finding
-from loss_lsp.rules.common import arg, constant_number, guarded, library_calls, short, wrap, zero_patched
+from loss_lsp.rules.common import positive_by_where, arg, constant_number, guarded, library_calls, short, wrap, zero_patched
 from loss_lsp.rules.rule import Rule
 
 _NORMS = {"norm", "euclidean_norm", "reduce_euclidean_norm", "l2_norm"}
@@ -26,7 +26,7 @@ def check(ctx: LossContext) -> Iterator[Finding]:
         if target is None:
             continue
         v = flow.val(target)
-        if not v.pred or v.positive or zero_patched(flow, target):
+        if not v.pred or v.positive or zero_patched(flow, target) or positive_by_where(flow, target):
             continue
         text = ctx.text(target, flow)
         if name == "sqrt":
