@@ -138,7 +138,9 @@ RULE = Rule(
         "the reduction (`sum_over_batch_size` by default). Reducing over the batch inside `call` hands Keras "
         "a scalar: sample weights and class weights are silently ignored, and a sum makes the loss (and "
         "the effective learning rate under SGD) grow with the batch size. Measured: 32x the per-sample loss "
-        "for a batch of 32."
+        "for a batch of 32. The rule reports only reductions of an element-wise function of y_true/y_pred, "
+        "where axis 0 is certainly the batch: after a matmul (Barlow Twins' D x D matrix), a reshape or "
+        "another reduction (a graph's node axis) it stays quiet, and so it does for label-only counts."
     ),
     example=(
         "import keras\nimport tensorflow as tf\n\n"
