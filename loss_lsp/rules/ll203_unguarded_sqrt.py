@@ -17,7 +17,6 @@ def check(ctx: LossContext) -> Iterator[Finding]:
     skip: set[int] = set()
     for flow in ctx.flow.all_flows():
         skip |= guarded(flow)
-    eps = ctx.file.eps()
     for flow, node, op in library_calls(ctx):
         name = short(op)
         if name not in {"sqrt", *_NORMS} or id(node) in skip:
@@ -29,6 +28,7 @@ def check(ctx: LossContext) -> Iterator[Finding]:
         if not v.pred or v.positive or zero_patched(flow, target) or positive_by_where(flow, target):
             continue
         text = ctx.text(target, flow)
+        eps = ctx.eps(flow)
         if name == "sqrt":
             fix = ctx.replace("Add epsilon inside the square root", target, f"{wrap(text)} + {eps}", "safe", flow)
         else:
@@ -46,7 +46,7 @@ def check(ctx: LossContext) -> Iterator[Finding]:
             if not v.pred or v.positive or id(node) in skip:
                 continue
             text = ctx.text(base, flow)
-            fix = ctx.replace("Add epsilon before the power", base, f"({wrap(text)} + {eps})", "safe", flow)
+            fix = ctx.replace("Add epsilon before the power", base, f"({wrap(text)} + {ctx.eps(flow)})", "safe", flow)
             spelled = f"** {power:g}" if isinstance(node, ast.BinOp) else f"{ctx.text(node.func, flow)}(..., {power:g})"  # type: ignore[attr-defined]
             yield ctx.finding(RULE, node, _message(spelled, text), fix, flow)
 
