@@ -111,6 +111,10 @@ class LossInfo:
     y_true_shape: tuple[int, ...] | None = None
     y_pred_shape: tuple[int, ...] | None = None
     y_true_dtype: str | None = None  # "int32"/"float32" when the fit data say so
+    # What the program feeds the loss (engine/shapes): the labels' values and the model's last activation.
+    y_true_domain: str | None = None  # "binary", "integer:K", "one_hot:K", "continuous"; None unknown
+    y_pred_range: str | None = None  # "sigmoid", "softmax", "relu", "tanh", "linear"; None unknown
+    source: str = ""  # "y_true (batch,) from `y = x.sum(axis=1)`, line 12; y_pred (batch, 1) from the model"
 
 
 @dataclass

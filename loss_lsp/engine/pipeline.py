@@ -128,15 +128,9 @@ def _seeds(loss: LossDef, shapes: shape_context.Shapes) -> dict[str, Val]:
     params = loss.params
     if len(params) < 2:
         return {}
-    true_rank = len(shapes.y_true) if shapes.y_true is not None else None
-    pred_rank = len(shapes.y_pred) if shapes.y_pred is not None else None
-    if loss.call_path == "compile" and true_rank is not None and pred_rank is not None:
-        # Keras's wrapper aligns ranks before calling a plain function: (B,) labels are expanded
-        # to (B, 1); otherwise a trailing 1 of the longer one is squeezed.
-        if true_rank == 1 and pred_rank == 2:
-            true_rank = 2
-        elif abs(true_rank - pred_rank) == 1:
-            true_rank = pred_rank = min(true_rank, pred_rank)
+    y_true, y_pred = shape_context.as_received(shapes.y_true, shapes.y_pred, loss.call_path)
+    true_rank = len(y_true) if y_true is not None else None
+    pred_rank = len(y_pred) if y_pred is not None else None
     # Loss.__call__ (and so compile) converts y_true to the loss dtype; only direct calls see int labels.
     integer = shape_context.is_int_dtype(shapes.y_true_dtype) and loss.call_path in ("direct", "unknown")
     return {
@@ -266,23 +260,11 @@ def _module_findings(ctx: ModuleContext, rules: Mapping[str, RuleChecks]) -> tup
 
 
 # --- what the engine reports about each loss ---------------------------------------------------
-def _compile_line(loss: LossDef) -> int | None:
-    if loss.compile_sites:
-        site = loss.compile_sites[0]
-        return site.block_start + site.call.lineno - 1
-    if loss.direct_calls:
-        call, block_start = loss.direct_calls[0]
-        return block_start + call.lineno - 1
-    return None
-
-
 def _shapes_for(module: ModuleInfo, loss: LossDef, settings: Settings) -> shape_context.Shapes:
     first = loss.block.start + loss.fn.lineno - 1
     last = loss.block.start + (loss.fn.end_lineno or loss.fn.lineno) - 1
     hint_lines = [line for line in module.lines[max(first - 3, 0):last + 1] if "loss-lsp" in line]
-    direct = loss.direct_calls[0] if loss.direct_calls and not loss.compile_sites else None
-    shapes = shape_context.resolve(module, _compile_line(loss), hint_lines, dict(settings.default_shapes),
-                                   direct[0] if direct else None)
+    shapes = shape_context.for_loss(module, loss, hint_lines, dict(settings.default_shapes))
     if loss.external_shapes is not None and not shapes.known:
         y_true, y_pred, dtype = loss.external_shapes
         shapes = replace(shapes, y_true=shapes.y_true or y_true, y_pred=shapes.y_pred or y_pred,
@@ -302,4 +284,5 @@ def _loss_info(module: ModuleInfo, loss: LossDef, shapes: shape_context.Shapes) 
         name=loss.name, kind=loss.kind, span=header_span(loss, lines),  # type: ignore[arg-type]
         call_path=loss.call_path, compile_sites=(*sites, *loss.external_sites), construct=loss.construct,
         y_true_shape=shapes.y_true, y_pred_shape=shapes.y_pred, y_true_dtype=shapes.y_true_dtype,
+        y_true_domain=shapes.y_true_domain, y_pred_range=shapes.y_pred_range, source=shapes.source,
     )
