@@ -56,7 +56,9 @@ def explain(finding: Finding, lines: Sequence[str]) -> str:
     rule = _rules().get(finding.code)
     name = finding.name or (rule.name if rule else "")
     parts = [f"**{finding.code} {name}** ({finding.severity})", "", finding.message]
-    if finding.loss:
+    if finding.sink:
+        parts += ["", f"In `{finding.loss}`, {finding.sink}."]
+    elif finding.loss:
         parts += ["", f"In loss `{finding.loss}`."]
     if rule is not None and rule.why:
         parts += ["", "**Why it breaks training.** " + rule.why]
