@@ -129,6 +129,7 @@ def run(snapshot: Snapshot, context: JobContext, text_cache: TextCache) -> DocRe
     result.analysis = analysis
     result.findings = findings
     result.errors = list(analysis.errors)
-    result.diagnostics = to_diagnostics(findings, lines, snapshot.version, lines_for, context.related_support)
+    result.diagnostics = to_diagnostics(findings, lines, snapshot.version, lines_for, context.related_support,
+                                        context.settings.not_reproduced_severity)
     result.seconds = time.perf_counter() - started
     return result

@@ -302,6 +302,7 @@ export function settingsForServer(folder: vscode.WorkspaceFolder | undefined): R
     select: config.get<string[]>("select", []),
     ignore: config.get<string[]>("ignore", []),
     severity: config.get<Record<string, string>>("severity", {}),
+    notReproducedSeverity: config.get<string>("notReproducedSeverity", "hint"),
     checkGradientsOnSave: vscode.workspace.isTrusted && config.get<boolean>("checkGradientsOnSave", false),
     gradientCheck: {
       timeout: config.get<number>("gradientCheck.timeout", 20),
