@@ -2,9 +2,9 @@
 // the way a user would, and writes what it saw to $REPORT (test_vscode.py asserts on it).
 // Exits non-zero on any miss. Screenshots of every step go to $SCREENSHOTS.
 //
-// Environment: SCENARIO ("trusted" or "untrusted"), URL (code-server, with ?folder=),
+// Environment: SCENARIO ("trusted", "untrusted" or "venv"), URL (code-server, with ?folder=),
 // PLAYWRIGHT (playwright-core's folder), CHROMIUM, BROWSER_PROFILE (a fresh folder),
-// SCREENSHOTS, REPORT, BROKEN_PYTHON (a Python without loss_lsp).
+// SCREENSHOTS, REPORT, BROKEN_PYTHON (a Python that does not exist).
 import { createRequire } from "node:module";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
@@ -170,6 +170,27 @@ async function openFixture({ trust }) {
   await step("status bar ready", ready, await statusItem());
 }
 
+// In the open code-action menu, accepts the first action whose text has `wanted`; returns the
+// menu's rows and the chosen one.
+async function chooseAction(wanted, shotName) {
+  const menu = page.locator(".action-widget .monaco-list-row");
+  await menu.first().waitFor({ state: "visible" });
+  const rows = await texts(".action-widget .monaco-list-row");
+  await screenshot(shotName);
+  // The menu is a keyboard list (a pointer block covers it while it opens): move the
+  // focus to the fix and accept it with Enter, as a user does.
+  const focused = page.locator(".action-widget .monaco-list-row.focused");
+  for (let i = 0; i < rows.length; i += 1) {
+    if ((await focused.textContent().catch(() => "")).includes(wanted)) {
+      break;
+    }
+    await page.keyboard.press("ArrowDown");
+  }
+  const chosen = await focused.textContent().catch(() => "");
+  await page.keyboard.press("Enter");
+  return [rows, chosen];
+}
+
 async function quickFix() {
   // The lightbulb at the cursor (Ctrl+. when it is not drawn) opens the code-action menu.
   await goToPosition(8, 12);
@@ -182,21 +203,7 @@ async function quickFix() {
     await page.keyboard.press("Control+.");
     report.quickfix_opened_with = "Ctrl+.";
   }
-  const menu = page.locator(".action-widget .monaco-list-row");
-  await menu.first().waitFor({ state: "visible" });
-  report.quickfix_menu = await texts(".action-widget .monaco-list-row");
-  await screenshot("quick-fix-menu");
-  // The menu is a keyboard list (a pointer block covers it while it opens): move the
-  // focus to the fix and accept it with Enter, as a user does.
-  const focused = page.locator(".action-widget .monaco-list-row.focused");
-  for (let i = 0; i < report.quickfix_menu.length; i += 1) {
-    if ((await focused.textContent().catch(() => "")).includes("tf.reduce_mean")) {
-      break;
-    }
-    await page.keyboard.press("ArrowDown");
-  }
-  report.quickfix_chosen = await focused.textContent().catch(() => "");
-  await page.keyboard.press("Enter");
+  [report.quickfix_menu, report.quickfix_chosen] = await chooseAction("tf.reduce_mean", "quick-fix-menu");
   const fixed = await until(async () => {
     const text = await editorText();
     const rows = await problems();
@@ -255,8 +262,8 @@ async function gradientCheck() {
 }
 
 async function missingServer() {
-  // In the Settings editor, point lossLsp.interpreter at a Python without loss_lsp: the
-  // server restarts, and a notification says what is missing and offers the command.
+  // In the Settings editor, point lossLsp.interpreter at a Python that does not exist: the
+  // server restarts, and a notification names the interpreter and why it cannot run the server.
   await runCommand("Preferences: Open User Settings");
   await page.locator(".settings-editor").waitFor({ state: "visible" });
   await page.keyboard.type("lossLsp.interpreter");
@@ -271,11 +278,63 @@ async function missingServer() {
   await screenshot("settings-interpreter");
   const missing = await until(async () => {
     await watch();
-    return (await notifications()).find((t) => t.includes("pip install loss-lsp")) ?? null;
+    return (await notifications()).find((t) => t.includes("could run the server")) ?? null;
   }, 30000);
   report.missing_server_notification = missing ?? null;
   report.status_after_missing = await statusItem();
   await step("missing server notification", missing, missing);
+}
+
+async function showOutput(wanted) {
+  await runCommand("Loss LSP: Show output");
+  return until(async () => {
+    const text = await outputText();
+    return text.includes(wanted) ? text : null;
+  }, 20000);
+}
+
+// A bare virtual environment, named only by $VIRTUAL_ENV, runs the bundled server.
+async function virtualEnv() {
+  report.output_venv = await showOutput("$VIRTUAL_ENV");
+  await step("server started with the $VIRTUAL_ENV interpreter", report.output_venv, report.output_venv);
+}
+
+// The built-in notebook editor (no kernel): a squiggle in a cell, the quick fix applied in the cell.
+async function notebook() {
+  await page.keyboard.press("Control+P");
+  await quickInput().waitFor({ state: "visible" });
+  await quickInput().fill("notebook.ipynb");
+  await page.locator(".quick-input-widget .monaco-list-row", { hasText: "notebook.ipynb" }).first().waitFor();
+  await page.keyboard.press("Enter");
+  const cells = page.locator(".notebookOverlay .cell-editor-container .monaco-editor");
+  await cells.first().waitFor({ state: "visible", timeout: 30000 });
+  await runCommand("View: Focus Problems");
+  const squiggle = page.locator(".notebookOverlay .cell-editor-container .squiggly-error");
+  report.notebook_problems = await until(async () => {
+    const rows = await problems();
+    return rows.some((r) => r.includes("LL101")) && (await squiggle.count()) > 0 ? rows : null;
+  }, 60000);
+  report.notebook_problems = report.notebook_problems ?? (await problems());
+  report.notebook_squiggles = await squiggle.count();
+  await step("squiggle in a notebook cell", report.notebook_squiggles > 0, report.notebook_problems);
+
+  // The cursor on the squiggle (a click on `np.mean` in the cell), then Ctrl+. for the fixes.
+  await squiggle.first().click();
+  await page.keyboard.press("Control+.");
+  [report.notebook_quickfix_menu, report.notebook_quickfix_chosen] =
+    await chooseAction("tf.reduce_mean", "notebook-quick-fix-menu");
+  const cellText = async () =>
+    (await page.locator(".notebookOverlay .cell-editor-container .view-lines").allInnerTexts())
+      .map((t) => t.replace(/\u00a0/g, " "));
+  const fixed = await until(async () => {
+    const textsNow = await cellText();
+    const rows = await problems();
+    return textsNow.some((t) => t.includes("tf.reduce_mean(tf.abs(y_true - y_pred))")) &&
+      !rows.some((r) => r.includes("LL101")) ? textsNow : null;
+  }, 20000);
+  report.notebook_cells_after_fix = await cellText();
+  report.notebook_problems_after_fix = await problems();
+  await step("quick fix applied in the notebook cell", fixed, report.notebook_cells_after_fix);
 }
 
 async function untrusted() {
@@ -290,11 +349,7 @@ async function untrusted() {
   report.palette_untrusted = await texts(".quick-input-widget .monaco-list-row", false);
   await screenshot("palette-untrusted");
   await page.keyboard.press("Escape");
-  await runCommand("Loss LSP: Show output");
-  const output = await until(async () => {
-    const text = await outputText();
-    return text.includes("trusted:") ? text : null;
-  }, 20000);
+  const output = await showOutput("trusted:");
   report.output_untrusted = output ?? null;
   await step("the server was told: not trusted", output && output.includes("trusted: false"), output);
   await step("palette without the gradient check",
@@ -312,11 +367,7 @@ async function untrusted() {
     const text = await statusItem();
     return text.includes("is ready") && !text.includes("restricted") ? text : null;
   }, 30000);
-  await runCommand("Loss LSP: Show output");
-  report.output_after_trust = await until(async () => {
-    const text = await outputText();
-    return text.includes("trusted: true") ? text : null;
-  }, 20000);
+  report.output_after_trust = await showOutput("trusted: true");
   await step("trust granted: server restarted, trusted", report.status_after_trust && report.output_after_trust,
     { status: report.status_after_trust, output: report.output_after_trust });
 }
@@ -329,6 +380,10 @@ async function main() {
     if (env.SCENARIO === "untrusted") {
       await openFixture({ trust: false });
       await untrusted();
+    } else if (env.SCENARIO === "venv") {
+      await openFixture({});
+      await virtualEnv();
+      await notebook();
     } else {
       await openFixture({});
       await quickFix();
