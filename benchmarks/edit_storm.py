@@ -58,7 +58,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="storms per kind (medians are printed)")
     args = parser.parse_args()
 
-    from loss_lsp.engine import analyze
+    from loss_lsp.checker import analyze
 
     runs: dict[str, list[tuple[StormReport, bool]]] = {"python": [], "plaintext": []}
     for _ in range(args.rounds):  # alternate, so that machine load hits both kinds alike

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from loss_lsp.engine import analyze
+from loss_lsp.checker import analyze
 from loss_lsp.gradcheck import GradientChecker
 from loss_lsp.gradcheck.client import WorkerClient
 from loss_lsp.settings import Settings

@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from loss_lsp.engine import analyze  # noqa: E402
-from loss_lsp.engine.analyze import clear_caches  # noqa: E402
+from loss_lsp.checker import analyze  # noqa: E402
+from loss_lsp.checker import clear_caches  # noqa: E402
 
 
 def package_dir(name: str) -> Path:

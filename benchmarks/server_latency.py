@@ -207,7 +207,7 @@ async def startup(runs: int) -> None:
 
 def engine_reference(text: str, line: int, changes: int) -> float:
     """The same edits through ``analyze`` in this process (no protocol): median seconds."""
-    from loss_lsp.engine import analyze
+    from loss_lsp.checker import analyze
 
     lines = text.split("\n")
     path = "/tmp/loss_lsp_bench_reference.py"

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from loss_lsp.engine import Workspace, analyze
+from loss_lsp.checker import analyze
+
+from loss_lsp.engine import Workspace
 from loss_lsp.rules import RULES
 from tests.expectations import FIXTURES, expected, fixture_files
 

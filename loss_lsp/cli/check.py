@@ -12,7 +12,8 @@ from pathlib import Path
 from loss_lsp.cli import formats
 from loss_lsp.cli.files import Source, expand, read
 from loss_lsp.cli.progress import Progress
-from loss_lsp.engine import Analysis, Finding, InputError, Workspace, analyze, apply_fixes
+from loss_lsp.checker import analyze
+from loss_lsp.engine import Analysis, Finding, InputError, Workspace, apply_fixes
 from loss_lsp.settings import Settings, find_root, from_pyproject
 
 _MAX_FIX_PASSES = 5  # a fix can reveal another (ruff iterates the same way)

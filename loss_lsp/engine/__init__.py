@@ -1,12 +1,12 @@
-"""The analysis engine: source text in, findings out. Pure and editor-agnostic.
+"""The analysis engine: source text in, findings out. Pure and editor-agnostic; it knows no rules.
 
 Public API (used by the CLI, the server, the gradient check and the tests):
-    analyze(source, path, settings, workspace) -> Analysis
+    pipeline.run(source, path, settings, workspace, rules) -> Analysis
+      (``loss_lsp.checker.analyze(source, path, settings, workspace)`` runs it with every rule)
     Workspace(root) -- cross-module index (compile sites of losses defined elsewhere)
     apply_fixes(source, findings, unsafe=False) -> (new_source, applied_count)
 """
 
-from loss_lsp.engine.analyze import analyze
 from loss_lsp.engine.findings import (
     Analysis,
     Edit,
@@ -30,6 +30,11 @@ __all__ = [
     "Related",
     "Span",
     "Workspace",
-    "analyze",
     "apply_fixes",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name == "analyze":  # moved above the engine with the rule runner
+        raise ImportError("loss_lsp.engine.analyze moved: use `from loss_lsp.checker import analyze`")
+    raise AttributeError(name)

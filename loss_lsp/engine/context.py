@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from loss_lsp.engine.dataflow import Flow
 from loss_lsp.engine.discovery import LossDef, char_col
@@ -15,8 +16,28 @@ from loss_lsp.engine.module import ModuleInfo
 from loss_lsp.engine.shapes import Shapes
 from loss_lsp.settings import Settings
 
-if TYPE_CHECKING:
-    from loss_lsp.rules.rule import Rule
+
+
+class RuleInfo(Protocol):
+    """What a finding needs to know about the rule that made it (``loss_lsp.rules.rule.Rule`` has it)."""
+
+    @property
+    def code(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def severity(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+
+
+class RuleChecks(RuleInfo, Protocol):
+    """A rule as the pipeline runs it: a check per loss and/or one per module."""
+
+    @property
+    def check(self) -> Callable[[LossContext], Iterator[Finding]] | None: ...
+    @property
+    def check_module(self) -> Callable[[ModuleContext], Iterator[Finding]] | None: ...
 
 _EPS_NAMES = re.compile(r"^(EPS|EPSILON|_EPS|_EPSILON|eps|epsilon|SMOOTH|smooth)$")
 
@@ -142,7 +163,7 @@ class LossContext:
     def text(self, node: ast.AST, flow: Flow | None = None) -> str:
         return self.file.text(self.span(node, flow))
 
-    def finding(self, rule: Rule, node: ast.AST, message: str, fix: Fix | None = None,
+    def finding(self, rule: RuleInfo, node: ast.AST, message: str, fix: Fix | None = None,
                 flow: Flow | None = None, related: tuple[Related, ...] = ()) -> Finding:
         return make_finding(self.file, rule, self.span(node, flow), message, fix, self.loss.name, related)
 
@@ -165,11 +186,11 @@ class ModuleContext:
     def span(self, node: ast.AST, block_start: int) -> Span:
         return self.file.node_span(node, block_start)
 
-    def finding(self, rule: Rule, span: Span, message: str, fix: Fix | None = None, loss: str = "") -> Finding:
+    def finding(self, rule: RuleInfo, span: Span, message: str, fix: Fix | None = None, loss: str = "") -> Finding:
         return make_finding(self.file, rule, span, message, fix, loss, ())
 
 
-def make_finding(file: FileContext, rule: Rule, span: Span, message: str, fix: Fix | None, loss: str,
+def make_finding(file: FileContext, rule: RuleInfo, span: Span, message: str, fix: Fix | None, loss: str,
                  related: tuple[Related, ...]) -> Finding:
     severity = file.settings.severity_for(rule.code, rule.severity)
     return Finding(code=rule.code, name=rule.name, message=message, severity=severity,  # type: ignore[arg-type]

@@ -2,43 +2,29 @@
 y_true only, what is known about their range, and which statements reach the return.
 
 One forward pass computes a ``Val`` for every expression (loops are walked twice so
-loop-carried values settle; branches are joined). A backward pass over the
-statements then marks the ones whose results reach a ``return``: rules only report
-on live expressions, so dead code and debugging prints stay quiet.
+loop-carried values settle; branches are joined). What library ops do to values is data in
+``engine.catalogue``; which statements reach the return is ``engine.liveness``. Rules read the
+result through the query methods of ``Flow`` (``val``, ``op``, ``is_live``, ``nodes``,
+``hard_op``, ``rank_mismatches``, ``dtype_mismatches``, ``cached``), never its internals.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
-from loss_lsp.engine import namespaces as ns
-from loss_lsp.engine.module import ModuleInfo, dotted
+from loss_lsp.engine.catalogue import OpCall, const_number, entry_for, namespace_transfer
+from loss_lsp.engine.liveness import FunctionNode, live_statements
+from loss_lsp.engine.module import ModuleInfo
 from loss_lsp.engine.namespaces import Op
 from loss_lsp.engine.values import CLEAN, Val, combine
 
-FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
+T = TypeVar("T")
 _MAX_HELPER_DEPTH = 4
 _CUT_METHODS = {"numpy", "tolist", "item", "__array__"}
 _CUT_BUILTINS = {"float", "int", "bool", "complex"}
-_BINARY = {"add", "subtract", "multiply", "squared_difference", "maximum", "minimum", "divide", "truediv",
-           "binary_crossentropy", "categorical_crossentropy", "pow", "power"}
 _SHAPE_ATTRS = {"shape", "dtype", "ndim", "name", "device", "rank"}
-
-
-def _const_number(node: ast.AST) -> float | None:
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-        return float(node.value)
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        inner = _const_number(node.operand)
-        return -inner if inner is not None else None
-    return None
-
-
-def _names(node: ast.AST | None) -> set[str]:
-    if node is None:
-        return set()
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
 
 
 class Flow:
@@ -58,12 +44,12 @@ class Flow:
         self.stmt_of: dict[int, ast.AST] = {}
         self._evaluated: dict[int, ast.AST] = {}  # every evaluated expression, in evaluation order
         self._walk: list[ast.AST] | None = None
-        self.memo: dict[str, object] = {}  # per-flow results shared by rules (e.g. naive guards)
+        self._memo: dict[str, object] = {}  # per-flow results shared by rules (e.g. naive guards)
         self.returns: list[ast.expr] = []
         self.helpers: list[tuple[ast.Call, Flow]] = []
-        self.hard_ops: dict[int, str] = {}  # node id -> "compare"/"round"/"sign"/...
-        self.broadcasts: list[tuple[ast.AST, ast.AST, ast.AST]] = []  # (op node, y_true side, y_pred side)
-        self.mixed_dtypes: list[tuple[ast.AST, ast.AST]] = []  # (op node, integer operand)
+        self._hard_ops: dict[int, str] = {}  # node id -> "compare"/"round"/"sign"/...
+        self._broadcasts: list[tuple[ast.AST, ast.AST, ast.AST]] = []  # (op node, y_true side, y_pred side)
+        self._mixed_dtypes: list[tuple[ast.AST, ast.AST]] = []  # (op node, integer operand)
         self.local_imports: dict[str, str] = {}
         self.local_functions: dict[str, FunctionNode] = {}
         self.enclosing = enclosing or []
@@ -73,7 +59,7 @@ class Flow:
         self._seed_defaults()
         self._collect_locals()
         self._run()
-        self.live = self._liveness()
+        self.live = live_statements(fn)
 
     # --- public queries --------------------------------------------------------------------
     def val(self, node: ast.AST) -> Val:
@@ -107,8 +93,28 @@ class Flow:
                 seen.add(id(helper.fn))
                 yield from helper.all_flows()
 
-    def _liveness(self) -> set[int]:
-        return _liveness_of(self.fn)
+    def evaluated(self, node: ast.AST) -> bool:
+        """Whether the forward pass evaluated this node (an expression of this function, not a def)."""
+        return id(node) in self.stmt_of
+
+    def hard_op(self, node: ast.AST) -> str | None:
+        """The kind of non-differentiable op ("compare", "round", "sign"...) applied here to a gradient-carrying value."""
+        return self._hard_ops.get(id(node))
+
+    def rank_mismatches(self, live: bool = True) -> Iterator[tuple[ast.AST, ast.AST, ast.AST]]:
+        """Elementwise ops between y_true- and y_pred-derived tensors of different known ranks:
+        (op node, y_true side, y_pred side)."""
+        return (b for b in self._broadcasts if not live or self.is_live(b[0]))
+
+    def dtype_mismatches(self, live: bool = True) -> Iterator[tuple[ast.AST, ast.AST]]:
+        """Elementwise ops between integer y_true-derived and float y_pred-derived tensors: (op node, integer side)."""
+        return (m for m in self._mixed_dtypes if not live or self.is_live(m[0]))
+
+    def cached(self, key: str, compute: Callable[[Flow], T]) -> T:
+        """A result derived from this flow, computed once and shared by the rules that need it."""
+        if key not in self._memo:
+            self._memo[key] = compute(self)
+        return self._memo[key]  # type: ignore[return-value]
 
     def returned(self) -> Val:
         out: Val | None = None
@@ -390,9 +396,9 @@ class Flow:
             if not (a.true and not a.pred and b.pred and a.tensor and b.tensor):
                 continue
             if a.rank is not None and b.rank is not None and a.rank != b.rank and min(a.rank, b.rank) >= 1:
-                self.broadcasts.append((node, an, bn))
+                self._broadcasts.append((node, an, bn))
             if a.integer and not b.integer:
-                self.mixed_dtypes.append((node, an))
+                self._mixed_dtypes.append((node, an))
 
     def _binop(self, op: ast.operator, left: Val, right: Val, lnode: ast.AST, rnode: ast.AST) -> Val:
         base = combine(left, right)
@@ -404,7 +410,7 @@ class Flow:
             return base.but(positive=positive, nonneg=left.nonneg and right.nonneg, bounded=bounded,
                             zero=left.zero and right.zero)
         if isinstance(op, ast.Sub):
-            one = _const_number(lnode) == 1.0
+            one = const_number(lnode) == 1.0
             return base.but(bounded=bounded, prob=f"1-{right.prob}" if one and right.prob else "",
                             positive=one and right.below_one)
         if isinstance(op, ast.Mult):
@@ -420,7 +426,7 @@ class Flow:
             return base.but(positive=left.positive and right.positive, nonneg=left.nonneg and right.nonneg,
                             source_op="" if right.positive or not right.data else "divide")
         if isinstance(op, ast.Pow):
-            exponent = _const_number(rnode)
+            exponent = const_number(rnode)
             if exponent is not None and exponent == int(exponent) and int(exponent) % 2 == 0 and exponent > 0:
                 return base.but(nonneg=True, positive=left.positive)
             if exponent is not None and 0 < exponent < 1:
@@ -444,7 +450,7 @@ class Flow:
         args = [self.ev(a) for a in node.args]
         kwargs = {kw.arg or "**": self.ev(kw.value) for kw in node.keywords}
         if op is not None:
-            return self._library(node, op, args, kwargs)
+            return self._library(node, op, OpCall(node, args, kwargs))
         if isinstance(func, ast.Attribute):
             if (isinstance(func.value, ast.Name) and func.value.id == "self" and self.cls is not None):
                 method = next((n for n in self.cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
@@ -473,7 +479,7 @@ class Flow:
     def _hard(self, node: ast.AST, kind: str, v: Val) -> Val:
         """The output of a non-differentiable op: no gradient; remember where it came from."""
         if v.pred:
-            self.hard_ops[id(node)] = kind
+            self._hard_ops[id(node)] = kind
             return v.but(pred=False, positive=False, thresholds=v.thresholds | {id(node)})
         return v.but(pred=False, positive=False)
 
@@ -508,155 +514,26 @@ class Flow:
         self.helpers.append((node, sub))
         return sub.returned()
 
-    def _library(self, node: ast.Call, op: Op, args: list[Val], kwargs: dict[str, Val]) -> Val:
-        everything = [*args, *kwargs.values()]
-        joined = combine(*everything)
-        first = args[0] if args else (next(iter(kwargs.values())) if kwargs else CLEAN)
-        name = op.name.rsplit(".", 1)[-1]
-        if name == "epsilon":  # K.epsilon(), keras.config.epsilon(), keras.backend.epsilon()
-            return Val(positive=True, nonneg=True, bounded=True)
-        if op.namespace == "np":
-            if name in ("float32", "float64", "float16", "int32", "int64") and not joined.data:
-                return first.but(tensor=False)
-            return joined.but(pred=False, cut=joined.pred or joined.cut, tensor=False)
-        if op.namespace in ("keras", "layers", "functools"):
-            return joined
-        if op.namespace == "losses":
-            return joined.taint_only().but(nonneg=True)
-        # tf / keras.ops / keras.backend
-        if name in _BINARY and len(node.args) >= 2:
+
+    def _library(self, node: ast.Call, op: Op, call: OpCall) -> Val:
+        """A library op: its catalogue entry says what it does; hazards are recorded for the rules."""
+        entry = entry_for(op)
+        if entry is None:
+            return namespace_transfer(op, call)
+        args = call.args
+        if entry.pairwise and len(node.args) >= 2:
             self._check_pair(node, node.args[0], node.args[1], args[0], args[1])
-        if name == "epsilon":
-            return Val(positive=True, nonneg=True, bounded=True)
-        if name in ns.NON_VALUE:
-            return Val(tensor=True, rank=first.rank)
-        if name in ("constant", "convert_to_tensor", "identity"):
-            return first.but(tensor=True)
-        if name in ns.DETACHING:
-            return joined.but(pred=False, cut=joined.pred or joined.cut, thresholds=frozenset())
-        if name in ("cast", "dtypes.cast"):
-            dtype = node.args[1] if len(node.args) > 1 else next(
-                (kw.value for kw in node.keywords if kw.arg == "dtype"), None)
-            dtype_name = (dtype.attr if isinstance(dtype, ast.Attribute)
-                          else dtype.value if isinstance(dtype, ast.Constant) else "")
-            if dtype_name in ns.INT_DTYPES:
-                return self._hard(node, "cast", first).but(integer=True)
-            return first.but(integer=False)
-        if name in ns.NO_GRADIENT:
-            kind = "compare" if name in ns.COMPARISONS else name
-            return self._hard(node, kind, joined).but(integer=name not in ("round", "floor", "ceil", "rint"))
-        if name in ns.ZERO_GRADIENT:
-            return self._hard(node, "sign", joined)
-        if name == "where":
-            if len(args) < 3:
-                return joined.but(pred=False, integer=True)
-            cond, a, b = args[0], args[1], args[2]
-            if _guards_positive(node.args[0], node.args[1]):
-                a = a.but(positive=True, nonneg=True)
-            if _guards_positive(node.args[0], node.args[2], negated=True):
-                b = b.but(positive=True, nonneg=True)
-            out = a.join(b)
-            # A condition only selects; it matters for the gradient when neither branch carries one.
-            selected = a.thresholds | b.thresholds if (a.pred or b.pred) else out.thresholds | cond.thresholds
-            return out.but(pred=a.pred or b.pred, data=a.data or b.data or cond.data,
-                           true=a.true or b.true or cond.true, tensor=True, thresholds=selected)
-        if name in ("exp",):
-            return first.taint_only().but(positive=True, nonneg=True, bounded=first.nonpos or first.bounded)
-        if name in ("softplus",):
-            return first.taint_only().but(positive=True, nonneg=True)
-        if name in ("sigmoid", "softmax"):
-            return first.taint_only().but(nonneg=True, bounded=True, prob=name)
-        if name in ("tanh", "softsign", "hard_sigmoid", "cos", "sin", "erf"):
-            return first.taint_only().but(bounded=True)
-        if name in ns.LOG or name in ("log1p",):
-            return first.taint_only().but(source_op="" if first.positive or name == "log1p" else "log")
-        if name in ns.SQRT:
-            return joined.taint_only().but(nonneg=True, source_op="" if first.positive else "sqrt",
-                                           rank=None if name != "sqrt" else first.rank)
-        if name in ("square", "abs", "relu"):
-            return first.taint_only().but(nonneg=True, positive=first.positive and name != "relu",
-                                          bounded=first.bounded)
-        if name in ns.CLIP:
-            low = args[1] if len(args) > 1 else kwargs.get("clip_value_min", kwargs.get("x_min", CLEAN))
-            high = node.args[2] if len(node.args) > 2 else next(
-                (kw.value for kw in node.keywords if kw.arg in ("clip_value_max", "x_max", "max_value")), None)
-            below_one = high is not None and _below_one(high)
-            return first.taint_only().but(positive=low.positive, nonneg=low.nonneg, bounded=True,
-                                          below_one=below_one)
-        if name == "maximum" and len(args) >= 2:
-            return joined.taint_only().but(positive=args[0].positive or args[1].positive,
-                                           nonneg=args[0].nonneg or args[1].nonneg)
-        if name == "minimum" and len(args) >= 2:
-            return joined.taint_only().but(positive=args[0].positive and args[1].positive,
-                                           nonneg=args[0].nonneg and args[1].nonneg,
-                                           bounded=args[0].bounded or args[1].bounded)
-        if name in ns.REDUCTIONS:
-            return first.taint_only().but(positive=first.positive, nonneg=first.nonneg, bounded=first.bounded,
-                                          rank=_reduced_rank(node, first.rank))
-        if name in ns.SAFE_DIVIDE:
-            return joined.taint_only()
-        if name in ns.DIVIDE:
-            if len(args) >= 2:
-                return self._binop(ast.Div(), args[0], args[1], node.args[0], node.args[1])
-            return joined.taint_only().but(source_op="divide")
-        if name in ("add", "subtract", "multiply") and len(args) >= 2:
-            kind = {"add": ast.Add(), "subtract": ast.Sub(), "multiply": ast.Mult()}[name]
-            return self._binop(kind, args[0], args[1], node.args[0], node.args[1])
-        if name in ("pow", "power") and len(args) >= 2:
-            return self._binop(ast.Pow(), args[0], args[1], node.args[0], node.args[1])
-        if name in ("squeeze",):
-            return first.but(rank=first.rank - 1 if first.rank else None)
-        if name in ("expand_dims",):
-            return first.but(rank=first.rank + 1 if first.rank is not None else None)
-        if name in ("reshape",):
-            shape = node.args[1] if len(node.args) > 1 else None
-            rank = len(shape.elts) if isinstance(shape, (ast.List, ast.Tuple)) else None
-            return first.but(rank=rank)
-        if name in ("one_hot",):
-            return first.taint_only().but(integer=False, rank=first.rank + 1 if first.rank is not None else None)
-        if name in ("Variable", "zeros", "ones", "fill", "range", "eye") or name.startswith("random."):
-            return Val(tensor=True)
-        return joined.taint_only().but(integer=False)  # an unknown op: claim nothing about its dtype
-
-
-def _below_one(node: ast.AST) -> bool:
-    """``1 - eps`` / ``1.0 - K.epsilon()`` / a constant below 1."""
-    number = _const_number(node)
-    if number is not None:
-        return number < 1
-    return (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub)
-            and _const_number(node.left) is not None and _const_number(node.left) <= 1)  # type: ignore[operator]
-
-
-def _guards_positive(cond: ast.AST, branch: ast.AST, negated: bool = False) -> bool:
-    """``tf.where(x > 0, x, ...)``: the branch is positive wherever it is selected."""
-    if not isinstance(cond, ast.Compare) or len(cond.ops) != 1:
-        return False
-    op, left, right = cond.ops[0], cond.left, cond.comparators[0]
-    positive_ops = (ast.LtE, ast.Lt) if negated else (ast.Gt,)
-    number = _const_number(right)
-    if isinstance(op, positive_ops) and number is not None and number >= 0:
-        return ast.dump(left) == ast.dump(branch)
-    return False
-
-
-def _reduced_rank(node: ast.Call, rank: int | None) -> int | None:
-    axis = node.args[1] if len(node.args) > 1 else next((kw.value for kw in node.keywords if kw.arg == "axis"), None)
-    keep = next((kw.value for kw in node.keywords if kw.arg in ("keepdims", "keep_dims")), None)
-    if isinstance(keep, ast.Constant) and keep.value is True:
-        return rank
-    if axis is None or (isinstance(axis, ast.Constant) and axis.value is None):
-        return 0
-    if rank is None:
-        return None
-    if isinstance(axis, (ast.List, ast.Tuple)):
-        return max(rank - len(axis.elts), 0)
-    return max(rank - 1, 0)
+        if entry.arithmetic is not None and len(args) >= 2:
+            return self._binop(entry.arithmetic(), args[0], args[1], node.args[0], node.args[1])
+        v = entry.transfer(call)
+        if entry.hard and (entry.hard_when is None or entry.hard_when(call)):
+            v = self._hard(node, entry.hard, v)
+        return v
 
 
 def _constant_val(module: ModuleInfo, node: ast.expr, depth: int = 0) -> Val:
     """The value of a module-level constant or ``self.x`` set in ``__init__`` (never data-derived)."""
-    number = _const_number(node)
+    number = const_number(node)
     if number is not None:
         return Val(positive=number > 0, nonneg=number >= 0, bounded=True, zero=number == 0)
     if isinstance(node, ast.Call):
@@ -673,91 +550,4 @@ def _constant_val(module: ModuleInfo, node: ast.expr, depth: int = 0) -> Val:
         return _constant_val(module, module.assignments[node.id][0], depth + 1)
     return CLEAN
 
-
-# --- liveness ------------------------------------------------------------------------------------
-_MUTATORS = {"append", "extend", "insert", "add", "update", "setdefault", "assign", "assign_add", "assign_sub"}
-_COMPOUND = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.With, ast.AsyncWith, ast.Try, ast.Match)
-
-
-def _statements(body: list[ast.stmt]) -> Iterator[tuple[ast.stmt, ast.stmt | None]]:
-    """Every statement of a function body with its enclosing compound statement."""
-    stack: list[tuple[list[ast.stmt], ast.stmt | None]] = [(body, None)]
-    while stack:
-        stmts, parent = stack.pop()
-        for stmt in stmts:
-            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                continue
-            yield stmt, parent
-            for attr in ("body", "orelse", "finalbody"):
-                inner = getattr(stmt, attr, None)
-                if isinstance(inner, list) and isinstance(stmt, _COMPOUND):
-                    stack.append((inner, stmt))
-            for handler in getattr(stmt, "handlers", []) or []:
-                stack.append((handler.body, stmt))
-            for case in getattr(stmt, "cases", []) or []:
-                stack.append((case.body, stmt))
-
-
-def _defines(stmt: ast.stmt) -> set[str]:
-    targets: list[ast.AST] = []
-    if isinstance(stmt, ast.Assign):
-        targets = list(stmt.targets)
-    elif isinstance(stmt, (ast.AugAssign, ast.AnnAssign, ast.For, ast.AsyncFor)):
-        targets = [stmt.target]
-    elif isinstance(stmt, (ast.With, ast.AsyncWith)):
-        targets = [i.optional_vars for i in stmt.items if i.optional_vars is not None]
-    elif (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)
-          and isinstance(stmt.value.func, ast.Attribute) and stmt.value.func.attr in _MUTATORS):
-        targets = [stmt.value.func.value]  # terms.append(x) defines terms; tf.print(x) defines nothing
-    out: set[str] = set()
-    for target in targets:
-        while isinstance(target, (ast.Subscript, ast.Attribute, ast.Starred)):
-            target = target.value
-        out |= _names(target)
-    return out
-
-
-def _uses(stmt: ast.stmt) -> set[str]:
-    if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
-        extra = set()
-        for target in getattr(stmt, "targets", [getattr(stmt, "target", None)]):
-            if isinstance(target, ast.Subscript):
-                extra |= _names(target)
-        return _names(stmt.value) | extra
-    if isinstance(stmt, ast.AugAssign):
-        return _names(stmt.value) | _names(stmt.target)
-    if isinstance(stmt, (ast.Return, ast.Expr)):
-        return _names(stmt.value)
-    if isinstance(stmt, (ast.If, ast.While)):
-        return _names(stmt.test)
-    if isinstance(stmt, (ast.For, ast.AsyncFor)):
-        return _names(stmt.iter)
-    if isinstance(stmt, (ast.With, ast.AsyncWith)):
-        return set().union(*(_names(i.context_expr) for i in stmt.items))
-    if isinstance(stmt, ast.Match):
-        return _names(stmt.subject)
-    return set()
-
-
-def _liveness_of(fn: FunctionNode) -> set[int]:
-    if isinstance(fn, ast.Lambda):
-        return {id(fn)}
-    pairs = list(_statements(fn.body))
-    live: set[int] = set()
-    live_names: set[str] = set()
-    changed = True
-    while changed:
-        changed = False
-        for stmt, parent in pairs:
-            if id(stmt) in live:
-                if parent is not None and id(parent) not in live:
-                    live.add(id(parent))
-                    live_names |= _uses(parent)
-                    changed = True
-                continue
-            if isinstance(stmt, ast.Return) or (_defines(stmt) & live_names):
-                live.add(id(stmt))
-                live_names |= _uses(stmt)
-                changed = True
-    return live
 

@@ -45,11 +45,11 @@ def naive_guards(flow: Flow) -> dict[int, ast.Call]:
     Both branches of a where are differentiated, so a guard in the condition does not
     keep the NaN of the unselected branch out of the gradient.
     """
-    cached = flow.memo.get("naive_guards")
-    if cached is not None:
-        return cached  # type: ignore[return-value]
+    return flow.cached("naive_guards", _naive_guards)
+
+
+def _naive_guards(flow: Flow) -> dict[int, ast.Call]:
     out: dict[int, ast.Call] = {}
-    flow.memo["naive_guards"] = out
     for node in flow.nodes(ast.Call):
         op = flow.op(node)  # type: ignore[arg-type]
         if op is None or short(op) != "where" or len(node.args) < 3:  # type: ignore[attr-defined]
@@ -77,14 +77,14 @@ def _risky_call(flow: Flow, branch: ast.AST) -> ast.AST:
 
 def parents(flow: Flow) -> dict[int, ast.AST]:
     """Child node id -> parent node, for the patterns that look one level up (once per flow)."""
-    cached = flow.memo.get("parents")
-    if cached is not None:
-        return cached  # type: ignore[return-value]
+    return flow.cached("parents", _parents)
+
+
+def _parents(flow: Flow) -> dict[int, ast.AST]:
     out: dict[int, ast.AST] = {}
     for node in flow.walk():
         for child in ast.iter_child_nodes(node):
             out[id(child)] = node
-    flow.memo["parents"] = out
     return out
 
 

@@ -30,7 +30,7 @@ def check(ctx: LossContext) -> Iterator[Finding]:
         for node in flow.nodes((ast.Compare, ast.Call)):
             if id(node) not in reaching and flow is ctx.flow:
                 continue
-            kind = flow.hard_ops.get(id(node))
+            kind = flow.hard_op(node)
             if kind is None or (flow is not ctx.flow and not _reaches_helper_return(flow, node)):
                 continue
             yield ctx.finding(RULE, node, _message(kind), _fix(ctx, flow, node, kind), flow)

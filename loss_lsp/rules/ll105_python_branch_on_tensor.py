@@ -16,7 +16,7 @@ def check(ctx: LossContext) -> Iterator[Finding]:
             if not isinstance(node, (ast.If, ast.While, ast.IfExp, ast.BoolOp, ast.Call)):
                 continue
             probe = node.test if isinstance(node, (ast.If, ast.While)) else node
-            if id(probe) not in flow.stmt_of:
+            if not flow.evaluated(probe):
                 continue
             test: ast.AST | None = None
             what = ""

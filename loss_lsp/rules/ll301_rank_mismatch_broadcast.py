@@ -14,9 +14,7 @@ from loss_lsp.rules.rule import Rule
 
 def check(ctx: LossContext) -> Iterator[Finding]:
     for flow in ctx.flow.all_flows():
-        for node, true_side, pred_side in flow.broadcasts:
-            if not flow.is_live(node):
-                continue
+        for node, true_side, pred_side in flow.rank_mismatches():
             t, p = flow.val(true_side), flow.val(pred_side)
             squeeze = _squeeze_call(flow, pred_side)
             if ctx.loss.call_path == "compile" and squeeze is not None:

@@ -12,9 +12,7 @@ from loss_lsp.rules.rule import Rule
 def check(ctx: LossContext) -> Iterator[Finding]:
     pred = ctx.loss.params[1] if len(ctx.loss.params) > 1 else "y_pred"
     for flow in ctx.flow.all_flows():
-        for node, int_side in flow.mixed_dtypes:
-            if not flow.is_live(node):
-                continue
+        for node, int_side in flow.dtype_mismatches():
             text = ctx.text(int_side, flow)
             fix = ctx.replace(f"Cast `{text}` to the predictions' dtype", int_side,
                               f"{ctx.file.tf()}.cast({text}, {pred}.dtype)", "safe", flow, ctx.file.tf_fix_edits())

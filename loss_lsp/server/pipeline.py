@@ -104,7 +104,7 @@ class TextCache:
 
 
 def run(snapshot: Snapshot, context: JobContext, text_cache: TextCache) -> DocResult:
-    from loss_lsp.engine import analyze
+    from loss_lsp.checker import analyze
     from loss_lsp.engine.limits import MAX_CHARS
     from loss_lsp.engine.chunks import split_lines
 

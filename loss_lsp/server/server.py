@@ -575,7 +575,7 @@ async def _reconfigure_and_index(ls: LossLanguageServer) -> None:
 
 
 def _forget(path: str) -> None:
-    from loss_lsp.engine.analyze import forget
+    from loss_lsp.checker import forget
 
     forget(path)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from loss_lsp.engine import LossInfo, Workspace, analyze
+from loss_lsp.checker import analyze
+
+from loss_lsp.engine import LossInfo, Workspace
 from tests.expectations import FIXTURES
 
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from loss_lsp.engine import Workspace, analyze, apply_fixes
+from loss_lsp.checker import analyze
+
+from loss_lsp.engine import Workspace, apply_fixes
 from tests.expectations import FIXTURES, fixture_files
 
 CASES = []

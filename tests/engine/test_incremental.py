@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loss_lsp.engine import analyze
-from loss_lsp.engine.analyze import clear_caches
+from loss_lsp.checker import analyze
+from loss_lsp.checker import clear_caches
 from tests.expectations import fixture_files
 
 SOURCES = [p.read_text(encoding="utf-8") for p in fixture_files()]

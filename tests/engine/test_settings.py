@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from loss_lsp.engine import analyze
+from loss_lsp.checker import analyze
 from loss_lsp.settings import Settings, find_root, from_pyproject, merge
 
 SOURCE = ("import tensorflow as tf\n\n\ndef bce(y_true, y_pred):\n"

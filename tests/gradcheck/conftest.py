@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from loss_lsp.engine import Analysis, analyze
+from loss_lsp.checker import analyze
+
+from loss_lsp.engine import Analysis
 from loss_lsp.gradcheck import CheckResult, GradientChecker
 from loss_lsp.settings import Settings
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from loss_lsp.engine import analyze
+from loss_lsp.checker import analyze
 from loss_lsp.gradcheck.slicer import SliceError, slice_loss
 
 SCRIPT = '''"""A training script."""

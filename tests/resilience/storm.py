@@ -310,7 +310,7 @@ def _check_publications(client: PipeClient, uri: str, small: set[str]) -> tuple[
 
 def expected_diagnostics(text: str, path: str) -> list[tuple[Any, ...]]:
     """What a fresh ``analyze()`` of the final text says, in the server's terms (UTF-16 columns)."""
-    from loss_lsp.engine import analyze
+    from loss_lsp.checker import analyze
     from loss_lsp.engine.chunks import split_lines
 
     lines = split_lines(text)

@@ -8,7 +8,9 @@ import time
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from loss_lsp.engine import Analysis, analyze
+from loss_lsp.checker import analyze
+
+from loss_lsp.engine import Analysis
 from tests.expectations import FIXTURES, fixture_files
 
 SOURCES = [p.read_text(encoding="utf-8") for p in fixture_files()]

@@ -1,4 +1,7 @@
-"""The pipeline: source text -> blocks -> module facts -> losses -> rule findings.
+"""The pipeline: source text -> blocks -> module facts -> losses -> findings of the rules it is given.
+
+The engine does not know the rule set: ``loss_lsp.checker`` (above both) passes it in, so the
+engine imports nothing from ``loss_lsp.rules``.
 
 Per-loss results are cached by everything they depend on (the loss's block text,
 the helpers it calls, the module's imports and constants, its call context and the
@@ -12,10 +15,11 @@ import hashlib
 import logging
 import time
 from dataclasses import replace
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from loss_lsp.engine.chunks import PARSE_CACHE, Block, split_blocks, split_lines
-from loss_lsp.engine.context import FileContext, LossContext, ModuleContext
+from loss_lsp.engine.context import FileContext, LossContext, ModuleContext, RuleChecks
 from loss_lsp.engine.dataflow import Flow
 from loss_lsp.engine.discovery import LossDef, discover, header_span
 from loss_lsp.engine.limits import MAX_CHARS
@@ -29,7 +33,6 @@ from loss_lsp.settings import Settings
 
 if TYPE_CHECKING:
     from loss_lsp.engine.workspace import Workspace
-    from loss_lsp.rules.rule import Rule
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +40,9 @@ MAX_LINE_NODES = 200_000  # AST nodes of one loss the dataflow will walk
 BUDGET_SECONDS = 10.0  # per file: an editor must get an answer
 
 
-def analyze(source: str, path: str = "<stdin>", settings: Settings | None = None,
-            workspace: Workspace | None = None) -> Analysis:
-    """Analyse one module. Never raises on bad input: problems become ``Analysis.errors``."""
+def run(source: str, path: str, settings: Settings | None, workspace: Workspace | None,
+        rules: Mapping[str, RuleChecks]) -> Analysis:
+    """Analyse one module with these rules. Never raises on bad input: problems become ``Analysis.errors``."""
     settings = settings or Settings()
     analysis = Analysis(path)
     problem = _unreadable(source)
@@ -71,14 +74,14 @@ def analyze(source: str, path: str = "<stdin>", settings: Settings | None = None
                                                     f"file too complex (over {BUDGET_SECONDS:.0f} s)"))
             break
         shapes = _shapes_for(module, loss, settings)
-        found, errors = _loss_findings(file, loss, shapes, module_fp)
+        found, errors = _loss_findings(file, loss, shapes, module_fp, rules)
         if loss.external_sites:  # a loss compiled in another file: point at where it is used
             found = [replace(f, related=tuple(loss.external_sites)) for f in found]
         findings.extend(found)
         analysis.errors.extend(errors)
         analysis.losses.append(_loss_info(module, loss, shapes))
     _CACHE.pin(path, file.cache_keys)
-    found, errors = _module_findings(ModuleContext(file, losses))
+    found, errors = _module_findings(ModuleContext(file, losses), rules)
     findings.extend(found)
     analysis.errors.extend(errors)
     unique: dict[tuple[str, Span], Finding] = {}
@@ -101,12 +104,6 @@ def clear_caches() -> None:
 
     chunks.PARSE_CACHE.clear()  # what is derived from the trees (engine.memo) goes with them
     _CACHE.clear()
-
-
-def _rules() -> dict[str, Rule]:
-    from loss_lsp.rules import RULES  # the rules import the engine's types: load them on first use
-
-    return RULES
 
 
 def _unreadable(source: str) -> str:
@@ -142,11 +139,11 @@ def _seeds(loss: LossDef, shapes: shape_context.Shapes) -> dict[str, Val]:
     }
 
 
-def _loss_findings(file: FileContext, loss: LossDef, shapes: shape_context.Shapes,
-                   module_fp: str) -> tuple[list[Finding], list[InputError]]:
+def _loss_findings(file: FileContext, loss: LossDef, shapes: shape_context.Shapes, module_fp: str,
+                   rules: Mapping[str, RuleChecks]) -> tuple[list[Finding], list[InputError]]:
     module = file.module
     helper_texts = _helper_block_texts(module, loss.block)
-    key = (file.path, module_fp, loss.block.text, loss.name, helper_texts, loss.call_path, shapes,
+    key = (file.path, module_fp, tuple(rules), loss.block.text, loss.name, helper_texts, loss.call_path, shapes,
            tuple(loss.external_sites), loss.construct, len(loss.bare_compile_exprs),
            tuple(site.call.lineno for site in loss.compile_sites))
     file.cache_keys.append(key)
@@ -164,7 +161,7 @@ def _loss_findings(file: FileContext, loss: LossDef, shapes: shape_context.Shape
         return [], [InputError(file.path, f"analysis skipped: {loss.name} is nested too deeply")]
     ctx = LossContext(file, loss, flow, shapes)
     found: list[Finding] = []
-    for rule in _rules().values():
+    for rule in rules.values():
         if rule.check is None or not file.settings.enabled(rule.code):
             continue
         try:
@@ -243,10 +240,10 @@ def _module_fingerprint(module: ModuleInfo, settings: Settings) -> str:
 
 
 # --- module-level rules --------------------------------------------------------------------------
-def _module_findings(ctx: ModuleContext) -> tuple[list[Finding], list[InputError]]:
+def _module_findings(ctx: ModuleContext, rules: Mapping[str, RuleChecks]) -> tuple[list[Finding], list[InputError]]:
     found: list[Finding] = []
     errors: list[InputError] = []
-    for rule in _rules().values():
+    for rule in rules.values():
         if rule.check_module is None or not ctx.file.settings.enabled(rule.code):
             continue
         try:
