@@ -219,6 +219,8 @@ def test_vscode_extension_in_code_server(tmp_path: Path, vscode_tools: dict[str,
     notification = report["missing_server_notification"]
     assert f"{python} (from lossLsp.interpreter): not found" in notification, notification
     assert "pip install" not in notification
+    # ... and nothing else: the restart does not surface the old client's failed notification.
+    assert not [n for n in report["notifications_after_missing"] if "failed" in n], report["notifications_after_missing"]
     assert "error" in report["status_after_missing"]
 
     # The hover over a confirmed finding shows the check's evidence.

@@ -282,6 +282,7 @@ async function missingServer() {
   }, 30000);
   report.missing_server_notification = missing ?? null;
   report.status_after_missing = await statusItem();
+  report.notifications_after_missing = await notifications();
   await step("missing server notification", missing, missing);
 }
 

@@ -173,6 +173,15 @@ export class ServerManager implements vscode.Disposable {
           next(token, params);
         },
         workspace: {
+          // A change of lossLsp.interpreter restarts the server while the client still tells the
+          // old one about the change: that failure is expected, not worth an error notification.
+          didChangeConfiguration: async (sections, next) => {
+            try {
+              await next(sections);
+            } catch (error) {
+              this.output.warn(`didChangeConfiguration not sent: ${error instanceof Error ? error.message : String(error)}`);
+            }
+          },
           // Only VS Code decides about trust: a workspace's own settings.json cannot claim it.
           configuration: async (params, token, next) => {
             const answer = await next(params, token);
