@@ -63,6 +63,21 @@ async function texts(selector, useLabel = true) {
 
 // Rows read like "`np.mean` turns ... loss-lspLL101[Ln 8, Col 12]" (message, source, code, position).
 const problems = () => texts(".markers-panel .monaco-list-row", false);
+// The rows listed under the file called `name` (the Problems tree: a file row, its markers below).
+async function problemsOf(name) {
+  const rows = await page.locator(".markers-panel .monaco-list-row").evaluateAll((nodes) =>
+    nodes.map((n) => ({ level: n.getAttribute("aria-level"), text: (n.textContent || "").replace(/\s+/g, " ").trim() })));
+  const out = [];
+  let inside = false;
+  for (const row of rows) {
+    if (row.level === "1") {
+      inside = row.text.startsWith(name);
+    } else if (inside) {
+      out.push(row.text);
+    }
+  }
+  return out;
+}
 const notifications = () => texts(".notifications-toasts .notification-list-item-message", false);
 // Monaco draws spaces as no-break spaces.
 const editorText = async () =>
@@ -312,15 +327,17 @@ async function notebook() {
   await runCommand("View: Focus Problems");
   const squiggle = page.locator(".notebookOverlay .cell-editor-container .squiggly-error");
   report.notebook_problems = await until(async () => {
-    const rows = await problems();
+    const rows = await problemsOf("notebook.ipynb");
     return rows.some((r) => r.includes("LL101")) && (await squiggle.count()) > 0 ? rows : null;
   }, 60000);
-  report.notebook_problems = report.notebook_problems ?? (await problems());
+  report.notebook_problems = report.notebook_problems ?? (await problemsOf("notebook.ipynb"));
   report.notebook_squiggles = await squiggle.count();
   await step("squiggle in a notebook cell", report.notebook_squiggles > 0, report.notebook_problems);
 
   // The cursor on the squiggle (a click on `np.mean` in the cell), then Ctrl+. for the fixes.
-  await squiggle.first().click();
+  // (The squiggle is drawn under the text: click where it is, as a user would, not on it.)
+  const box = await squiggle.first().boundingBox();
+  await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2 - 4);
   await page.keyboard.press("Control+.");
   [report.notebook_quickfix_menu, report.notebook_quickfix_chosen] =
     await chooseAction("tf.reduce_mean", "notebook-quick-fix-menu");
@@ -329,12 +346,12 @@ async function notebook() {
       .map((t) => t.replace(/\u00a0/g, " "));
   const fixed = await until(async () => {
     const textsNow = await cellText();
-    const rows = await problems();
+    const rows = await problemsOf("notebook.ipynb");
     return textsNow.some((t) => t.includes("tf.reduce_mean(tf.abs(y_true - y_pred))")) &&
       !rows.some((r) => r.includes("LL101")) ? textsNow : null;
   }, 20000);
   report.notebook_cells_after_fix = await cellText();
-  report.notebook_problems_after_fix = await problems();
+  report.notebook_problems_after_fix = await problemsOf("notebook.ipynb");
   await step("quick fix applied in the notebook cell", fixed, report.notebook_cells_after_fix);
 }
 

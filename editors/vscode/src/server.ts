@@ -121,6 +121,7 @@ export class ServerManager implements vscode.Disposable {
     }
     const python = interpreter.path;
     const serverVersion = probe.version;
+    const tensorflow = probe.tensorflow;
     this.output.info(
       `Python ${probe.pythonVersion} (from ${interpreter.source}): ${interpreter.path}; loss_lsp ${probe.version}; ` +
         (probe.tensorflow ? "TensorFlow found" : "no TensorFlow there: the gradient check is unavailable"),
@@ -206,7 +207,7 @@ export class ServerManager implements vscode.Disposable {
         this.status.set({ kind: "starting" });
       } else if (event.newState === State.Running) {
         const version = client.initializeResult?.serverInfo?.version ?? serverVersion;
-        this.status.set({ kind: "ready", version, python });
+        this.status.set({ kind: "ready", version, python, tensorflow });
         void this.logServerInfo(client);
       } else if (event.newState === State.Stopped && !this.stopping && this.status.state.kind !== "error") {
         this.status.set({ kind: "stopped" });
