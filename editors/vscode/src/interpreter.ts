@@ -93,28 +93,28 @@ function loginShellPython(): Promise<string | undefined> {
   });
 }
 
-/** The interpreters to try, first choice first, without repeats. */
-export async function interpreterCandidates(folder: vscode.WorkspaceFolder | undefined): Promise<Interpreter[]> {
+/** The interpreters to try, first choice first. Lazily: the login shell starts only when the
+ * candidates before it could not run the server. */
+export async function* interpreterCandidates(folder: vscode.WorkspaceFolder | undefined): AsyncGenerator<Interpreter> {
   const configured = vscode.workspace.getConfiguration("lossLsp", folder).get<string>("interpreter", "");
   if (configured.trim() !== "") {
-    return [{ path: expandVariables(configured, folder), source: "lossLsp.interpreter" }];
+    yield { path: expandVariables(configured, folder), source: "lossLsp.interpreter" };
+    return;
   }
-  const found: Array<Interpreter | undefined> = [];
-  const fromExtension = await pythonExtensionInterpreter(folder);
-  found.push(fromExtension ? { path: fromExtension, source: "the Python extension" } : undefined);
-  const venv = virtualEnvInterpreter();
-  found.push(venv ? { path: venv, source: "$VIRTUAL_ENV" } : undefined);
-  const login = await loginShellPython();
-  found.push(login ? { path: login, source: "the login shell's PATH" } : undefined);
-  found.push({ path: WINDOWS ? "python" : "python3", source: "PATH" });
   const seen = new Set<string>();
-  return found.filter((c): c is Interpreter => {
-    if (c === undefined || seen.has(c.path)) {
-      return false;
+  const finders: Array<[string, () => Promise<string | undefined>]> = [
+    ["the Python extension", () => pythonExtensionInterpreter(folder)],
+    ["$VIRTUAL_ENV", async () => virtualEnvInterpreter()],
+    ["the login shell's PATH", loginShellPython],
+    ["PATH", async () => (WINDOWS ? "python" : "python3")],
+  ];
+  for (const [source, find] of finders) {
+    const found = await find();
+    if (found && !seen.has(found)) {
+      seen.add(found);
+      yield { path: found, source };
     }
-    seen.add(c.path);
-    return true;
-  });
+  }
 }
 
 /** Calls `listener` when the Python extension's selected interpreter changes. */

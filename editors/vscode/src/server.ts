@@ -101,7 +101,7 @@ export class ServerManager implements vscode.Disposable {
     const failures: string[] = [];
     let interpreter: Interpreter | undefined;
     let probe: Extract<ProbeResult, { ok: true }> | undefined;
-    for (const candidate of await interpreterCandidates(folder)) {
+    for await (const candidate of interpreterCandidates(folder)) {
       const result = await probeServer(candidate.path, cwd, env);
       if (result.ok) {
         interpreter = candidate;
