@@ -169,6 +169,10 @@ def run_scenario(tmp_path: Path, tools: dict[str, Path], scenario: str, settings
             stop_session(proc)
     assert not session_processes(proc.pid), "code-server left processes behind"
     (shots / "driver-output.txt").write_text(driver.stdout + driver.stderr)
+    # The extension's output channel as code-server wrote it (what "Loss LSP: Show output" shows).
+    logs = sorted(user_data.glob("logs/*/exthost*/loss-lsp.loss-lsp/Loss LSP.log"))
+    output_log = "".join(log.read_text() for log in logs)
+    (shots / "loss-lsp-output.log").write_text(output_log)
     if not report_path.is_file():
         pytest.fail(f"the playwright driver exited {driver.returncode} without a report:\n{driver.stderr[-4000:]}")
     report = json.loads(report_path.read_text())
@@ -177,6 +181,7 @@ def run_scenario(tmp_path: Path, tools: dict[str, Path], scenario: str, settings
     assert report["ok"] and driver.returncode == 0, json.dumps(
         {"error": report.get("error"), "failed": failed, "seen": report["seen"]}, indent=1)[:6000]
     report["broken_python"] = str(broken / "bin" / "python")  # what BROKEN_PYTHON named
+    report["output_log"] = output_log
     return report, workspace
 
 
@@ -239,10 +244,10 @@ def test_vscode_bare_virtual_env_and_notebook(tmp_path: Path, vscode_tools: dict
     lacks = subprocess.run([str(venv / "bin" / "python"), "-c", "import loss_lsp"], capture_output=True, cwd=tmp_path,
                            env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert lacks.returncode != 0  # the venv really has no loss_lsp
-    report, _ = run_scenario(tmp_path, vscode_tools, "venv", {"lossLsp.interpreter": None},
+    report, _ = run_scenario(tmp_path, vscode_tools, "venv", {"lossLsp.interpreter": None, "lossLsp.trace.server": "messages"},
                              {"VIRTUAL_ENV": str(venv), "PYTHONPATH": None})
     assert_initial_problems(report)
-    output = report["output_venv"].replace("\n", "")  # the Output view wraps long lines
+    output = report["output_log"]
     assert f"(from $VIRTUAL_ENV): {venv / 'bin' / 'python'}" in output, output
     assert "/bundled/libs" in output and "no TensorFlow there" in output, output
 
