@@ -225,7 +225,8 @@ def test_vscode_extension_in_code_server(tmp_path: Path, vscode_tools: dict[str,
     assert f"{python} (from lossLsp.interpreter): not found" in notification, notification
     assert "pip install" not in notification
     # ... and nothing else: the restart does not surface the old client's failed notification.
-    assert not [n for n in report["notifications_after_missing"] if "failed" in n], report["notifications_after_missing"]
+    others = report["notifications_after_missing"]
+    assert not [n for n in others if "failed" in n], others
     assert "error" in report["status_after_missing"]
 
     # The hover over a confirmed finding shows the check's evidence.
@@ -241,11 +242,12 @@ def test_vscode_bare_virtual_env_and_notebook(tmp_path: Path, vscode_tools: dict
     its imports are in another; the squiggle is in the cell and the quick fix rewrites the cell."""
     venv = tmp_path / "bare-venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    lacks = subprocess.run([str(venv / "bin" / "python"), "-c", "import loss_lsp"], capture_output=True, cwd=tmp_path,
-                           env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    lacks = subprocess.run([str(venv / "bin" / "python"), "-c", "import loss_lsp"], capture_output=True,
+                           cwd=tmp_path, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert lacks.returncode != 0  # the venv really has no loss_lsp
-    report, _ = run_scenario(tmp_path, vscode_tools, "venv", {"lossLsp.interpreter": None, "lossLsp.trace.server": "messages"},
-                             {"VIRTUAL_ENV": str(venv), "PYTHONPATH": None})
+    # No lossLsp.interpreter; the protocol trace goes to the log kept in the artifacts.
+    settings = {"lossLsp.interpreter": None, "lossLsp.trace.server": "messages"}
+    report, _ = run_scenario(tmp_path, vscode_tools, "venv", settings, {"VIRTUAL_ENV": str(venv), "PYTHONPATH": None})
     assert_initial_problems(report)
     output = report["output_log"]
     assert f"(from $VIRTUAL_ENV): {venv / 'bin' / 'python'}" in output, output
