@@ -15,11 +15,15 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import tomllib
 from importlib import metadata
 from pathlib import Path
 
 from packaging.requirements import Requirement
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # loss-lsp depends on tomli there
+    import tomli as tomllib
 
 EXTENSION = Path(__file__).resolve().parent
 ROOT = EXTENSION.parents[1]
