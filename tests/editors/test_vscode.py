@@ -255,6 +255,10 @@ def test_vscode_bare_virtual_env_and_notebook(tmp_path: Path, vscode_tools: dict
 
     assert any("LL101" in row for row in report["notebook_problems"]), report["notebook_problems"]
     assert report["notebook_squiggles"] >= 1
+    # The gradient check run from the cell judged the notebook's loss (not run: no TensorFlow in the venv).
+    summary = report["notebook_gradient_summary"]
+    assert summary.startswith("Loss LSP: gradient check: 1 not run"), summary
+    assert any("LL101" in row and row.startswith("[check not run]") for row in report["notebook_problems_after_check"])
     assert "tf.reduce_mean" in report["notebook_quickfix_chosen"], report["notebook_quickfix_menu"]
     assert any(FIXED_LINE in cell for cell in report["notebook_cells_after_fix"]), report["notebook_cells_after_fix"]
     assert not any("LL101" in row for row in report["notebook_problems_after_fix"])

@@ -336,10 +336,28 @@ async function notebook() {
   report.notebook_squiggles = await squiggle.count();
   await step("squiggle in a notebook cell", report.notebook_squiggles > 0, report.notebook_problems);
 
-  // The cursor on the squiggle (a click on `np.mean` in the cell), then Ctrl+. for the fixes.
-  // (The squiggle is drawn under the text: click where it is, as a user would, not on it.)
+  // The cursor on the squiggle (a click on `np.mean` in the cell). The squiggle is drawn under the
+  // text: click where it is, as a user would, not on it.
   const box = await squiggle.first().boundingBox();
-  await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2 - 4);
+  const clickSquiggle = () => page.mouse.click(box.x + box.width / 2, box.y + box.height / 2 - 4);
+  await clickSquiggle();
+
+  // The gradient check from the cell: the server checks the notebook's losses. This venv has no
+  // TensorFlow, so the verdict is "check not run", with the reason in the hover.
+  await runCommand("Loss LSP: Check gradients in this file");
+  report.notebook_gradient_summary = await until(async () => {
+    await watch();
+    return (await notifications()).find((t) => /Loss LSP: (gradient check|the gradient check failed)/.test(t)) ?? null;
+  }, 120000);
+  report.notebook_problems_after_check = await until(async () => {
+    const rows = await problemsOf("notebook.ipynb");
+    return rows.some((r) => r.includes("[check not run]")) ? rows : null;
+  }, 30000);
+  await step("gradient check from a notebook cell", report.notebook_problems_after_check,
+    { summary: report.notebook_gradient_summary, problems: await problemsOf("notebook.ipynb") });
+
+  // Ctrl+. at the squiggle for the fixes.
+  await clickSquiggle();
   await page.keyboard.press("Control+.");
   [report.notebook_quickfix_menu, report.notebook_quickfix_chosen] =
     await chooseAction("tf.reduce_mean", "notebook-quick-fix-menu");
