@@ -57,12 +57,20 @@ def text_edits(result: DocResult, edits: Iterable[Edit]) -> list[types.TextEdit]
     return out
 
 
-def workspace_edit(result: DocResult, edits: list[types.TextEdit], support: ClientSupport) -> types.WorkspaceEdit:
+def workspace_edit(result: DocResult, edits: list[types.TextEdit], support: ClientSupport,
+                   keys: Iterable[Sequence[Any]] = ()) -> types.WorkspaceEdit:
+    """The edits of this document, plus, in a notebook cell, the parts of the fixes named by ``keys``
+    that fall in other cells (an import added to the first cell)."""
+    documents: dict[str, tuple[int | None, list[types.TextEdit]]] = {result.uri: (result.version, edits)}
+    for key in keys:
+        for uri, (version, extra) in (result.other_cells or {}).get(tuple(key), {}).items():
+            collected = documents.setdefault(uri, (version, []))[1]
+            collected.extend(e for e in extra if e not in collected)  # the same import wanted twice: once
     if support.document_changes:
         return types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(
-            text_document=types.OptionalVersionedTextDocumentIdentifier(uri=result.uri, version=result.version),
-            edits=edits)])  # type: ignore[arg-type]
-    return types.WorkspaceEdit(changes={result.uri: edits})
+            text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version),
+            edits=doc_edits) for uri, (version, doc_edits) in documents.items()])  # type: ignore[misc]
+    return types.WorkspaceEdit(changes={uri: doc_edits for uri, (_, doc_edits) in documents.items()})
 
 
 def suppress_edit(result: DocResult, finding: Finding) -> Edit | None:
@@ -84,25 +92,31 @@ def suppress_edit(result: DocResult, finding: Finding) -> Edit | None:
     return None
 
 
-def fix_all_edits(findings: Iterable[Finding]) -> list[Edit]:
-    """The safe fixes that can be applied together (the same choice as ``apply_fixes``)."""
+def _fix_all(findings: list[Finding]) -> tuple[list[Edit], list[list[Any]]]:
+    """Fix-all's edits (the safe fixes that can be applied together, the same choice as
+    ``apply_fixes``), and the keys of the findings whose fixes it applies."""
     edits: dict[tuple[Span, str], Edit] = {}
-    for fix in select_fixes(findings, unsafe=False):
-        for edit in fix.edits:
-            edits.setdefault((edit.span, edit.content), edit)
-    return list(edits.values())
+    chosen = {id(fix) for fix in select_fixes(findings, unsafe=False)}
+    keys = []
+    for finding in findings:
+        if finding.fix is not None and id(finding.fix) in chosen:
+            keys.append(finding_key(finding))
+            for edit in finding.fix.edits:
+                edits.setdefault((edit.span, edit.content), edit)
+    return list(edits.values()), keys
 
 
-def _edit_for(result: DocResult, kind: str, key: Sequence[Any] | None) -> list[Edit] | None:
+def _edit_for(result: DocResult, kind: str, key: Sequence[Any] | None) -> tuple[list[Edit], list[Any]] | None:
+    """The edits of an action in this document, and the keys of the findings whose fixes it applies."""
     if kind == "fixAll":
-        return fix_all_edits(result.findings)
+        return _fix_all(result.findings)
     finding = next((f for f in result.findings if finding_key(f) == list(key or ())), None)
     if finding is None:
         return None
     if kind == "fix":
-        return list(finding.fix.edits) if finding.fix is not None else None
+        return (list(finding.fix.edits), [finding_key(finding)]) if finding.fix is not None else None
     edit = suppress_edit(result, finding)
-    return [edit] if edit is not None else None
+    return ([edit], []) if edit is not None else None
 
 
 def _action(result: DocResult, title: str, kind: str, action: str, key: list[Any] | None,
@@ -111,10 +125,10 @@ def _action(result: DocResult, title: str, kind: str, action: str, key: list[Any
     data = {"uri": result.uri, "version": result.version, "action": action, "key": key}
     edit = None
     if not support.lazy_edits:
-        edits = _edit_for(result, action, key)
-        if not edits:
+        found = _edit_for(result, action, key)
+        if not found or not found[0]:
             return None
-        edit = workspace_edit(result, text_edits(result, edits), support)
+        edit = workspace_edit(result, text_edits(result, found[0]), support, found[1])
     return types.CodeAction(title=title, kind=kind, diagnostics=diagnostics, is_preferred=preferred, edit=edit,
                             data=data)
 
@@ -149,7 +163,7 @@ def resolve(action: types.CodeAction, result: DocResult, support: ClientSupport)
     data = action.data if isinstance(action.data, dict) else {}
     if data.get("version") != result.version:
         raise StaleAction(f"{result.uri} changed (version {data.get('version')} -> {result.version})")
-    edits = _edit_for(result, str(data.get("action")), data.get("key"))
-    if edits:
-        action.edit = workspace_edit(result, text_edits(result, edits), support)
+    found = _edit_for(result, str(data.get("action")), data.get("key"))
+    if found and found[0]:
+        action.edit = workspace_edit(result, text_edits(result, found[0]), support, found[1])
     return action

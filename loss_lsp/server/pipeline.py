@@ -24,6 +24,7 @@ from loss_lsp.settings import Settings
 if TYPE_CHECKING:  # the engine is imported on the engine thread, after `initialize` was answered
     from loss_lsp.engine import Analysis, Finding, InputError, Workspace
     from loss_lsp.server.gradients import GradientRun
+    from loss_lsp.server.notebooks import CellResult, NotebookView, OtherCells
     from loss_lsp.server.scheduler import Snapshot
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class JobContext:
     python: bool = True  # False: not a Python document, nothing to analyse
     gradients: GradientRun | None = None
     related_support: bool = True
+    notebook: NotebookView | None = None  # the text is this notebook's joined code cells
 
 
 @dataclass
@@ -57,6 +59,9 @@ class DocResult:
     analysis: Analysis | None = None
     seconds: float = 0.0  # the job on the engine thread
     queued: float = 0.0  # perf_counter() when the job was queued
+    notebook: NotebookView | None = None
+    cells: dict[str, CellResult] | None = None  # a notebook's result per cell URI (cell-relative)
+    other_cells: OtherCells | None = None  # a cell's view: the parts of its fixes in other cells
     _result_id: str = ""
 
     @property
@@ -129,7 +134,14 @@ def run(snapshot: Snapshot, context: JobContext, text_cache: TextCache) -> DocRe
     result.analysis = analysis
     result.findings = findings
     result.errors = list(analysis.errors)
+    not_reproduced = context.settings.not_reproduced_severity
     result.diagnostics = to_diagnostics(findings, lines, snapshot.version, lines_for, context.related_support,
-                                        context.settings.not_reproduced_severity)
+                                        not_reproduced)
+    if context.notebook is not None:
+        from loss_lsp.server.notebooks import split_by_cell
+
+        result.notebook = context.notebook
+        result.cells = split_by_cell(findings, context.notebook, context.encoding, lines_for, context.related_support,
+                                     not_reproduced)
     result.seconds = time.perf_counter() - started
     return result

@@ -145,21 +145,49 @@ class LossProtocol(LanguageServerProtocol):
         return (yield from super().lsp_initialize(params))
 
     # --- 8: didChange with the editor's lines ------------------------------------------------------
-    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
-    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Generator[Any, Any, None]:
-        uri = params.text_document.uri
+    def _apply_changes(self, uri: str, changes: Any, version: int | None) -> bool:
         document = self.workspace.text_documents.get(unquote(uri))
         if document is None:
-            log.warning("didChange for %s, which is not open: ignored", uri)
-            return
+            return False
         encoding = str(getattr(self.workspace.position_encoding, "value", self.workspace.position_encoding)
                        or UTF16)
         text = document.source
-        for change in params.content_changes:
+        for change in changes:
             text = apply_change(text, change, encoding)
         document._source = text  # pygls keeps the text there; its own apply_change is what we replace
-        document.version = params.text_document.version
+        document.version = version
+        return True
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams) -> Generator[Any, Any, None]:
+        if not self._apply_changes(params.text_document.uri, params.content_changes, params.text_document.version):
+            log.warning("didChange for %s, which is not open: ignored", params.text_document.uri)
+            return
         handler = self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)
+        if handler is not None:
+            yield handler, (params,), None
+
+    @lsp_method(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
+    def lsp_notebook_document__did_change(self, params: types.DidChangeNotebookDocumentParams
+                                          ) -> Generator[Any, Any, None]:
+        """Cell edits with the editor's lines too; a change to a notebook that is not open is ignored
+        (pygls raised KeyError)."""
+        if self.workspace.get_notebook_document(notebook_uri=params.notebook_document.uri) is None:
+            log.warning("notebookDocument/didChange for %s, which is not open: ignored", params.notebook_document.uri)
+            return
+        cells = params.change.cells
+        text_content = cells.text_content if cells is not None else None
+        if cells is not None:
+            cells.text_content = None  # applied below, not by pygls
+        try:
+            self.workspace.update_notebook_document(params)
+        finally:
+            if cells is not None:
+                cells.text_content = text_content
+        for text in text_content or []:
+            if not self._apply_changes(text.document.uri, text.changes, text.document.version):
+                log.warning("a change to cell %s, which is not open: ignored", text.document.uri)
+        handler = self.fm.features.get(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
         if handler is not None:
             yield handler, (params,), None
 

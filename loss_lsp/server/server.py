@@ -13,11 +13,11 @@ import asyncio
 import logging
 import os
 import sys
-import threading
 import time
 from collections.abc import Coroutine
 from threading import Event
 from typing import Any, BinaryIO
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.exceptions import (
@@ -31,22 +31,23 @@ from pygls.lsp.server import LanguageServer
 from loss_lsp import __version__
 from loss_lsp.server.capabilities import CODE_ACTION_KINDS, SOURCE, ClientSupport
 from loss_lsp.server.config import SECTION, ConfigStore, editor_settings
+from loss_lsp.server import gradient_command, notebooks, workspace_diagnostics
+from loss_lsp.server.gradient_command import CHECK_GRADIENTS, REQUEST_FAILED
 from loss_lsp.server.gradients import GradientRunner
 from loss_lsp.server.indexer import Indexer
+from loss_lsp.server.notebooks import NOTEBOOK_SYNC, Notebooks
 from loss_lsp.server.pipeline import DocResult, JobContext, TextCache
 from loss_lsp.server.positions import UTF16
 from loss_lsp.server.progress import WorkDone
 from loss_lsp.server.protocol import LossProtocol
-from loss_lsp.server.scheduler import BULK, INDEX, EngineThread, Scheduler, Snapshot
+from loss_lsp.server.scheduler import INDEX, EngineThread, Scheduler, Snapshot
 from loss_lsp.server.transport import serve_stdio, serve_stream
 from loss_lsp.server.uris import path_to_uri, uri_to_path
+from loss_lsp.server.workspace_diagnostics import PYTHON_SUFFIXES
 
 log = logging.getLogger(__name__)
 
 SERVER_INFO = "loss-lsp.serverInfo"
-CHECK_GRADIENTS = "loss-lsp.checkGradients"
-REQUEST_FAILED = -32803  # LSP ErrorCodes.RequestFailed
-_PYTHON_SUFFIXES = (".py", ".pyi")
 # JSON-RPC errors that answer a request the client got wrong or that could not be done, and say
 # why: MethodNotFound, InvalidParams, InvalidRequest, ServerNotInitialized, RequestCancelled,
 # ContentModified, RequestFailed. The client has the answer; they are not errors of the server.
@@ -69,7 +70,8 @@ class LossLanguageServer(LanguageServer):
     def __init__(self) -> None:
         # max_workers: nothing is put on pygls' pool (stdin has a reader thread of its own, transport.py).
         super().__init__("loss-lsp", __version__, protocol_cls=LossProtocol,
-                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental, max_workers=2)
+                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+                         notebook_document_sync=NOTEBOOK_SYNC, max_workers=2)
         self.config = ConfigStore()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.engine: EngineThread | None = None
@@ -84,6 +86,7 @@ class LossLanguageServer(LanguageServer):
         self.actions_support = ClientSupport()
         self.configuration_support = False
         self.non_python: set[str] = set()
+        self.notebooks = Notebooks()
         self.tasks: set[asyncio.Task[Any]] = set()
         self.text_cache = TextCache(self._open_text)
         self._logged_errors: dict[str, set[str]] = {}
@@ -175,7 +178,7 @@ class LossLanguageServer(LanguageServer):
         for root in self.config.folders:
             self.indexer.add_folder(root)
         self.scheduler = Scheduler(self.loop, self.engine, self._job, self._on_result,
-                                   context_for=self._context_for)
+                                   context_for=self.context_for)
         if params.process_id:
             self.spawn(_watch_parent(params.process_id), "client process watch")
 
@@ -195,14 +198,14 @@ class LossLanguageServer(LanguageServer):
         state = scheduler.docs.get(path_to_uri(path))
         return state.text if state is not None else None
 
-    def _context_for(self, uri: str) -> JobContext:
+    def context_for(self, uri: str) -> JobContext:
         path = uri_to_path(uri)
         settings = self.config.settings_for(path)
         folder = self.config.folder_of(path) if path else None
         return JobContext(path=path, settings=settings, encoding=self.encoding,
                           workspace=self.indexer.workspace_of(folder) if self.indexer and path else None,
                           python=uri not in self.non_python, gradients=self.gradients.runs.get(uri),
-                          related_support=self.related_support)
+                          related_support=self.related_support, notebook=self.notebooks.views.get(uri))
 
     def _job(self, snapshot: Snapshot) -> DocResult:
         from loss_lsp.server.pipeline import run
@@ -211,7 +214,9 @@ class LossLanguageServer(LanguageServer):
 
     def _on_result(self, state: Any, result: DocResult) -> None:
         self._log_input_errors(result)
-        if not self.pull_diagnostics:
+        if result.cells is not None:  # a notebook: pushed per cell, pull or not (see notebooks.py)
+            notebooks.publish(self, result)
+        elif not self.pull_diagnostics:
             self.text_document_publish_diagnostics(types.PublishDiagnosticsParams(
                 uri=result.uri, diagnostics=result.diagnostics, version=result.version))
         if log.isEnabledFor(logging.DEBUG):
@@ -221,6 +226,8 @@ class LossLanguageServer(LanguageServer):
 
     def _log_input_errors(self, result: DocResult) -> None:
         messages = {e.message for e in result.errors}
+        if result.notebook is not None:  # lines of the joined module, named by cell
+            messages = {result.notebook.joined.cell_lines_in(m) for m in messages}
         seen = self._logged_errors.setdefault(result.uri, set())
         for message in sorted(messages - seen):
             if "internal error" in message:
@@ -235,7 +242,7 @@ class LossLanguageServer(LanguageServer):
     def is_python(self, uri: str, language_id: str | None) -> bool:
         if language_id:
             return language_id == "python"
-        return uri.endswith(_PYTHON_SUFFIXES)
+        return uri.endswith(PYTHON_SUFFIXES)
 
     def uris_of(self, paths: set[str]) -> list[str]:
         """The open documents among these filesystem paths."""
@@ -257,12 +264,24 @@ class LossLanguageServer(LanguageServer):
             self.workspace_diagnostic_refresh(None)
 
     async def result_for(self, uri: str) -> DocResult | None:
+        """The current result of an open document; for a notebook cell, the notebook's seen from the cell."""
+        notebook = self.notebooks.notebook_of.get(uri)
+        if notebook is not None:
+            result = await self.result_for(notebook)
+            return notebooks.cell_result(result, uri) if result is not None else None
         if self.scheduler is None or uri not in self.scheduler.docs:
             return None
         try:
             return await self.scheduler.current(uri)
         except LookupError:  # closed meanwhile
             return None
+
+    def version_of(self, uri: str) -> int | None:
+        if self.notebooks.is_cell(uri):
+            document = self.workspace.text_documents.get(unquote(uri))
+            return document.version if document is not None else None
+        state = self.scheduler.docs.get(uri) if self.scheduler else None
+        return state.version if state is not None else None
 
     # --- settings --------------------------------------------------------------------------
     async def pull_configuration(self) -> None:
@@ -334,6 +353,7 @@ class LossLanguageServer(LanguageServer):
                               "lastLosses": self.gradients.last_losses},
             "tensorflowImported": "tensorflow" in sys.modules,
             "openDocuments": len(scheduler.docs) if scheduler else 0,
+            "openNotebooks": len(self.notebooks.views),
             "indexedFiles": self.indexer.indexed_files if self.indexer else 0,
             "published": scheduler.published if scheduler else 0,
             "droppedStaleResults": scheduler.dropped if scheduler else 0,
@@ -371,6 +391,8 @@ def create_server() -> LossLanguageServer:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: LossLanguageServer, params: types.DidOpenTextDocumentParams) -> None:
         doc = params.text_document
+        if ls.notebooks.is_cell(doc.uri):  # analysed with its notebook
+            return
         if not ls.is_python(doc.uri, doc.language_id):
             ls.non_python.add(doc.uri)
         ls.scheduler.open(doc.uri, doc.version, doc.text)  # type: ignore[union-attr]
@@ -381,6 +403,8 @@ def create_server() -> LossLanguageServer:
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: LossLanguageServer, params: types.DidChangeTextDocumentParams) -> None:
         uri = params.text_document.uri
+        if ls.notebooks.is_cell(uri):
+            return
         document = ls.workspace.get_text_document(uri)
         ls.scheduler.change(uri, params.text_document.version, document.source)  # type: ignore[union-attr]
 
@@ -397,11 +421,13 @@ def create_server() -> LossLanguageServer:
             return
         ls.spawn(ls.update_index(path, ls.workspace.get_text_document(uri).source), "index update")
         if ls.config.settings_for(path).check_gradients_on_save:
-            ls.spawn(_check_gradients(ls, [uri], None, None, None), "gradient check on save")
+            ls.spawn(gradient_command.check_gradients(ls, [uri], None, None, None), "gradient check on save")
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: LossLanguageServer, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
+        if ls.notebooks.is_cell(uri):
+            return
         ls.scheduler.close(uri)  # type: ignore[union-attr]
         ls._logged_errors.pop(uri, None)
         ls.gradients.runs.pop(uri, None)
@@ -413,6 +439,27 @@ def create_server() -> LossLanguageServer:
         if ls.engine is not None:  # the engine's caches need not keep the closed file's blocks
             ls.engine.submit(_forget, path or uri, priority=INDEX)
         ls.non_python.discard(uri)
+
+    # --- notebook synchronisation (notebooks.py) -------------------------------------------
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_OPEN)
+    def notebook_did_open(ls: LossLanguageServer, params: types.DidOpenNotebookDocumentParams) -> None:
+        notebooks.did_open(ls, params)
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_CHANGE)
+    def notebook_did_change(ls: LossLanguageServer, params: types.DidChangeNotebookDocumentParams) -> None:
+        notebooks.did_change(ls, params)
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_SAVE)
+    def notebook_did_save(ls: LossLanguageServer, params: types.DidSaveNotebookDocumentParams) -> None:
+        uri = params.notebook_document.uri
+        path = uri_to_path(uri)
+        notebooks.index(ls, uri)
+        if path is not None and ls.config.settings_for(path).check_gradients_on_save:
+            ls.spawn(gradient_command.check_gradients(ls, [uri], None, None, None), "gradient check on save")
+
+    @server.feature(types.NOTEBOOK_DOCUMENT_DID_CLOSE)
+    def notebook_did_close(ls: LossLanguageServer, params: types.DidCloseNotebookDocumentParams) -> None:
+        notebooks.did_close(ls, params)
 
     # --- workspace -------------------------------------------------------------------------
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
@@ -461,7 +508,7 @@ def create_server() -> LossLanguageServer:
         from loss_lsp.server import code_actions
 
         result = await ls.result_for(params.text_document.uri)
-        if result is None or result.version != _version_of(ls, params.text_document.uri):
+        if result is None or result.version != ls.version_of(params.text_document.uri):
             return None
         return code_actions.code_actions(result, params.range, params.context, ls.actions_support) or None
 
@@ -494,19 +541,12 @@ def create_server() -> LossLanguageServer:
         identifier=SOURCE, inter_file_dependencies=True, workspace_diagnostics=True))
     async def document_diagnostic(ls: LossLanguageServer, params: types.DocumentDiagnosticParams
                                   ) -> types.DocumentDiagnosticReport:
-        result = await ls.result_for(params.text_document.uri)
-        if result is None:
-            result = await _closed_file_result(ls, params.text_document.uri)
-        if result is None:
-            return types.RelatedFullDocumentDiagnosticReport(items=[])
-        if params.previous_result_id == result.result_id:
-            return types.RelatedUnchangedDocumentDiagnosticReport(result_id=result.result_id)
-        return types.RelatedFullDocumentDiagnosticReport(items=result.diagnostics, result_id=result.result_id)
+        return await workspace_diagnostics.document_report(ls, params)
 
     @server.feature(types.WORKSPACE_DIAGNOSTIC)
     async def workspace_diagnostic(ls: LossLanguageServer, params: types.WorkspaceDiagnosticParams
                                    ) -> types.WorkspaceDiagnosticReport:
-        return await _workspace_diagnostics(ls, params)
+        return await workspace_diagnostics.workspace_report(ls, params)
 
     # --- commands --------------------------------------------------------------------------
     @server.command(SERVER_INFO)
@@ -515,16 +555,11 @@ def create_server() -> LossLanguageServer:
 
     @server.command(CHECK_GRADIENTS)
     async def check_gradients(ls: LossLanguageServer, *args: Any) -> dict[str, Any]:
-        uri, position, loss = _parse_check_arguments(args)
-        return await _check_gradients(ls, [uri] if uri else None, position, loss,
+        uri, position, loss = gradient_command.parse_arguments(args)
+        return await gradient_command.check_gradients(ls, [uri] if uri else None, position, loss,
                                       LossProtocol.command_token(), ls.protocol.msg_id)
 
     return server
-
-
-def _version_of(ls: LossLanguageServer, uri: str) -> int | None:
-    state = ls.scheduler.docs.get(uri) if ls.scheduler else None
-    return state.version if state is not None else None
 
 
 async def _watch_parent(pid: int, every: float = 5.0) -> None:
@@ -583,181 +618,3 @@ def _forget(path: str) -> None:
 async def _pull_and_apply(ls: LossLanguageServer) -> None:
     await ls.pull_configuration()
     ls.apply_settings()
-
-
-async def _closed_file_result(ls: LossLanguageServer, uri: str) -> DocResult | None:
-    """Analyse a file that is not open (pull diagnostics for it), from disk."""
-    path = uri_to_path(uri)
-    if path is None or not path.endswith(_PYTHON_SUFFIXES) or ls.engine is None:
-        return None
-    context = ls._context_for(uri)
-
-    def job() -> DocResult | None:  # on the engine thread: disk reads stay off the event loop too
-        from loss_lsp.server.pipeline import run
-
-        try:
-            with open(path, encoding="utf-8", errors="replace") as handle:
-                text = handle.read()
-            mtime = os.stat(path).st_mtime_ns
-        except OSError:
-            return None
-        epoch = hash((mtime, repr(context.settings), id(context.gradients))) & 0x7FFFFFFF
-        return run(Snapshot(uri, None, text, epoch, context), context, ls.text_cache)
-
-    return await asyncio.wrap_future(ls.engine.submit(job, priority=BULK))
-
-
-async def _workspace_diagnostics(ls: LossLanguageServer, params: types.WorkspaceDiagnosticParams
-                                 ) -> types.WorkspaceDiagnosticReport:
-    previous = {p.uri: p.value for p in params.previous_result_ids or []}
-    items: list[Any] = []
-    progress = WorkDone(ls, "loss-lsp: workspace diagnostics", token=params.work_done_token)
-    await progress.begin()
-    try:
-        open_uris = list(ls.scheduler.docs) if ls.scheduler else []
-        for uri in open_uris:
-            result = await ls.result_for(uri)
-            if result is not None:
-                items.append(_workspace_report(result, previous.get(uri)))
-        files: list[str] = []
-        if ls.indexer is not None and ls.engine is not None:
-            for workspace in ls.indexer.workspaces.values():
-                found = await asyncio.wrap_future(ls.engine.submit(workspace.python_files, priority=INDEX))
-                files += [str(p) for p in found]
-        closed = [f for f in files if path_to_uri(f) not in open_uris]
-        for number, path in enumerate(closed, 1):
-            if progress.cancelled():
-                break
-            result = await _closed_file_result(ls, path_to_uri(path))
-            if result is not None:
-                items.append(_workspace_report(result, previous.get(result.uri)))
-            progress.report(f"{number}/{len(closed)}", int(100 * number / max(len(closed), 1)))
-    finally:
-        progress.end()
-    return types.WorkspaceDiagnosticReport(items=items)
-
-
-def _workspace_report(result: DocResult, previous: str | None) -> Any:
-    if previous == result.result_id:
-        return types.WorkspaceUnchangedDocumentDiagnosticReport(uri=result.uri, result_id=result.result_id,
-                                                                version=result.version)
-    return types.WorkspaceFullDocumentDiagnosticReport(uri=result.uri, items=result.diagnostics,
-                                                       version=result.version, result_id=result.result_id)
-
-
-# --- loss-lsp.checkGradients ----------------------------------------------------------------------
-def _parse_check_arguments(args: tuple[Any, ...]) -> tuple[str | None, types.Position | None, str | None]:
-    """``[]`` (workspace), ``[uri]``, ``[uri, {line, character}]`` or ``[uri, "loss name"]``."""
-    uri = position = loss = None
-    if len(args) > 2:
-        raise JsonRpcInvalidParams(f"{CHECK_GRADIENTS} takes at most 2 arguments (uri, position or loss name)")
-    if args:
-        if not isinstance(args[0], str):
-            raise JsonRpcInvalidParams(f"{CHECK_GRADIENTS}: the first argument must be a document URI")
-        uri = args[0]
-    if len(args) == 2:
-        second = args[1]
-        if isinstance(second, str):
-            loss = second
-        elif isinstance(second, dict) and isinstance(second.get("line"), int) and isinstance(
-                second.get("character"), int):
-            position = types.Position(line=second["line"], character=second["character"])
-        elif second is not None:
-            raise JsonRpcInvalidParams(f"{CHECK_GRADIENTS}: the second argument must be a position or a loss name")
-    return uri, position, loss
-
-
-async def _check_gradients(ls: LossLanguageServer, uris: list[str] | None, position: types.Position | None,
-                           loss: str | None, token: types.ProgressToken | None = None,
-                           request_id: Any = None) -> dict[str, Any]:
-    """Run the gradient check on documents (None: every Python file of the workspace)."""
-    from loss_lsp.server.gradients import GradientRun, availability
-
-    available, why = availability()
-    if not available:
-        raise JsonRpcException(f"{CHECK_GRADIENTS} is unavailable: {why}", code=REQUEST_FAILED)
-    if uris is None:
-        uris = list(ls.scheduler.docs) if ls.scheduler else []
-        if ls.indexer is not None and ls.engine is not None:
-            for workspace in ls.indexer.workspaces.values():
-                found = await asyncio.wrap_future(ls.engine.submit(workspace.python_files, priority=INDEX))
-                uris += [u for u in map(path_to_uri, map(str, found)) if u not in uris]
-    else:
-        for uri in uris:
-            path = uri_to_path(uri)
-            if path is None:  # untitled:, vscode-notebook-cell:, ...: there is no module to import the loss from
-                raise JsonRpcException(f"{CHECK_GRADIENTS}: {uri} is not a file; the check imports the loss "
-                                       "from its module on disk: save the document first", code=REQUEST_FAILED)
-            if (ls.scheduler is None or uri not in ls.scheduler.docs) and not os.path.isfile(path):
-                raise JsonRpcException(f"{CHECK_GRADIENTS}: {uri} is neither open nor a file", code=REQUEST_FAILED)
-    progress = WorkDone(ls, "loss-lsp: gradient check", token=token, cancellable=True)
-    stop = threading.Event()
-    loop = asyncio.get_running_loop()
-
-    def cancelled() -> bool:
-        return stop.is_set() or progress.cancelled() or (
-            request_id is not None and ls.protocol.is_cancelled(request_id))
-
-    files: list[dict[str, Any]] = []
-    await progress.begin()
-    try:
-        for number, uri in enumerate(uris, 1):
-            if cancelled():
-                break
-            result = await ls.result_for(uri) or await _closed_file_result(ls, uri)
-            if result is None or result.analysis is None or result.path is None:
-                continue
-            names = [loss] if loss else _loss_at(result, position) if position is not None else None
-            label = f"{os.path.basename(result.path)}" + (f" ({number}/{len(uris)})" if len(uris) > 1 else "")
-            progress.report(label, int(100 * (number - 1) / max(len(uris), 1)), force=True)
-
-            def on_progress(message: str = "", index: int = 0, total: int = 0, _label: str = label,
-                            _done: int = number - 1) -> None:
-                share = (_done + (index / total if total else 0)) / max(len(uris), 1)
-                loop.call_soon_threadsafe(progress.report, f"{_label}: {message}", int(100 * share))
-
-            checked = await asyncio.wrap_future(ls.gradients.thread.submit(
-                ls.gradients.check, result.settings, result.text, result.path, result.analysis, names,
-                on_progress, cancelled))
-            findings = list(checked.findings)
-            ls.gradients.runs[uri] = GradientRun(tuple(result.lines.lines or ()), tuple(findings))
-            files.append({"uri": uri, "findings": [_finding_summary(f) for f in findings],
-                          "losses": [{"name": r.name, "status": r.status, "reason": r.reason,
-                                      "seconds": round(r.seconds, 3)} for r in checked.losses]})
-            if ls.scheduler is not None and uri in ls.scheduler.docs:
-                ls.refresh_documents([uri])
-    except asyncio.CancelledError:
-        stop.set()  # the thread polls cancelled() between probes
-        raise
-    finally:
-        progress.end()
-    return {"summary": _summary(files, cancelled()), "files": files,
-            "losses": [loss for file in files for loss in file["losses"]]}
-
-
-def _loss_at(result: DocResult, position: types.Position) -> list[str] | None:
-    line, column = result.lines.to_engine(position)
-    for finding in result.findings:
-        if finding.loss and finding.span.contains(line, column):
-            return [finding.loss]
-    losses = [info for info in (result.analysis.losses if result.analysis else []) if info.span.start_line <= line]
-    if not losses:
-        return None
-    return [max(losses, key=lambda info: info.span.start_line).name]
-
-
-def _finding_summary(finding: Any) -> dict[str, Any]:
-    span = finding.span
-    return {"code": finding.code, "loss": finding.loss, "verdict": finding.verdict, "evidence": finding.evidence,
-            "message": finding.message,
-            "span": [span.start_line, span.start_col, span.end_line, span.end_col]}
-
-
-def _summary(files: list[dict[str, Any]], cancelled: bool) -> str:
-    counts: dict[str, int] = {}
-    for file in files:
-        for finding in file["findings"]:
-            verdict = (finding["verdict"] or "not_run").replace("_", " ")
-            counts[verdict] = counts.get(verdict, 0) + 1
-    parts = ", ".join(f"{n} {verdict}" for verdict, n in sorted(counts.items())) or "no findings"
-    return f"gradient check{' (cancelled)' if cancelled else ''}: {parts} in {len(files)} file(s)"
