@@ -12,7 +12,9 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 def expected(source: str) -> set[tuple[int, str]]:
     """(1-based line, code) pairs announced by the fixture."""
     out: set[tuple[int, str]] = set()
-    for number, line in enumerate(source.splitlines(), 1):
+    from loss_lsp.engine.chunks import split_lines  # Python's lines: str.splitlines also breaks at \x0c, U+2028 ...
+
+    for number, line in enumerate(split_lines(source), 1):
         match = EXPECT.search(line)
         if match:
             for code in re.findall(r"LL\d{3}", match.group(1)):

@@ -17,6 +17,11 @@ from dataclasses import dataclass
 from loss_lsp.engine.memo import PinnedCache
 
 _NEWLINE = re.compile(r"\r\n|\r|\n")
+# Python's tokenizer (and LSP) end lines only at \n, \r\n and \r, and treat only space, tab and form
+# feed as whitespace. str.split(), str.strip() and str.splitlines() also take \x0b, \x1c-\x1f, \x85,
+# U+2028, ... for whitespace or line breaks: a line holding only one of them is code to Python (a syntax
+# error), not a blank line.
+_FIRST_WORD = re.compile(r"\w*")
 _CONTINUATION_KEYWORDS = ("else", "elif", "except", "finally", "case")
 _MAX_MERGE = 40  # blocks tried together when one alone does not parse (multi-line strings at column 0)
 
@@ -71,7 +76,7 @@ def _triple_quote_state(line: str, quote: str) -> str:
 def _starts_block(line: str) -> bool:
     if not line or line[0] in " \t#)]}\f":
         return False
-    word = line.split(None, 1)[0].rstrip(":")
+    word = _FIRST_WORD.match(line).group()  # type: ignore[union-attr]  # \w* always matches
     return word not in _CONTINUATION_KEYWORDS
 
 
@@ -108,7 +113,7 @@ def split_blocks(lines: list[str]) -> list[Block]:
             starts.append(index)
         if '"""' in line or "\'\'\'" in line:
             quote = _triple_quote_state(line, quote)
-        if line[:1] not in (" ", "\t", "#", "") and line.strip():
+        if line[:1] not in (" ", "\t", "\f", "#", ""):
             previous_decorator = line.startswith("@")
     starts.append(len(lines))
     # Drop empty leading segments so that each block starts at real code.

@@ -11,6 +11,7 @@ from typing import Protocol
 
 from loss_lsp.engine.dataflow import Flow
 from loss_lsp.engine.discovery import LossDef, char_col
+from loss_lsp.engine.epsilon import loss_epsilon, spelled_epsilon
 from loss_lsp.engine.findings import Applicability, Edit, Finding, Fix, Related, Span
 from loss_lsp.engine.module import ModuleInfo
 from loss_lsp.engine.shapes import Shapes
@@ -102,7 +103,7 @@ class FileContext:
         keras = self.module.alias_for("keras")
         if keras:
             return f"{keras}.config.epsilon()"
-        return "1e-7"
+        return spelled_epsilon(self.module) or "1e-7"
 
     def import_edit(self, statement: str) -> Edit | None:
         """Insert ``statement`` after the file's imports (or at the top) unless it is there."""
@@ -159,6 +160,12 @@ class LossContext:
 
     def span(self, node: ast.AST, flow: Flow | None = None) -> Span:
         return self.file.node_span(node, (flow or self.flow).block_start)
+
+    def eps(self, flow: Flow | None = None) -> str:
+        """The epsilon a fix inside ``flow`` inserts: the setting, the loss's own (engine.epsilon), the file's."""
+        if self.settings.epsilon:
+            return self.settings.epsilon
+        return loss_epsilon(self.loss, (flow or self.flow).fn) or self.file.eps()
 
     def text(self, node: ast.AST, flow: Flow | None = None) -> str:
         return self.file.text(self.span(node, flow))

@@ -150,7 +150,7 @@ class _Builder:
             if expr.id in module.functions:
                 fn, fn_block = module.functions[expr.id]
                 loss = self.add(fn, fn_block, expr.id, "function", construct=expr.id)
-                if len(loss.params) > 2 and _required_count(fn) > 2:
+                if _cannot_take_two(fn):
                     loss.bare_compile_exprs.append(expr)
                 return self.attach(loss, site, expr.id)
             if expr.id in module.assignments:
@@ -213,6 +213,15 @@ def _nested_losses(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[FunctionN
     return on_node(fn, "nested_losses", lambda: [
         node for node in ast.walk(fn) if node is not fn
         and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) and is_loss_signature(node)])
+
+
+def _cannot_take_two(fn: FunctionNode) -> bool:
+    """``f(y_true, y_pred)`` raises TypeError: more required parameters (positional or keyword-only), or
+    fewer than two positional ones (a factory passed uncalled: ``compile(loss=focal)``)."""
+    args = fn.args
+    if _required_count(fn) > 2 or any(d is None for d in args.kw_defaults):
+        return True
+    return len(args.posonlyargs + args.args) < 2 and args.vararg is None
 
 
 def _required_count(fn: FunctionNode) -> int:

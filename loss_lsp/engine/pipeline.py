@@ -73,13 +73,19 @@ def run(source: str, path: str, settings: Settings | None, workspace: Workspace 
             analysis.errors.append(InputError(path, f"analysis skipped for {len(losses) - number} more losses: "
                                                     f"file too complex (over {BUDGET_SECONDS:.0f} s)"))
             break
-        shapes = _shapes_for(module, loss, settings)
-        found, errors = _loss_findings(file, loss, shapes, module_fp, rules)
+        try:
+            shapes = _shapes_for(module, loss, settings)
+            found, errors = _loss_findings(file, loss, shapes, module_fp, rules)
+            info = _loss_info(module, loss, shapes)
+        except Exception as exc:  # an engine bug on one loss must not hide the other losses' findings
+            log.exception("analysis of %s in %s failed", loss.name, path)
+            analysis.errors.append(InputError(path, f"internal error analysing {loss.name}: {exc!r}"))
+            continue
         if loss.external_sites:  # a loss compiled in another file: point at where it is used
             found = [replace(f, related=tuple(loss.external_sites)) for f in found]
         findings.extend(found)
         analysis.errors.extend(errors)
-        analysis.losses.append(_loss_info(module, loss, shapes))
+        analysis.losses.append(info)
     _CACHE.pin(path, file.cache_keys)
     found, errors = _module_findings(ModuleContext(file, losses), rules)
     findings.extend(found)

@@ -6,6 +6,7 @@ import re
 
 from loss_lsp.engine.findings import Finding
 
+_PYTHON_WHITESPACE = " \t\f"  # not str.strip()'s: \x0b, \x1c, U+2028 ... are not whitespace to Python
 _IGNORE = re.compile(r"#\s*loss-lsp:\s*ignore(?:\[([A-Za-z0-9_,\s]*)\])?")
 
 
@@ -34,7 +35,7 @@ def suppress_comment(line: str, code: str) -> str:
     """The line with ``code`` added to its ignore comment (or a new comment appended)."""
     codes = ignored_codes(line)
     if codes is None:
-        return f"{line.rstrip()}  # loss-lsp: ignore[{code}]"
+        return f"{line.rstrip(_PYTHON_WHITESPACE)}  # loss-lsp: ignore[{code}]"
     if not codes or code in codes:
         return line
     merged = ", ".join(sorted(codes | {code}))

@@ -9,6 +9,7 @@ follows it. Library imports (TensorFlow, Keras, NumPy, ...) are never given to j
 from __future__ import annotations
 
 import ast
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ _LIBRARIES = {"tensorflow", "keras", "numpy", "tf_keras", "torch", "jax", "sklea
               "functools", "os", "sys", "math", "typing", "collections"}
 _JEDI_LOCK = threading.Lock()  # jedi is not thread-safe
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", "build", "dist", ".tox", ".mypy_cache"}
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,13 @@ class Workspace:
         source = self._source(key)
         uses: list[tuple[Path, ExternalUse]] = []
         if source is not None and "compile" in source:
-            lines = split_lines(source)
-            module = build_module(str(key), lines, split_blocks(lines))
-            uses = list(self._external_uses(key, module, source))
+            try:
+                lines = split_lines(source)
+                module = build_module(str(key), lines, split_blocks(lines))
+                uses = list(self._external_uses(key, module, source))
+            except Exception:  # an engine bug on one file: the others are still indexed
+                log.exception("internal error indexing %s", key)
+                uses = []
         with self._lock:
             if uses:
                 self._uses_in[key] = uses

@@ -88,9 +88,9 @@ def _parents(flow: Flow) -> dict[int, ast.AST]:
     return out
 
 
-def clip_call(ctx: LossContext, value: str) -> str:
+def clip_call(ctx: LossContext, value: str, flow: Flow | None = None) -> str:
     """``clip(value, eps, 1 - eps)`` in the file's own namespace."""
-    eps = ctx.file.eps()
+    eps = ctx.eps(flow)
     backend, ops = ctx.file.backend(), ctx.file.ops()
     if backend:
         return f"{backend}.clip({value}, {eps}, 1.0 - {eps})"
@@ -124,5 +124,5 @@ def plus_eps(ctx: LossContext, node: ast.AST, flow: Flow) -> str:
     """``node + eps``, parenthesised only where the surrounding source needs it."""
     text = ctx.text(node, flow)
     if parenthesized(ctx, node, flow):
-        return f"{text} + {ctx.file.eps()}"
-    return f"({text} + {ctx.file.eps()})"
+        return f"{text} + {ctx.eps(flow)}"
+    return f"({text} + {ctx.eps(flow)})"

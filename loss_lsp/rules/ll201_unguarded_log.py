@@ -32,10 +32,10 @@ def check(ctx: LossContext) -> Iterator[Finding]:
             continue
         text = ctx.text(target, flow)
         if _probability_like(ctx, target, flow):
-            guarded_text = clip_call(ctx, text)
+            guarded_text = clip_call(ctx, text, flow)
             title = "Clip the argument to [eps, 1 - eps]"
         else:
-            guarded_text = f"{wrap(text)} + {ctx.file.eps()}"
+            guarded_text = f"{wrap(text)} + {ctx.eps(flow)}"
             title = "Add epsilon to the argument"
         fix = ctx.replace(title, target, guarded_text, "safe", flow)
         yield ctx.finding(

@@ -17,7 +17,6 @@ def check(ctx: LossContext) -> Iterator[Finding]:
     guarded: set[int] = set()
     for flow in ctx.flow.all_flows():
         guarded |= set(naive_guards(flow))
-    eps = ctx.file.eps()
     for flow, node, op in library_calls(ctx):
         name = short(op)
         if name not in {"sqrt", *_NORMS} or id(node) in guarded:
@@ -29,6 +28,7 @@ def check(ctx: LossContext) -> Iterator[Finding]:
         if not v.pred or v.positive:
             continue
         text = ctx.text(target, flow)
+        eps = ctx.eps(flow)
         if name == "sqrt":
             fix = ctx.replace("Add epsilon inside the square root", target, f"{wrap(text)} + {eps}", "safe", flow)
         else:
@@ -45,7 +45,8 @@ def check(ctx: LossContext) -> Iterator[Finding]:
             if not v.pred or v.positive or id(node) in guarded:
                 continue
             text = ctx.text(node.left, flow)
-            fix = ctx.replace("Add epsilon before the power", node.left, f"({wrap(text)} + {eps})", "safe", flow)
+            fix = ctx.replace("Add epsilon before the power", node.left, f"({wrap(text)} + {ctx.eps(flow)})", "safe",
+                              flow)
             yield ctx.finding(RULE, node, _message(f"** {exponent.value}", text), fix, flow)
 
 

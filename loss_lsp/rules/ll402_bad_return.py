@@ -1,4 +1,4 @@
-"""LL402: a loss that returns a tuple, a list, None or a Python number instead of one loss tensor."""
+"""LL402: a loss that returns a tuple, a list, a dict, None or a Python number instead of one loss tensor."""
 
 from __future__ import annotations
 
@@ -51,6 +51,11 @@ def _check_value(ctx: LossContext, value: ast.expr) -> Iterator[Finding]:
             "averages the parts (measured: (2.5, 1.5) is trained and reported as 2.0), or fails when their "
             "shapes differ; return one loss tensor (add weighted terms explicitly, log the rest as metrics)",
             fix)
+    elif isinstance(value, ast.Dict) and ctx.loss.call_path == "compile":
+        yield ctx.finding(
+            RULE, value,
+            "the loss returns a dict: the first batch fails with TypeError (measured on Keras 3.15 and tf_keras "
+            "2.21, through `compile`); return one loss tensor and log the other values as metrics")
     elif _python_number(value) is not None:
         finding = ctx.finding(
             RULE, value,
@@ -154,7 +159,7 @@ RULE = Rule(
     code="LL402",
     name="bad-return",
     severity="error",
-    summary="A loss that returns a tuple, a list, None or a Python number instead of one loss tensor",
+    summary="A loss that returns a tuple, a list, a dict, None or a Python number instead of one loss tensor",
     why=(
         "Keras expects one tensor from a loss. A tuple such as `(mse, mae)` is not rejected: Keras 3 converts "
         "it to a tensor and averages it, so training minimises `(mse + mae) / 2` and the progress bar reports "

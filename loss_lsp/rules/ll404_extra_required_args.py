@@ -20,7 +20,9 @@ def check_module(ctx: ModuleContext) -> Iterator[Finding]:
         if isinstance(fn, ast.Lambda) or not loss.bare_compile_exprs:
             continue
         required, positional_only = _extra_required(fn)
-        if not required:
+        positional = len(fn.args.posonlyargs + fn.args.args)
+        too_few = positional < 2 and fn.args.vararg is None
+        if not required and not too_few:
             continue
         names = ", ".join(f"`{name}`" for name in required)
         definition = Related(ctx.file.path, _header(ctx, fn, loss.block.start), f"`{fn.name}` is defined here")
@@ -29,10 +31,16 @@ def check_module(ctx: ModuleContext) -> Iterator[Finding]:
             if block_start is None:
                 continue
             span = ctx.span(expr, block_start)
-            fix = None if positional_only else _partial_fix(ctx, span, required)
-            message = (f"`{ctx.file.text(span)}` is passed to `compile`, which calls it with (y_true, y_pred) only, "
-                       f"but it also requires {names}: fit fails with TypeError (missing required argument); "
-                       "bind the values with `functools.partial` or a factory")
+            fix = None if positional_only or too_few else _partial_fix(ctx, span, required)
+            if too_few:  # measured on Keras 3.15 and tf_keras 2.21: TypeError at the first batch
+                message = (f"`{ctx.file.text(span)}` takes {positional} positional argument"
+                           f"{'' if positional == 1 else 's'} but `compile` calls it with (y_true, y_pred): fit fails "
+                           f"with TypeError; if it is a factory that returns the loss, pass "
+                           f"`{ctx.file.text(span)}(...)`")
+            else:
+                message = (f"`{ctx.file.text(span)}` is passed to `compile`, which calls it with (y_true, y_pred) "
+                           f"only, but it also requires {names}: fit fails with TypeError (missing required "
+                           "argument); bind the values with `functools.partial` or a factory")
             finding = ctx.finding(RULE, span, message, fix, loss.name)
             yield replace(finding, related=(definition,))
 

@@ -109,7 +109,6 @@ class TextCache:
 
 
 def run(snapshot: Snapshot, context: JobContext, text_cache: TextCache) -> DocResult:
-    from loss_lsp.checker import analyze
     from loss_lsp.engine.limits import MAX_CHARS
     from loss_lsp.engine.chunks import split_lines
 
@@ -122,6 +121,24 @@ def run(snapshot: Snapshot, context: JobContext, text_cache: TextCache) -> DocRe
                        context.settings, queued=snapshot.queued)
     if not context.python:
         return result
+    try:
+        return _analyse(snapshot, context, text_cache, result, started)
+    except Exception as exc:  # an engine bug: logged, and the editor gets an answer instead of -32603
+        from loss_lsp.engine import InputError
+
+        log.exception("internal error analysing %s (version %s)", snapshot.uri, snapshot.version)
+        result.analysis, result.findings, result.diagnostics = None, [], []
+        result.errors = [InputError(context.path or snapshot.uri, f"internal error: {exc!r}; no findings for "
+                                                                  "this version (please report it)")]
+        result.seconds = time.perf_counter() - started
+        return result
+
+
+def _analyse(snapshot: Snapshot, context: JobContext, text_cache: TextCache, result: DocResult,
+             started: float) -> DocResult:
+    from loss_lsp.checker import analyze
+
+    lines = result.lines
     analysis = analyze(snapshot.text, context.path or snapshot.uri, context.settings, context.workspace)
     findings = list(analysis.findings)
     if context.gradients is not None:

@@ -28,16 +28,22 @@ KNOWN = {
     ("LL401_variable_in_loss.py", 32, "LL401"): "a factory's closure with no call site cannot be built",
     ("LL402_bad_return.py", 31, "LL402"): "the None-returning branch needs a `mode` no call site passes",
     ("LL402_bad_return.py", 40, "LL402"): "the 0.0 fallback needs `enabled=False`, which no call site passes",
+    ("LL402_bad_return.py", 45, "LL402"):
+        "the returned dict makes the loss raise (ValueError: Attempt to convert a value ({'loss': ...})), "
+        "which the check reports as not_run instead of confirming",
     ("LL405_symbolic_tensor_in_loss.py", 48, "LL405"): "a factory's closure with no call site cannot be built",
     ("LL405_symbolic_tensor_in_loss.py", 54, "LL405"): "needs a `probe` layer no call site in the file provides",
     ("LL406_removed_keras_api.py", 28, "LL406"): "a module-level Keras loss, not a loss the check runs",
     ("LL406_removed_keras_api.py", 29, "LL406"): "a module-level Keras loss, not a loss the check runs",
+    ("LL406_removed_keras_api.py", 55, "LL406"): "a module-level Keras loss, not a loss the check runs",
     ("LL409_missing_get_config.py", 20, "LL409"): "the class needs `class_weights` to be built",
 }
 # Losses the fixtures call correct where the run finds a real problem anyway.
 KNOWN_QUIET = {
     ("LL101_numpy_on_tensor.py", "numpy_in_dead_code"):
         "np.mean(y_pred) is dead code for the gradient, but inside tf.function (as fit runs it) it raises",
+    ("LL402_bad_return.py", "parts_by_name"):
+        "called directly, the check differentiates the whole dict (no gradient); its caller indexes one entry",
 }
 
 

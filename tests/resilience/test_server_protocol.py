@@ -306,3 +306,32 @@ async def test_incremental_edits_below_a_form_feed_land_on_the_right_line(server
     assert published["diagnostics"][0]["range"]["start"]["line"] == line
     assert published_diagnostics(published) == expected_diagnostics(final, str(tmp_path / "pages.py"))
     client.did_close(uri)
+
+
+async def test_lines_of_only_a_vertical_tab_or_file_separator(server: tuple[PipeClient, str],
+                                                              tmp_path: Path) -> None:
+    """Once an IndexError in the block splitter: the server answered -32603 and published nothing."""
+    client, _ = server
+    text = ("import numpy as np\n\x0b\n\x1c\n\n\ndef numpy_mse(y_true, y_pred):\n"
+            "    return np.mean(np.square(y_true - y_pred))\n")
+    uri = (tmp_path / "odd.py").as_uri()
+    client.did_open(uri, text)
+    await client.drain()
+    published = await client.wait_published(uri, 1)
+    assert {(d["code"], d["range"]["start"]["line"]) for d in published["diagnostics"]} == {("LL101", 6)}
+    assert published_diagnostics(published) == expected_diagnostics(text, str(tmp_path / "odd.py"))
+    pulled = await client.request("textDocument/diagnostic", {"textDocument": {"uri": uri}})
+    assert "error" not in pulled, pulled
+    at = {"line": 6, "character": 12}
+    hover = await client.result("textDocument/hover", hover_params(uri, at))
+    assert "LL101" in hover["contents"]["value"]
+    actions = await client.result("textDocument/codeAction", {
+        "textDocument": {"uri": uri}, "range": published["diagnostics"][0]["range"],
+        "context": {"diagnostics": published["diagnostics"]}})
+    assert any(action["kind"] == "quickfix" for action in actions)
+    client.did_change(uri, 2, [{"range": {"start": {"line": 2, "character": 0}, "end": {"line": 2, "character": 1}},
+                                "text": "\u2028"}])
+    await client.drain()
+    again = await client.wait_published(uri, 2)
+    assert published_diagnostics(again) == published_diagnostics(published)
+    client.did_close(uri)
