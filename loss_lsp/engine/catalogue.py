@@ -227,6 +227,39 @@ def _one_hot(c: OpCall) -> Val:
     return c.first.taint_only().but(integer=False, rank=rank + 1 if rank is not None else None)
 
 
+def _placeholder(c: OpCall) -> Val:
+    """``tf.placeholder(tf.int32, [None])``: data of a declared dtype and rank."""
+    node = c.node
+    dtype = node.args[0] if node.args else _keyword(node, "dtype")
+    shape = node.args[1] if len(node.args) > 1 else _keyword(node, "shape")
+    dtype_name = dtype.attr if isinstance(dtype, ast.Attribute) else dtype.value if isinstance(dtype, ast.Constant) else ""
+    rank = len(shape.elts) if isinstance(shape, (ast.List, ast.Tuple)) else None
+    return Val(data=True, true=True, tensor=True, rank=rank, integer=dtype_name in ns.INT_DTYPES)
+
+
+def _stated_rank(c: OpCall) -> int | None:
+    shape = c.node.args[0] if c.node.args else _keyword(c.node, "shape")
+    return len(shape.elts) if isinstance(shape, (ast.List, ast.Tuple)) else None
+
+
+def _filled(c: OpCall) -> Val:
+    """``tf.zeros([4, 1])``: a constant tensor (of the stated rank); no gradient, whatever shaped it."""
+    return Val(tensor=True, rank=_stated_rank(c))
+
+
+def _random(c: OpCall) -> Val:
+    """``tf.random_normal([784, 10])``: a fresh tensor of the stated rank."""
+    rank = _stated_rank(c)
+    return Val(tensor=True, rank=rank) if rank is not None else _unknown(c)
+
+
+def _matmul(c: OpCall) -> Val:
+    """Two matrices give a matrix; other ranks (batched, vectors) are not claimed."""
+    ranks = [a.rank for a in c.args[:2]]
+    out = _unknown(c)
+    return out.but(rank=2 if ranks == [2, 2] else None)
+
+
 # --- the table ------------------------------------------------------------------------------------
 _PAIRWISE = {"add", "subtract", "multiply", "squared_difference", "maximum", "minimum", "divide", "truediv",
              "binary_crossentropy", "categorical_crossentropy", "pow", "power"}
@@ -273,7 +306,16 @@ def _build() -> dict[str, OpEntry]:
     add(("expand_dims",), _expand_dims)
     add(("reshape",), _reshape)
     add(("one_hot",), _one_hot)
-    add(("Variable", "zeros", "ones", "fill", "range", "eye"), lambda c: Val(tensor=True))
+    add(("zeros", "ones"), _filled)
+    add(("random_normal", "truncated_normal", "random_uniform", "normal", "uniform"), _random)
+    add(("Variable", "fill", "range", "eye"), lambda c: Val(tensor=True))
+    add(("matmul",), _matmul)
+    # TF1 names that TF2 dropped: the same facts as their TF2 spelling.
+    add(("to_float", "to_double", "to_bfloat16"), lambda c: c.first.but(integer=False))
+    add(("to_int32", "to_int64"), lambda c: c.first.but(integer=True), hard="cast")
+    add(("is_tensor", "is_symbolic_tensor", "executing_eagerly", "is_keras_tensor"), lambda c: CLEAN)  # Python bools
+    add(("placeholder",), _placeholder)  # fed with data: no gradient; its dtype and rank as declared
+    add(("placeholder_with_default",), lambda c: Val(data=True, true=True, tensor=True))
     for name, entry in list(table.items()):
         table[name] = OpEntry(entry.transfer, entry.hard, entry.hard_when, name in _PAIRWISE,
                               _ARITHMETIC.get(name), entry.hazard)

@@ -12,11 +12,21 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from loss_lsp.engine.catalogue import OpCall, const_number, entry_for, namespace_transfer
-from loss_lsp.engine.liveness import FunctionNode, live_statements
-from loss_lsp.engine.module import ModuleInfo
+from loss_lsp.engine.sources import (
+    SOURCE,
+    is_model_constructor,
+    is_model_name,
+    is_source_op,
+    not_loss_like,
+    source_rank,
+)
+from loss_lsp.engine.liveness import FunctionNode, live_statements, names_in
+from loss_lsp.engine.memo import on_node
+from loss_lsp.engine.module import ModuleInfo, dotted
 from loss_lsp.engine.namespaces import Op
 from loss_lsp.engine.values import CLEAN, Val, combine
 
@@ -24,6 +34,8 @@ T = TypeVar("T")
 _MAX_HELPER_DEPTH = 4
 _CUT_METHODS = {"numpy", "tolist", "item", "__array__"}
 _CUT_BUILTINS = {"float", "int", "bool", "complex"}
+_FINFO_POSITIVE = {"eps", "tiny", "smallest_normal", "epsneg", "resolution"}
+_POSITIVE_ASSERTS = {"assert_greater": 0.0, "assert_positive": None, "assert_greater_equal": 1e-300}
 _SHAPE_ATTRS = {"shape", "dtype", "ndim", "name", "device", "rank"}
 
 
@@ -32,8 +44,12 @@ class Flow:
 
     def __init__(self, module: ModuleInfo, fn: FunctionNode, seeds: dict[str, Val], block_start: int,
                  cls: ast.ClassDef | None = None, depth: int = 0,
-                 enclosing: list[FunctionNode] | None = None) -> None:
+                 enclosing: list[FunctionNode] | None = None, outputs: list[ast.expr] | None = None,
+                 sources: bool = False) -> None:
         self.module = module
+        # Sources mode (a computation found from its sink): model and layer calls, variables and
+        # watched tensors carry the gradient, and lambdas handed to the sink are evaluated in place.
+        self.sources = sources
         self.block_start = block_start  # ast line numbers of fn are relative to this file line
         self.fn = fn
         self.cls = cls
@@ -56,10 +72,16 @@ class Flow:
         self._stmt: ast.AST = fn
         self._constants: dict[str, Val] = {}
         self._self_attrs: dict[str, ast.expr] = {}
+        self._init_params: set[str] = set()
+        self._bindings: dict[str, ast.Call] = {}  # local name -> the call it was assigned from (sources mode)
         self._seed_defaults()
         self._collect_locals()
         self._run()
-        self.live = live_statements(fn)
+        if outputs is None:
+            self.live = live_statements(fn)
+        else:  # what the sinks differentiate, not what the function returns
+            self.returns = [node for node in outputs if id(node) in self.stmt_of]
+            self.live = live_statements(fn, [(self.stmt_of[id(node)], names_in(node)) for node in self.returns])
 
     # --- public queries --------------------------------------------------------------------
     def val(self, node: ast.AST) -> Val:
@@ -135,29 +157,22 @@ class Flow:
                 self.env[param.arg] = _constant_val(self.module, default)
 
     def _collect_locals(self) -> None:
-        for node in ast.walk(self.fn):
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    self.local_imports[alias.asname or alias.name.split(".")[0]] = (
-                        alias.name if alias.asname else alias.name.split(".")[0])
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                for alias in node.names:
-                    self.local_imports[alias.asname or alias.name] = f"{node.module}.{alias.name}"
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node is not self.fn:
-                self.local_functions[node.name] = node
+        local = _locals_of(self.fn)
+        self.local_imports.update(local.imports)
+        for name, node in local.functions:
+            if node is not self.fn:
+                self.local_functions[name] = node
+        if self.sources:
+            self._bindings.update(local.bindings)
         for outer in self.enclosing:
-            for node in ast.walk(outer):
-                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node is not self.fn:
-                    self.local_functions.setdefault(node.name, node)
+            for name, node in _locals_of(outer).functions:
+                if node is not self.fn:
+                    self.local_functions.setdefault(name, node)
         if self.cls is not None:
             init = next((n for n in self.cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
             if init is not None:
-                for node in ast.walk(init):
-                    if isinstance(node, ast.Assign):
-                        for target in node.targets:
-                            if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
-                                    and target.value.id == "self"):
-                                self._self_attrs[target.attr] = node.value
+                self._init_params = {a.arg for a in init.args.args + init.args.kwonlyargs}
+                self._self_attrs.update(_locals_of(init).self_attrs)
 
     def _run(self) -> None:
         if isinstance(self.fn, ast.Lambda):
@@ -192,6 +207,7 @@ class Flow:
         elif isinstance(stmt, ast.Expr):
             v = self.ev(stmt.value)
             self._mutation(stmt.value, v)
+            self._assertion(stmt.value)
         elif isinstance(stmt, ast.If):
             self.ev(stmt.test)
             before = dict(self.env)
@@ -251,8 +267,8 @@ class Flow:
                     elt = elt.value
                 if parts is not None and len(parts) == len(target.elts):
                     self._bind(elt, self.val(parts[index]), parts[index])
-                else:
-                    self._bind(elt, v.taint_only().but(rank=None), None)
+                else:  # which element is which is not known; in training code, nor whether it is a tensor
+                    self._bind(elt, v.taint_only().but(rank=None, tensor=v.tensor and not self.sources), None)
         elif isinstance(target, ast.Subscript):
             self.ev(target.slice)
             base = target.value
@@ -261,9 +277,32 @@ class Flow:
                     pred=self.env.get(base.id, CLEAN).pred or v.pred)
         elif isinstance(target, ast.Starred):
             self._bind(target.value, v, None)
+        elif (self.sources and isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
+              and target.value.id == "self"):
+            self.env[f"self.{target.attr}"] = v  # graph code keeps its tensors on self: self.loss = ...
+
+    def _assertion(self, node: ast.expr) -> None:
+        """``tf.debugging.assert_greater(n, 0.0)``: past this line ``n`` is positive (the assert raises otherwise)."""
+        if not (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Name)):
+            return
+        op = self.ops.get(id(node))
+        name = op.name.rsplit(".", 1)[-1] if op is not None and op.namespace == "tf" else ""
+        if name not in _POSITIVE_ASSERTS:
+            return
+        bound = _POSITIVE_ASSERTS[name]
+        if bound is not None:
+            limit = const_number(node.args[1]) if len(node.args) > 1 else None
+            if limit is None or limit < bound:
+                return
+        target = node.args[0].id
+        self.env[target] = self.env.get(target, CLEAN).but(positive=True, nonneg=True)
 
     def _mutation(self, node: ast.expr, v: Val) -> None:
-        """``terms.append(x)`` makes ``terms`` carry x."""
+        """``terms.append(x)`` makes ``terms`` carry x; ``tape.watch(x)`` makes x a source."""
+        if (self.sources and isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "watch" and node.args and isinstance(node.args[0], ast.Name)):
+            self.env[node.args[0].id] = self.env.get(node.args[0].id, CLEAN).but(pred=True, data=True, tensor=True)
+            return
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 and isinstance(node.func.value, ast.Name) and node.func.attr in ("append", "extend", "insert", "add")):
             name = node.func.value.id
@@ -327,6 +366,8 @@ class Flow:
             return self._comprehension(node)
         if isinstance(node, ast.Starred):
             return self.ev(node.value)
+        if isinstance(node, ast.Lambda) and self.sources:
+            return self.ev(node.body)  # `minimize(lambda: loss, ...)`: the closure's value, computed here
         if isinstance(node, ast.NamedExpr):
             v = self.ev(node.value)
             self._bind(node.target, v, node.value)
@@ -360,11 +401,17 @@ class Flow:
         return CLEAN
 
     def _attribute(self, node: ast.Attribute) -> Val:
+        if node.attr in _FINFO_POSITIVE and isinstance(node.value, ast.Call) and \
+                (dotted(node.value.func) or "").endswith("finfo"):
+            return Val(positive=True, nonneg=True, bounded=True)  # np.finfo(dtype).eps: the machine epsilon
         op = self.module.op(node, self.local_imports)
         if op is not None:
             if op.name in ("pi", "e", "inf") or op.name.endswith("epsilon"):
                 return Val(positive=True, nonneg=True, bounded=op.name != "inf")
             return CLEAN
+        if self.sources and isinstance(node.value, ast.Name) and node.value.id == "self" \
+                and f"self.{node.attr}" in self.env:
+            return self.env[f"self.{node.attr}"]
         if isinstance(node.value, ast.Name) and node.value.id == "self" and self.cls is not None:
             value = self._self_attrs.get(node.attr)
             return _constant_val(self.module, value) if value is not None else CLEAN
@@ -449,6 +496,10 @@ class Flow:
             self.ev(func)
         args = [self.ev(a) for a in node.args]
         kwargs = {kw.arg or "**": self.ev(kw.value) for kw in node.keywords}
+        if self.sources and op is not None and is_source_op(op):
+            return SOURCE.but(rank=source_rank(op, node, args))
+        if self.sources and op is None and self._model_call(node):
+            return SOURCE
         if op is not None:
             return self._library(node, op, OpCall(node, args, kwargs))
         if isinstance(func, ast.Attribute):
@@ -457,7 +508,11 @@ class Flow:
                                and n.name == func.attr), None)
                 if method is not None:
                     return self._helper(node, method, args, kwargs, self.block_start, skip_self=True)
-            return self._method(func.attr, receiver or CLEAN, args)
+                stored = self._self_attrs.get(func.attr)  # self.loss_fn = my_loss in __init__
+                if self.sources and isinstance(stored, ast.Name) and stored.id in self.module.functions:
+                    helper, block = self.module.functions[stored.id]
+                    return self._helper(node, helper, args, kwargs, block.start)
+            return self._method(func.attr, receiver or CLEAN, self._unknown_args(args, kwargs))
         if isinstance(func, ast.Name):
             name = func.id
             helper, start = self.local_functions.get(name), self.block_start
@@ -466,15 +521,54 @@ class Flow:
                 start = block.start
             if helper is not None and name not in self.env:
                 return self._helper(node, helper, args, kwargs, start)
-            return self._builtin(node, name, args)
+            return self._builtin(node, name, self._unknown_args(args, kwargs))
         return combine(*args, *kwargs.values())
+
+    def _model_call(self, node: ast.Call) -> bool:
+        """A call of a model or layer (``model(x)``, ``self(x)``, ``self.encoder(h)``, ``Dense(4)(h)``)."""
+        func = node.func
+        if isinstance(func, ast.Name):
+            if func.id == "self":
+                return self.cls is not None
+            if func.id in self.local_functions or func.id in self.module.functions or not node.args:
+                return False
+            return is_model_name(self.module, func.id, self._bindings.get(func.id), self._parameters())
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self":
+            if self.cls is None:
+                return False
+            if func.attr == "add_weight":
+                return True
+            # A sub-model or layer the constructor stores (``self.encoder = encoder`` / ``= layers.Dense(4)``);
+            # attributes set elsewhere (a base class, build) are not known to be models.
+            value = self._self_attrs.get(func.attr)
+            if value is None or not node.args or not not_loss_like(func.attr):
+                return False
+            if isinstance(value, ast.Call):
+                return is_model_constructor(self.module, value, self.local_imports)
+            return isinstance(value, ast.Name) and value.id in self._init_params
+        if isinstance(func, ast.Call):
+            return is_model_constructor(self.module, func, self.local_imports)
+        return False
+
+    def _parameters(self) -> set[str]:
+        names = set()
+        for fn in (self.fn, *self.enclosing):
+            args = fn.args
+            names.update(a.arg for a in args.posonlyargs + args.args + args.kwonlyargs)
+        return names
+
+    def _unknown_args(self, args: list[Val], kwargs: dict[str, Val]) -> list[Val]:
+        """What a call of an unknown function depends on: in training code keywords carry values too
+        (``aggregate_losses(per_example_loss=td_loss)``)."""
+        return [*args, *kwargs.values()] if self.sources else args
 
     def _method(self, name: str, receiver: Val, args: list[Val]) -> Val:
         if name in _CUT_METHODS:
             return receiver.taint_only().but(pred=False, cut=receiver.pred or receiver.cut, tensor=False)
         if name in ("get_shape", "shape"):
             return CLEAN
-        return combine(receiver, *args)
+        out = combine(receiver, *args)
+        return out.but(tensor=False) if self.sources else out  # training code: not known to be a tensor
 
     def _hard(self, node: ast.AST, kind: str, v: Val) -> Val:
         """The output of a non-differentiable op: no gradient; remember where it came from."""
@@ -493,7 +587,7 @@ class Flow:
             return self._hard(node, "round", joined)
         if name == "abs" and args:
             return args[0].taint_only().but(nonneg=True, positive=args[0].positive)
-        return joined
+        return joined.but(tensor=False) if self.sources else joined  # training code: not known to be a tensor
 
     def _helper(self, node: ast.Call, fn: FunctionNode, args: list[Val], kwargs: dict[str, Val],
                 block_start: int, skip_self: bool = False) -> Val:
@@ -510,7 +604,7 @@ class Flow:
                 seeds[key] = v
         cls = self.cls if skip_self else None
         sub = Flow(self.module, fn, seeds, block_start, cls=cls, depth=self.depth + 1,
-                   enclosing=[self.fn, *self.enclosing])
+                   enclosing=[self.fn, *self.enclosing], sources=self.sources)
         self.helpers.append((node, sub))
         return sub.returned()
 
@@ -529,6 +623,42 @@ class Flow:
         if entry.hard and (entry.hard_when is None or entry.hard_when(call)):
             v = self._hard(node, entry.hard, v)
         return v
+
+
+@dataclass
+class _Locals:
+    """What a function defines, in walk order (computed once per function node)."""
+
+    imports: dict[str, str] = field(default_factory=dict)
+    functions: list[tuple[str, FunctionNode]] = field(default_factory=list)
+    bindings: dict[str, ast.Call] = field(default_factory=dict)  # name -> the call it was assigned from
+    self_attrs: dict[str, ast.expr] = field(default_factory=dict)  # self.x = value
+
+
+def _locals_of(fn: FunctionNode) -> _Locals:
+    return on_node(fn, "locals", lambda: _scan_locals(fn))
+
+
+def _scan_locals(fn: FunctionNode) -> _Locals:
+    out = _Locals()
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name) and isinstance(node.value, ast.Call):
+                    out.bindings[target.id] = node.value
+                elif (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
+                      and target.value.id == "self"):
+                    out.self_attrs[target.attr] = node.value
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                out.imports[alias.asname or alias.name.split(".")[0]] = (
+                    alias.name if alias.asname else alias.name.split(".")[0])
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                out.imports[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node is not fn:
+            out.functions.append((node.name, node))
+    return out
 
 
 def _constant_val(module: ModuleInfo, node: ast.expr, depth: int = 0) -> Val:

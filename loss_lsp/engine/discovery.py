@@ -16,6 +16,8 @@ from loss_lsp.engine.chunks import Block
 from loss_lsp.engine.findings import CallPath, Related, Span
 from loss_lsp.engine.memo import on_node
 from loss_lsp.engine.module import CompileSite, ModuleInfo, dotted
+from loss_lsp.engine.sinks import Sink, find_units
+from loss_lsp.engine.values import Val
 
 FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
 _LOSS_BASES = {"Loss", "LossFunctionWrapper"}
@@ -39,6 +41,22 @@ class LossDef:
     # compile(loss=f) with f needing more than (y_true, y_pred): the compile expression
     bare_compile_exprs: list[ast.expr] = field(default_factory=list)
     direct_calls: list[tuple[ast.Call, int]] = field(default_factory=list)  # (call, its block's start)
+    # A computation found from its sinks (kind "computation"): what differentiates it and how to seed it.
+    sinks: list[Sink] = field(default_factory=list)
+    seeds: dict[str, Val] = field(default_factory=dict)
+    enclosing: list[FunctionNode] = field(default_factory=list)
+    extra_texts: tuple[str, ...] = ()  # module-level code: the blocks it is made of
+    sink_notes: list[str] = field(default_factory=list)  # sinks in other files that reach this function
+
+    @property
+    def outputs(self) -> list[ast.expr] | None:
+        """What the sinks differentiate (None: the function's return values)."""
+        targets = [sink.target for sink in self.sinks if sink.target is not None]
+        return targets if self.sinks and len(targets) == len(self.sinks) else None
+
+    @property
+    def sink_description(self) -> str:
+        return "; ".join(dict.fromkeys([*(sink.description for sink in self.sinks), *self.sink_notes]))
 
     @property
     def params(self) -> list[str]:
@@ -58,8 +76,9 @@ def is_loss_signature(fn: FunctionNode) -> bool:
     return names[:2] == ["y_true", "y_pred"]
 
 
-def loss_base_classes(module: ModuleInfo) -> set[str]:
-    """Local class names that derive (directly or not) from a Keras Loss."""
+def loss_base_classes(module: ModuleInfo, imported: frozenset[str] = frozenset()) -> set[str]:
+    """Local class names that derive (directly or not) from a Keras Loss; ``imported`` holds the dotted
+    paths of workspace classes (in other modules) known to derive from one."""
     found: set[str] = set()
     changed = True
     while changed:
@@ -71,7 +90,7 @@ def loss_base_classes(module: ModuleInfo) -> set[str]:
                 path = module.resolve(base) or dotted(base) or ""
                 tail = path.rsplit(".", 1)[-1]
                 keras_base = tail in _LOSS_BASES and ("losses" in path or "keras" in path)
-                if keras_base or path in found:
+                if keras_base or path in found or path in imported:
                     found.add(name)
                     changed = True
                     break
@@ -104,10 +123,10 @@ def _find_returned_function(factory: ast.FunctionDef | ast.AsyncFunctionDef) -> 
 
 
 class _Builder:
-    def __init__(self, module: ModuleInfo) -> None:
+    def __init__(self, module: ModuleInfo, imported_bases: frozenset[str] = frozenset()) -> None:
         self.module = module
         self.losses: dict[int, LossDef] = {}
-        self.loss_classes = loss_base_classes(module)
+        self.loss_classes = loss_base_classes(module, imported_bases)
 
     def add(self, fn: FunctionNode, block: Block, name: str, kind: str, **extra: object) -> LossDef:
         loss = self.losses.get(id(fn))
@@ -124,8 +143,9 @@ class _Builder:
             if call is not None:
                 self.add(call, block, f"{cls_name}.call", "loss_class", cls=cls, call_path="loss_class",
                          construct=f"{cls_name}()")
+        numpy_only = _numpy_only(self.module)
         for fn_name, (fn, block) in self.module.functions.items():
-            if is_loss_signature(fn):
+            if is_loss_signature(fn) and not numpy_only:
                 self.add(fn, block, fn_name, "function", construct=fn_name)
             for node in _nested_losses(fn):
                 label = getattr(node, "name", f"<lambda>@{block.start + node.lineno}")
@@ -192,6 +212,24 @@ class _Builder:
             loss.construct = construct
         return loss
 
+    # --- LossFunctionWrapper(fn): Keras aligns the ranks before calling fn, as compile does --------
+    def scan_wrapped_functions(self) -> None:
+        wrapped = [(call, start) for call, start in self.module.wrapped_losses]
+        for cls_name in self.loss_classes:  # class MyLoss(LossFunctionWrapper): super().__init__(fn, ...)
+            cls, block = self.module.classes[cls_name]
+            init = _method(cls, "__init__")
+            if init is not None and _method(cls, "call") is None:
+                wrapped += [(node, block.start) for node in ast.walk(init) if isinstance(node, ast.Call)
+                            and isinstance(node.func, ast.Attribute) and node.func.attr == "__init__"
+                            and isinstance(node.func.value, ast.Call) and dotted(node.func.value.func) == "super"]
+        for call, _start in wrapped:
+            fn = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "fn"), None)
+            if isinstance(fn, ast.Name) and fn.id in self.module.functions:
+                node, block = self.module.functions[fn.id]
+                loss = self.add(node, block, fn.id, "function", construct=fn.id)
+                if loss.call_path in ("unknown", "direct"):
+                    loss.call_path = "compile"
+
     # --- direct calls (custom training loops) ---------------------------------------------------
     def scan_direct_calls(self) -> None:
         by_name: dict[str, LossDef] = {}
@@ -206,6 +244,16 @@ class _Builder:
                 loss.direct_calls.append((node, block_start))
                 if loss.call_path == "unknown":
                     loss.call_path = "direct"
+
+
+_TENSOR_LIBRARIES = ("tensorflow", "keras", "tf_keras", "torch", "jax")
+
+
+def _numpy_only(module: ModuleInfo) -> bool:
+    """Evaluation code: a module of NumPy and scikit-learn that imports no tensor library. Its
+    ``(y_true, y_pred)`` functions are metrics on arrays (nothing differentiates them) unless compiled."""
+    roots = {p.split(".", 1)[0] for p in module.imports.values()}
+    return "numpy" in roots and "sklearn" in roots and not roots & set(_TENSOR_LIBRARIES)
 
 
 def _nested_losses(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[FunctionNode]:
@@ -230,11 +278,18 @@ def _required_count(fn: FunctionNode) -> int:
     return len(positional) - len(args.defaults)
 
 
-def discover(module: ModuleInfo) -> list[LossDef]:
-    builder = _Builder(module)
+def discover(module: ModuleInfo, imported_bases: frozenset[str] = frozenset()) -> list[LossDef]:
+    """The losses of a module; ``imported_bases``: Loss subclasses of other workspace modules it imports."""
+    builder = _Builder(module, imported_bases)
     builder.scan_definitions()
     builder.scan_compile_sites()
+    builder.scan_wrapped_functions()
     builder.scan_direct_calls()
+    for unit in find_units(module):
+        if id(unit.fn) not in builder.losses:
+            builder.losses[id(unit.fn)] = LossDef(
+                name=unit.name, kind="computation", fn=unit.fn, block=unit.block, cls=unit.cls, call_path="direct",
+                sinks=unit.sinks, seeds=unit.seeds, enclosing=unit.enclosing, extra_texts=unit.extra_texts)
     for key, loss in list(builder.losses.items()):
         if loss.kind == "function" and loss.name in module.metric_names and not loss.compile_sites:
             del builder.losses[key]  # a metric: it reports a value, nothing differentiates it

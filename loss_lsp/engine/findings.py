@@ -68,6 +68,7 @@ class Finding:
     path: str = ""
     related: tuple[Related, ...] = ()
     url: str = ""
+    sink: str = ""  # what differentiates the computation: "differentiated by `tape.gradient` at line 14"
     # Set by the gradient check (see loss_lsp.gradcheck).
     verdict: Verdict | None = None
     evidence: str = ""
@@ -100,7 +101,7 @@ class LossInfo:
     """A loss the engine discovered: where it is defined and how Keras will call it."""
 
     name: str  # qualified: "focal.<locals>.loss", "DiceLoss.call", "<lambda>@12"
-    kind: Literal["function", "closure", "lambda", "loss_class"]
+    kind: Literal["function", "closure", "lambda", "loss_class", "computation"]
     span: Span  # the def / class / lambda header
     call_path: CallPath
     compile_sites: tuple[Related, ...] = ()
@@ -111,6 +112,12 @@ class LossInfo:
     y_true_shape: tuple[int, ...] | None = None
     y_pred_shape: tuple[int, ...] | None = None
     y_true_dtype: str | None = None  # "int32"/"float32" when the fit data say so
+    # What the program feeds the loss (engine/shapes): the labels' values and the model's last activation.
+    y_true_domain: str | None = None  # "binary", "integer:K", "one_hot:K", "continuous"; None unknown
+    y_pred_range: str | None = None  # "sigmoid", "softmax", "relu", "tanh", "linear"; None unknown
+    source: str = ""  # "y_true (batch,) from `y = x.sum(axis=1)`, line 12; y_pred (batch, 1) from the model"
+    # A computation found from its sink (kind "computation"): what differentiates it, for the hover.
+    sink: str = ""
 
 
 @dataclass

@@ -15,9 +15,18 @@ FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
 
 
 def names_in(node: ast.AST | None) -> set[str]:
+    """Names a node reads; ``self.x`` counts as the name "self.x" (graph code keeps its tensors on self)."""
     if node is None:
         return set()
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+    out: set[str] = set()
+    attribute_bases: set[int] = set()
+    for n in ast.walk(node):  # breadth first: an attribute is seen before its base name
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "self":
+            out.add(f"self.{n.attr}")
+            attribute_bases.add(id(n.value))
+        elif isinstance(n, ast.Name) and id(n) not in attribute_bases:
+            out.add(n.id)
+    return out
 
 
 _MUTATORS = {"append", "extend", "insert", "add", "update", "setdefault", "assign", "assign_add", "assign_sub"}
@@ -56,10 +65,14 @@ def _defines(stmt: ast.stmt) -> set[str]:
         targets = [stmt.value.func.value]  # terms.append(x) defines terms; tf.print(x) defines nothing
     out: set[str] = set()
     for target in targets:
-        while isinstance(target, (ast.Subscript, ast.Attribute, ast.Starred)):
+        while isinstance(target, (ast.Subscript, ast.Attribute, ast.Starred)) and not _self_attribute(target):
             target = target.value
         out |= names_in(target)
     return out
+
+
+def _self_attribute(node: ast.AST) -> bool:
+    return isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self"
 
 
 def _uses(stmt: ast.stmt) -> set[str]:
@@ -84,13 +97,18 @@ def _uses(stmt: ast.stmt) -> set[str]:
     return set()
 
 
-def live_statements(fn: FunctionNode) -> set[int]:
-    """Ids of the statements of ``fn`` whose results reach a return (a lambda is its own statement)."""
+def live_statements(fn: FunctionNode, roots: list[tuple[ast.AST, set[str]]] | None = None) -> set[int]:
+    """Ids of the statements of ``fn`` whose results reach a return (a lambda is its own statement).
+
+    With ``roots`` (statement, names it differentiates), what reaches those names instead: the
+    statements that feed a ``tape.gradient`` target, not what the training step returns.
+    """
     if isinstance(fn, ast.Lambda):
         return {id(fn)}
     pairs = list(_statements(fn.body))
-    live: set[int] = set()
-    live_names: set[str] = set()
+    live: set[int] = {id(stmt) for stmt, _names in roots or ()}
+    live_names: set[str] = set().union(*(names for _stmt, names in roots or ()))
+    returns_live = roots is None
     changed = True
     while changed:
         changed = False
@@ -101,7 +119,7 @@ def live_statements(fn: FunctionNode) -> set[int]:
                     live_names |= _uses(parent)
                     changed = True
                 continue
-            if isinstance(stmt, ast.Return) or (_defines(stmt) & live_names):
+            if (returns_live and isinstance(stmt, ast.Return)) or (_defines(stmt) & live_names):
                 live.add(id(stmt))
                 live_names |= _uses(stmt)
                 changed = True

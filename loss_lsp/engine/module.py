@@ -64,9 +64,12 @@ class BlockSummary:
     layer_calls: list[ast.Call] = field(default_factory=list)
     fit_calls: list[ast.Call] = field(default_factory=list)
     name_calls: list[ast.Call] = field(default_factory=list)  # f(...) by plain name: helpers, direct loss calls
+    wrapper_calls: list[ast.Call] = field(default_factory=list)  # LossFunctionWrapper(fn) / MeanMetricWrapper(fn)
+    read_names: set[str] = field(default_factory=set)  # every name the block reads
     uses_keras_ops: bool = False
 
 
+_WRAPPERS = {"LossFunctionWrapper", "MeanMetricWrapper"}
 _LAYER_NAMES = {"Dense", "Input", "InputLayer", "Conv1D", "Conv2D", "Activation", "Softmax"}
 
 
@@ -110,6 +113,8 @@ def _scan(summary: BlockSummary, tree: ast.AST) -> None:
                 summary.uses_keras_ops = True
         elif isinstance(node, ast.Call):
             _scan_call(summary, node, enclosing)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            summary.read_names.add(node.id)
         stack.extend((child, enclosing) for child in reversed(list(ast.iter_child_nodes(node))))
 
 
@@ -124,6 +129,8 @@ def _scan_call(summary: BlockSummary, node: ast.Call, enclosing: str) -> None:
         summary.layer_calls.append(node)
     if isinstance(func, ast.Name):
         summary.name_calls.append(node)
+    if name in _WRAPPERS:
+        summary.wrapper_calls.append(node)
 
 
 def summarize(tree: ast.Module) -> BlockSummary:
@@ -148,9 +155,9 @@ def summary_of(tree: ast.Module) -> BlockSummary:
 
 
 def called_names(tree: ast.Module) -> frozenset[str]:
-    """Names called as ``name(...)`` anywhere in a block."""
-    return on_node(tree, "called_names",
-                   lambda: frozenset(call.func.id for call in summary_of(tree).name_calls))  # type: ignore[attr-defined]
+    """Names a block calls (``name(...)``) or otherwise reads (``self.loss_fn = name``, ``minimize(name)``):
+    the functions its analysis may depend on."""
+    return on_node(tree, "called_names", lambda: frozenset(summary_of(tree).read_names))
 
 
 @dataclass
@@ -169,6 +176,7 @@ class ModuleInfo:
     fits: list[FitCall] = field(default_factory=list)
     name_calls: list[tuple[ast.Call, int]] = field(default_factory=list)  # (call, block start)
     metric_names: set[str] = field(default_factory=set)  # functions given to compile(metrics=...)
+    wrapped_losses: list[tuple[ast.Call, int]] = field(default_factory=list)  # LossFunctionWrapper(fn, ...)
     uses_keras_ops: bool = False
     _timeline: tuple[list[int], list[LayerCall], list[int], list[FitCall]] | None = None
     _blocks_by_start: dict[int, Block] | None = None
@@ -253,6 +261,14 @@ def build_module(path: str, lines: list[str], blocks: list[Block]) -> ModuleInfo
             order += 1
         info.fits.extend(FitCall(call, block.start) for call in summary.fit_calls)
         info.name_calls.extend((call, block.start) for call in summary.name_calls)
+        for call in summary.wrapper_calls:
+            func = call.func
+            if (func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")) == "MeanMetricWrapper":
+                wrapped = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "fn"), None)
+                if isinstance(wrapped, ast.Name):
+                    info.metric_names.add(wrapped.id)  # a metric: reported, never differentiated
+            else:
+                info.wrapped_losses.append((call, block.start))
     return info
 
 

@@ -37,8 +37,11 @@ def classify(path: str) -> Op | None:
             return _classify_keras(path[len(root):])
     if path.startswith("tensorflow."):
         rest = path[len("tensorflow."):]
-        if rest.startswith("compat.v1.keras."):
-            return _classify_keras(rest[len("compat.v1.keras."):])
+        for compat in ("compat.v1.", "compat.v2."):  # tf.compat.v1.log is tf.log: TF1 names resolve like TF2
+            if rest.startswith(compat):
+                rest = rest[len(compat):]
+        if rest.startswith("keras."):
+            return _classify_keras(rest[len("keras."):])
         for sub in _TF_SUBMODULES:
             if rest.startswith(sub):
                 return Op("tf", rest[len(sub):])

@@ -23,7 +23,7 @@ from loss_lsp.engine.context import FileContext, LossContext, ModuleContext, Rul
 from loss_lsp.engine.dataflow import Flow
 from loss_lsp.engine.discovery import LossDef, discover, header_span
 from loss_lsp.engine.limits import MAX_CHARS
-from loss_lsp.engine.memo import PinnedCache
+from loss_lsp.engine.memo import PinnedCache, on_node
 from loss_lsp.engine.findings import Analysis, Finding, InputError, LossInfo, Related, Span
 from loss_lsp.engine.module import ModuleInfo, build_module, called_names
 from loss_lsp.engine import shapes as shape_context
@@ -61,7 +61,7 @@ def run(source: str, path: str, settings: Settings | None, workspace: Workspace 
                 path, f"syntax error: {block.error} (line {line + 1}); the rest of the file was still checked",
                 Span(line, 0, line, len(lines[line]) if line < len(lines) else 0)))
     module = build_module(path, lines, blocks)
-    losses = discover(module)
+    losses = discover(module, workspace.imported_loss_bases(path, module) if workspace is not None else frozenset())
     if workspace is not None:
         workspace.attach_external_sites(path, module, losses)
     file = FileContext(module, settings, path)
@@ -87,7 +87,8 @@ def run(source: str, path: str, settings: Settings | None, workspace: Workspace 
         analysis.errors.extend(errors)
         analysis.losses.append(info)
     _CACHE.pin(path, file.cache_keys)
-    found, errors = _module_findings(ModuleContext(file, losses), rules)
+    functions = [loss for loss in losses if loss.kind != "computation"]  # the module rules judge loss functions
+    found, errors = _module_findings(ModuleContext(file, functions), rules)
     findings.extend(found)
     analysis.errors.extend(errors)
     unique: dict[tuple[str, Span], Finding] = {}
@@ -125,18 +126,14 @@ _CACHE: PinnedCache[tuple, list[tuple[str, int, Finding]]] = PinnedCache(spare_s
 
 
 def _seeds(loss: LossDef, shapes: shape_context.Shapes) -> dict[str, Val]:
+    if loss.kind == "computation":
+        return loss.seeds
     params = loss.params
     if len(params) < 2:
         return {}
-    true_rank = len(shapes.y_true) if shapes.y_true is not None else None
-    pred_rank = len(shapes.y_pred) if shapes.y_pred is not None else None
-    if loss.call_path == "compile" and true_rank is not None and pred_rank is not None:
-        # Keras's wrapper aligns ranks before calling a plain function: (B,) labels are expanded
-        # to (B, 1); otherwise a trailing 1 of the longer one is squeezed.
-        if true_rank == 1 and pred_rank == 2:
-            true_rank = 2
-        elif abs(true_rank - pred_rank) == 1:
-            true_rank = pred_rank = min(true_rank, pred_rank)
+    y_true, y_pred = shape_context.as_received(shapes.y_true, shapes.y_pred, loss.call_path)
+    true_rank = len(y_true) if y_true is not None else None
+    pred_rank = len(y_pred) if y_pred is not None else None
     # Loss.__call__ (and so compile) converts y_true to the loss dtype; only direct calls see int labels.
     integer = shape_context.is_int_dtype(shapes.y_true_dtype) and loss.call_path in ("direct", "unknown")
     return {
@@ -148,9 +145,9 @@ def _seeds(loss: LossDef, shapes: shape_context.Shapes) -> dict[str, Val]:
 def _loss_findings(file: FileContext, loss: LossDef, shapes: shape_context.Shapes, module_fp: str,
                    rules: Mapping[str, RuleChecks]) -> tuple[list[Finding], list[InputError]]:
     module = file.module
-    helper_texts = _helper_block_texts(module, loss.block)
+    helper_texts = _helper_block_texts(module, loss)
     key = (file.path, module_fp, tuple(rules), loss.block.text, loss.name, helper_texts, loss.call_path, shapes,
-           tuple(loss.external_sites), loss.construct, len(loss.bare_compile_exprs),
+           tuple(loss.external_sites), tuple(sorted(loss.seeds.items())), loss.construct, len(loss.bare_compile_exprs),
            tuple(site.call.lineno for site in loss.compile_sites))
     file.cache_keys.append(key)
     cached = _CACHE.get(key)
@@ -158,11 +155,13 @@ def _loss_findings(file: FileContext, loss: LossDef, shapes: shape_context.Shape
         starts = file.block_starts()
         return [_reanchor(finding, text, start, starts) for text, start, finding in cached], []
     errors: list[InputError] = []
-    if sum(1 for _ in ast.walk(loss.fn)) > MAX_LINE_NODES:
+    if on_node(loss.fn, "size", lambda: sum(1 for _ in ast.walk(loss.fn))) > MAX_LINE_NODES:
         return [], [InputError(file.path, f"analysis skipped: {loss.name} is too complex")]
-    enclosing = [loss.factory] if loss.factory is not None else []
+    enclosing = loss.enclosing or ([loss.factory] if loss.factory is not None else [])
+    computation = loss.kind == "computation"
     try:
-        flow = Flow(module, loss.fn, _seeds(loss, shapes), loss.block.start, cls=loss.cls, enclosing=enclosing)
+        flow = Flow(module, loss.fn, _seeds(loss, shapes), loss.block.start, cls=loss.cls, enclosing=enclosing,
+                    outputs=loss.outputs, sources=computation)
     except RecursionError:
         return [], [InputError(file.path, f"analysis skipped: {loss.name} is nested too deeply")]
     ctx = LossContext(file, loss, flow, shapes)
@@ -170,11 +169,15 @@ def _loss_findings(file: FileContext, loss: LossDef, shapes: shape_context.Shape
     for rule in rules.values():
         if rule.check is None or not file.settings.enabled(rule.code):
             continue
+        if computation and not rule.checks_computations:
+            continue
         try:
             found.extend(rule.check(ctx))
         except Exception as exc:  # one broken rule must not hide the others
             log.exception("rule %s failed on %s", rule.code, loss.name)
             errors.append(InputError(file.path, f"internal error in {rule.code} on {loss.name}: {exc!r}"))
+    if computation:
+        found = [replace(f, sink=loss.sink_description) for f in found]
     if not errors:
         _CACHE.put(key, [(*_anchor(module.blocks, finding), finding) for finding in found])
     return found, errors
@@ -214,13 +217,15 @@ def _import_line(module: ModuleInfo) -> int:
     return last
 
 
-def _helper_block_texts(module: ModuleInfo, block: Block) -> tuple[str, ...]:
+def _helper_block_texts(module: ModuleInfo, loss: LossDef) -> tuple[str, ...]:
     texts = []
-    seen = {block.text}
-    frontier = [block]
+    seen = {loss.block.text}
+    frontier = [loss.block] if loss.block.tree is not None else [
+        b for b in module.blocks if b.text in set(loss.extra_texts)]  # module-level code: its own blocks
     while frontier:
         current = frontier.pop()
-        for name in sorted(called_names(current.tree) if current.tree is not None else ()):
+        names = called_names(current.tree) & module.functions.keys() if current.tree is not None else set()
+        for name in sorted(names):
             if name in module.functions:
                 other = module.functions[name][1]
                 if other.text not in seen:
@@ -261,23 +266,13 @@ def _module_findings(ctx: ModuleContext, rules: Mapping[str, RuleChecks]) -> tup
 
 
 # --- what the engine reports about each loss ---------------------------------------------------
-def _compile_line(loss: LossDef) -> int | None:
-    if loss.compile_sites:
-        site = loss.compile_sites[0]
-        return site.block_start + site.call.lineno - 1
-    if loss.direct_calls:
-        call, block_start = loss.direct_calls[0]
-        return block_start + call.lineno - 1
-    return None
-
-
 def _shapes_for(module: ModuleInfo, loss: LossDef, settings: Settings) -> shape_context.Shapes:
+    if loss.kind == "computation":
+        return shape_context.Shapes()  # no y_true/y_pred pair: the shape rules see ranks only where the code states them
     first = loss.block.start + loss.fn.lineno - 1
     last = loss.block.start + (loss.fn.end_lineno or loss.fn.lineno) - 1
     hint_lines = [line for line in module.lines[max(first - 3, 0):last + 1] if "loss-lsp" in line]
-    direct = loss.direct_calls[0] if loss.direct_calls and not loss.compile_sites else None
-    shapes = shape_context.resolve(module, _compile_line(loss), hint_lines, dict(settings.default_shapes),
-                                   direct[0] if direct else None)
+    shapes = shape_context.for_loss(module, loss, hint_lines, dict(settings.default_shapes))
     if loss.external_shapes is not None and not shapes.known:
         y_true, y_pred, dtype = loss.external_shapes
         shapes = replace(shapes, y_true=shapes.y_true or y_true, y_pred=shapes.y_pred or y_pred,
@@ -297,4 +292,6 @@ def _loss_info(module: ModuleInfo, loss: LossDef, shapes: shape_context.Shapes) 
         name=loss.name, kind=loss.kind, span=header_span(loss, lines),  # type: ignore[arg-type]
         call_path=loss.call_path, compile_sites=(*sites, *loss.external_sites), construct=loss.construct,
         y_true_shape=shapes.y_true, y_pred_shape=shapes.y_pred, y_true_dtype=shapes.y_true_dtype,
+        y_true_domain=shapes.y_true_domain, y_pred_range=shapes.y_pred_range, source=shapes.source,
+        sink=loss.sink_description,
     )

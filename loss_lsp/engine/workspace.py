@@ -21,9 +21,12 @@ from loss_lsp.engine.discovery import LossDef, _method, _returned_function, loss
 from loss_lsp.engine.findings import CallPath, Related, Span
 from loss_lsp.engine.module import ModuleInfo, build_module, dotted
 from loss_lsp.engine.shapes import from_context
+from loss_lsp.engine.sinks import find_units
+from loss_lsp.engine.values import Val
 
 _LIBRARIES = {"tensorflow", "keras", "numpy", "tf_keras", "torch", "jax", "sklearn", "scipy", "pandas",
               "functools", "os", "sys", "math", "typing", "collections"}
+_SINK_WORDS = ("gradient(", "jacobian(", "minimize(", "gradients(", "add_loss(", "compute_loss(", "get_updates(")
 _JEDI_LOCK = threading.Lock()  # jedi is not thread-safe
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", "build", "dist", ".tox", ".mypy_cache"}
 log = logging.getLogger(__name__)
@@ -36,6 +39,10 @@ class ExternalUse:
     construct: str  # the compile expression, spelled in the defining module's namespace
     call_path: CallPath
     shapes: tuple[tuple[int, ...] | None, tuple[int, ...] | None, str | None]
+    # A helper called on the path to a sink in the importing file (training code): what each argument
+    # carries (position or keyword -> value), and what differentiates it there.
+    arguments: tuple[tuple[int | str, Val], ...] = ()
+    sink: str = ""
 
 
 class Workspace:
@@ -43,6 +50,7 @@ class Workspace:
         self.root = Path(root).resolve()
         self._overrides: dict[Path, str] = {}
         self._uses_in: dict[Path, list[tuple[Path, ExternalUse]]] = {}  # importing file -> uses
+        self._loss_classes: dict[Path, tuple[str, frozenset[str]]] = {}  # file -> (its text, its Loss classes)
         self._lock = threading.RLock()
 
     # --- keeping the index current --------------------------------------------------------
@@ -82,11 +90,11 @@ class Workspace:
         key = Path(path).resolve()
         source = self._source(key)
         uses: list[tuple[Path, ExternalUse]] = []
-        if source is not None and "compile" in source:
+        if source is not None and ("compile" in source or any(sink in source for sink in _SINK_WORDS)):
             try:
                 lines = split_lines(source)
                 module = build_module(str(key), lines, split_blocks(lines))
-                uses = list(self._external_uses(key, module, source))
+                uses = list(self._external_uses(key, module, source)) + list(self._helper_uses(key, module, source))
             except Exception:  # an engine bug on one file: the others are still indexed
                 log.exception("internal error indexing %s", key)
                 uses = []
@@ -114,6 +122,40 @@ class Workspace:
         with self._lock:
             return [use for entries in self._uses_in.values() for target, use in entries if target == key]
 
+    def imported_loss_bases(self, path: str | Path, module: ModuleInfo, depth: int = 0) -> frozenset[str]:
+        """Dotted paths of the classes ``module`` imports (``from pkg.base import BaseLoss``) from other
+        workspace files that derive from a Keras Loss, through their own imports too."""
+        if str(path).startswith("<") or depth > 3:
+            return frozenset()
+        importer = Path(path).resolve()
+        bases = {(dotted(base) or "").split(".", 1)[0] for cls, _block in module.classes.values() for base in cls.bases}
+        found = set()
+        for local, dotted_path in module.imports.items():
+            if local not in bases:  # only names this module derives classes from
+                continue
+            module_name, _, symbol = dotted_path.rpartition(".")
+            if not module_name or module_name.split(".")[0].lstrip(".") in _LIBRARIES or not symbol[:1].isupper():
+                continue
+            target = self._module_file(importer, module_name)
+            if target is not None and target != importer and symbol in self._loss_classes_of(target, depth):
+                found.add(dotted_path)
+        return frozenset(found)
+
+    def _loss_classes_of(self, path: Path, depth: int) -> frozenset[str]:
+        source = self._source(path) or ""
+        with self._lock:
+            cached = self._loss_classes.get(path)
+        if cached is not None and cached[0] == source:
+            return cached[1]
+        names: frozenset[str] = frozenset()
+        if "class " in source:
+            lines = split_lines(source)
+            other = build_module(str(path), lines, split_blocks(lines))
+            names = frozenset(loss_base_classes(other, self.imported_loss_bases(path, other, depth + 1)))
+        with self._lock:
+            self._loss_classes[path] = (source, names)
+        return names
+
     def definitions_used_by(self, path: str | Path) -> set[Path]:
         with self._lock:
             return {target for target, _ in self._uses_in.get(Path(path).resolve(), [])}
@@ -133,6 +175,9 @@ class Workspace:
             if loss.cls is not None:
                 by_name.setdefault(loss.cls.name, loss)
         for use in uses:
+            if use.sink:
+                self._adopt_helper(module, use, by_name, losses)
+                continue
             loss = by_name.get(use.name) or self._adopt(module, use.name, losses)
             if loss is None:
                 continue
@@ -144,6 +189,28 @@ class Workspace:
             if use.construct and not loss.compile_sites:
                 loss.construct = use.construct
             by_name[use.name] = loss
+
+    @staticmethod
+    def _adopt_helper(module: ModuleInfo, use: ExternalUse, by_name: dict[str, LossDef],
+                      losses: list[LossDef]) -> None:
+        """A function of this module called on the path to a sink in another file: analysed as a
+        computation, its parameters seeded with what that call passes (whatever their names)."""
+        if use.name not in module.functions or use.name in by_name and by_name[use.name].kind != "computation":
+            return
+        fn, block = module.functions[use.name]
+        loss = by_name.get(use.name)
+        if loss is None:
+            loss = LossDef(use.name, "computation", fn, block, call_path="direct")
+            losses.append(loss)
+            by_name[use.name] = loss
+        params = [a.arg for a in fn.args.posonlyargs + fn.args.args]
+        for key, value in use.arguments:
+            name = params[key] if isinstance(key, int) and key < len(params) else key
+            if isinstance(name, str) and (name in params or name in {a.arg for a in fn.args.kwonlyargs}):
+                loss.seeds[name] = loss.seeds[name].join(value) if name in loss.seeds else value
+        loss.external_sites.append(use.site)
+        if use.sink not in loss.sink_notes:
+            loss.sink_notes.append(use.sink)
 
     @staticmethod
     def _adopt(module: ModuleInfo, name: str, losses: list[LossDef]) -> LossDef | None:
@@ -198,6 +265,37 @@ class Workspace:
             call_path: CallPath = "compile"
             yield target, ExternalUse(symbol, Related(str(path), span, f"compiled here as {ast.unparse(expr)}"),
                                       construct, call_path, (shapes.y_true, shapes.y_pred, shapes.y_true_dtype))
+
+    def _helper_uses(self, path: Path, module: ModuleInfo, source: str) -> Iterable[tuple[Path, ExternalUse]]:
+        """Functions imported from workspace modules and called on the path to a sink of this file."""
+        from loss_lsp.engine.dataflow import Flow  # the dataflow is only needed for files with sinks
+
+        for unit in find_units(module):
+            targets = [s.target for s in unit.sinks if s.target is not None]
+            try:
+                flow = Flow(module, unit.fn, unit.seeds, unit.block.start, cls=unit.cls, enclosing=unit.enclosing,
+                            outputs=targets if len(targets) == len(unit.sinks) else None, sources=True)
+            except RecursionError:
+                continue
+            sink = "; ".join(dict.fromkeys(f"{s.description} of {path.name}" for s in unit.sinks))
+            for part in flow.all_flows():
+                for call in part.nodes(ast.Call):
+                    func = call.func  # type: ignore[attr-defined]
+                    if not isinstance(func, ast.Name) or func.id not in module.imports:
+                        continue
+                    module_name, _, symbol = module.imports[func.id].rpartition(".")
+                    if not module_name or module_name.split(".")[0].lstrip(".") in _LIBRARIES:
+                        continue
+                    line = part.block_start + call.lineno - 1  # type: ignore[attr-defined]
+                    target = self._module_file(path, module_name)
+                    if target is None or not _defines(self._source(target) or "", symbol):
+                        continue
+                    arguments = tuple([(i, part.val(a)) for i, a in enumerate(call.args)]  # type: ignore[attr-defined]
+                                      + [(k.arg, part.val(k.value)) for k in call.keywords if k.arg])  # type: ignore[attr-defined]
+                    text = module.lines[line] if line < len(module.lines) else ""
+                    span = Span(line, len(text) - len(text.lstrip()), line, len(text))
+                    yield target, ExternalUse(symbol, Related(str(path), span, f"called here, {sink}"), "", "direct",
+                                              (None, None, None), arguments, sink)
 
     def _resolve(self, importer: Path, module_name: str, symbol: str, source: str, line: int,
                  col: int) -> Path | None:

@@ -241,6 +241,11 @@ class GradientChecker:
 
     def _check_loss(self, source: str, path: str, lines: list[str], root: Path, loss: LossInfo,
                     findings: list[Finding], cancelled: Callable[[], bool] | None) -> tuple[LossReport, list[Finding]]:
+        if loss.kind == "computation":  # found from its sink (issue 10): not lifted into a (y_true, y_pred) function
+            reason = (f"not a loss function the check can call: {loss.name} is training code "
+                      f"({loss.sink}) that needs the model")
+            return LossReport(loss.name, "not_run", reason), [
+                verdicts.apply(f, verdicts.Verdict("not_run", reason, "")) for f in findings]
         started = time.perf_counter()
         shapes, stated = concrete_shapes(loss, self._settings)
         run = verdicts.LossRun(loss, path, shapes, stated)

@@ -16,8 +16,8 @@ def check(ctx: LossContext) -> Iterator[Finding]:
             if not isinstance(node, (ast.If, ast.While, ast.IfExp, ast.BoolOp, ast.Call)):
                 continue
             probe = node.test if isinstance(node, (ast.If, ast.While)) else node
-            if not flow.evaluated(probe):
-                continue
+            if not flow.evaluated(probe) or (ctx.loss.kind == "computation" and not flow.is_live(probe)):
+                continue  # in a training step only what feeds the differentiated value counts
             test: ast.AST | None = None
             what = ""
             if isinstance(node, (ast.If, ast.While, ast.IfExp)):

@@ -8,11 +8,17 @@ from collections.abc import Iterator
 from loss_lsp.engine.context import LossContext
 from loss_lsp.engine.dataflow import Flow
 from loss_lsp.engine.findings import Finding, Fix
+from loss_lsp.engine.shapes import as_received
+from loss_lsp.engine.shapes.operands import outcome, received_operand_shapes
+from loss_lsp.engine.shapes.values import shape_text
 from loss_lsp.rules.common import arg, short
+from loss_lsp.rules.ll306_shape_mismatch_crash import crashes
 from loss_lsp.rules.rule import Rule
 
 
 def check(ctx: LossContext) -> Iterator[Finding]:
+    if crashes(ctx):
+        return  # the first batch raises (LL306): no later broadcast is ever reached
     for flow in ctx.flow.all_flows():
         for node, true_side, pred_side in flow.rank_mismatches():
             t, p = flow.val(true_side), flow.val(pred_side)
@@ -25,19 +31,38 @@ def check(ctx: LossContext) -> Iterator[Finding]:
             else:
                 path = {"loss_class": "a Loss subclass's call", "direct": "a direct call"}.get(
                     ctx.loss.call_path, "this call")
-                message = (f"`{ctx.text(true_side, flow)}` has rank {t.rank} and `{ctx.text(pred_side, flow)}` rank "
-                           f"{p.rank}: with (B,) labels and (B, 1) predictions ({path} gets them unaligned) this "
-                           "broadcasts to (B, B), averages every pair, and trains towards the mean, silently")
+                known = _program_shapes(ctx, flow, true_side, pred_side)
+                if known is not None:
+                    stated = (f"`{ctx.text(true_side, flow)}` is {shape_text(known[0])} and "
+                              f"`{ctx.text(pred_side, flow)}` {shape_text(known[1])} here ({path} gets them as "
+                              "the program makes them): this broadcasts")
+                else:
+                    stated = (f"`{ctx.text(true_side, flow)}` has rank {t.rank} and `{ctx.text(pred_side, flow)}` "
+                              f"rank {p.rank}: with (B,) labels and (B, 1) predictions ({path} gets them unaligned) "
+                              "this broadcasts")
+                message = f"{stated} to (B, B), averages every pair, and trains towards the mean, silently"
                 fix = _add_squeeze(ctx, flow, true_side, pred_side, t.rank, p.rank)  # type: ignore[arg-type]
             yield ctx.finding(RULE, node, message, fix, flow)
+
+
+def _program_shapes(ctx: LossContext, flow: Flow, true_side: ast.AST, pred_side: ast.AST) -> tuple | None:
+    """The operands' shapes when the program states them and they broadcast (not a hint's fixed batch)."""
+    if not ctx.shapes.known:
+        return None
+    y_true, y_pred = as_received(ctx.shapes.y_true, ctx.shapes.y_pred, ctx.loss.call_path)
+    found = received_operand_shapes(flow, ctx.loss.params, y_true, y_pred, true_side, pred_side)
+    if found is None or outcome(*found) != "broadcast" or -1 not in (found[0][:1] + found[1][:1]):
+        return None
+    return found
 
 
 def _squeeze_call(flow: Flow, node: ast.AST) -> ast.Call | None:
     """The squeeze that produced this operand (directly or through one assignment)."""
     if isinstance(node, ast.Name):
+        name = node.id  # (node is replaced below: compare with the name, not the node)
         for stmt in ast.walk(flow.fn):
             if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
-                    and stmt.targets[0].id == node.id):
+                    and stmt.targets[0].id == name):
                 node = stmt.value
     if isinstance(node, ast.Call):
         op = flow.op(node)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterator
 
 from loss_lsp.engine.context import LossContext
@@ -14,12 +15,25 @@ def check(ctx: LossContext) -> Iterator[Finding]:
     for flow in ctx.flow.all_flows():
         for node, int_side in flow.dtype_mismatches():
             text = ctx.text(int_side, flow)
+            if ctx.loss.kind == "computation":  # training code: no y_pred parameter; cast to the other operand
+                other = _other_operand(node, int_side)
+                if not isinstance(other, (ast.Name, ast.Attribute)):
+                    yield ctx.finding(RULE, node, _message(text), None, flow)
+                    continue
+                pred = ctx.text(other, flow)
             fix = ctx.replace(f"Cast `{text}` to the predictions' dtype", int_side,
                               f"{ctx.file.tf()}.cast({text}, {pred}.dtype)", "safe", flow, ctx.file.tf_fix_edits())
-            yield ctx.finding(
-                RULE, node,
-                f"`{text}` holds integer labels and is combined with float predictions: TensorFlow raises "
-                "InvalidArgumentError (no implicit casts) when this loss is called directly", fix, flow)
+            yield ctx.finding(RULE, node, _message(text), fix, flow)
+
+
+def _message(text: str) -> str:
+    return (f"`{text}` holds integer labels and is combined with float predictions: TensorFlow raises "
+            "InvalidArgumentError (no implicit casts) when this loss is called directly")
+
+
+def _other_operand(node: ast.AST, side: ast.AST) -> ast.AST | None:
+    operands = [node.left, node.right] if isinstance(node, ast.BinOp) else list(getattr(node, "args", []))[:2]
+    return next((o for o in operands if o is not side), None)
 
 
 RULE = Rule(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -59,7 +60,9 @@ def explain(finding: Finding, lines: Sequence[str], not_reproduced: str = "hint"
     title = f"**{finding.code} {name}** · {severity_in_effect(finding, not_reproduced)}"
     if finding.verdict:
         title += f" · gradient check: **{VERDICT_LABELS.get(finding.verdict, finding.verdict)}**"
-    parts = [title, "", finding.message + (f" (in `{finding.loss}`)" if finding.loss else "")]
+    where = f" (in `{finding.loss}`, {finding.sink})" if finding.sink else (
+        f" (in `{finding.loss}`)" if finding.loss else "")
+    parts = [title, "", finding.message + where]
     if finding.fix is not None and finding.fix.edits:
         safety = "safe" if finding.fix.applicability == "safe" else "unsafe: review the change"
         parts += ["", f"**Fix:** {finding.fix.message} ({safety})", "```diff",
@@ -79,14 +82,56 @@ def explain(finding: Finding, lines: Sequence[str], not_reproduced: str = "hint"
     return "\n".join(parts)
 
 
+def shapes_note(result: DocResult, line: int, column: int) -> str:
+    """``y_true (batch,) float32 (continuous), from `y = x.sum(axis=1)`, line 12`` when the cursor is on a
+    loss's y_true / y_pred parameter (by name, inside that loss) and the engine knows its shape."""
+    lines = result.lines.lines or []
+    text = lines[line] if 0 <= line < len(lines) else ""
+    match = next((m for m in re.finditer(r"\w+", text) if m.start() <= column <= m.end()), None)
+    losses = result.analysis.losses if result.analysis is not None else []
+    owner = max((info for info in losses if info.span.start_line <= line), key=lambda i: i.span.start_line,
+                default=None)
+    if match is None or owner is None or owner.kind == "lambda":
+        return ""
+    first = owner.span.start_line
+    if owner.kind == "loss_class":  # the class line: the parameters are on `def call(...)` below it
+        first = max((n for n in range(first, line + 1) if lines[n].lstrip().startswith("def ")), default=first)
+        if not lines[first].lstrip().startswith("def call("):
+            return ""
+    header = lines[first]
+    indent = len(header) - len(header.lstrip())
+    if line != first and text.strip() and len(text) - len(text.lstrip()) <= indent:
+        return ""  # past the end of that loss
+    params = re.findall(r"\w+", header[header.find("(") + 1:header.find(")")] if "(" in header else "")
+    params = [p for p in params if p != "self"][:2]
+    if match.group() not in params:
+        return ""
+    role = ("y_true", "y_pred")[params.index(match.group())]
+    shape = owner.y_true_shape if role == "y_true" else owner.y_pred_shape
+    if shape is None:
+        return ""
+    extra = owner.y_true_dtype if role == "y_true" else owner.y_pred_range and f"{owner.y_pred_range} output"
+    domain = f" ({owner.y_true_domain})" if role == "y_true" and owner.y_true_domain else ""
+    origin = next((part.split(" from ", 1)[1] for part in owner.source.split("; ")
+                   if part.startswith(role + " ") and " from " in part), "")
+    dims = "(" + ", ".join("batch" if i == 0 else "?" if d is None else str(d) for i, d in enumerate(shape)) + (
+        ",)" if len(shape) == 1 else ")")
+    return f"`{role}` {dims}{' ' + extra if extra else ''}{domain}" + (f", from {origin}" if origin else "")
+
+
 def hover(result: DocResult, position: types.Position, markdown: bool = True) -> types.Hover | None:
     line, column = result.lines.to_engine(position)
     hits = [f for f in result.findings if f.span.contains(line, column)]
-    if not hits:
+    note = shapes_note(result, line, column)
+    if not hits and not note:
         return None
     lines = result.lines.lines or []
     not_reproduced = result.settings.not_reproduced_severity
-    text = "\n\n---\n\n".join(explain(f, lines, not_reproduced) for f in hits)
+    parts = [explain(f, lines, not_reproduced) for f in hits] + ([f"**Shape:** {note}"] if note else [])
+    text = "\n\n---\n\n".join(parts)
+    if not hits:
+        return types.Hover(contents=types.MarkupContent(
+            kind=types.MarkupKind.Markdown if markdown else types.MarkupKind.PlainText, value=text))
     span = hits[0].span
     return types.Hover(
         contents=types.MarkupContent(kind=types.MarkupKind.Markdown if markdown else types.MarkupKind.PlainText,

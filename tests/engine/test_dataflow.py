@@ -157,3 +157,50 @@ def test_cached_results_are_computed_once_per_flow() -> None:
 
     assert flow.cached("size", compute) == flow.cached("size", compute)
     assert len(calls) == 1
+
+
+def sources_flow(source: str, name: str) -> Flow:
+    """The flow of a training function in sources mode: parameters are data, models carry the gradient."""
+    lines = split_lines(textwrap.dedent(source))
+    module = build_module("t.py", lines, split_blocks(lines))
+    fn, block = module.functions[name]
+    seeds = {a.arg: Val(data=True, true=True) for a in fn.args.args}
+    return Flow(module, fn, seeds, block.start, sources=True)
+
+
+def test_sources_are_models_layers_variables_and_watched_tensors() -> None:
+    flow = sources_flow("""
+        import tensorflow as tf
+        from keras import layers
+        from pipeline import featurize
+        def step(model, x, y):
+            a = model(x)
+            b = layers.Dense(4)(x)
+            c = tf.Variable(tf.zeros([4]))
+            d = featurize(x)
+            e = tf.constant(1.0)
+            with tf.GradientTape() as tape:
+                tape.watch(e)
+                f = e * 2.0
+            g = tf.stop_gradient(a)
+            return y
+        """, "step")
+    carries = {name: assigned(flow, name).pred for name in "abcdefg"}
+    assert carries == {"a": True, "b": True, "c": True, "d": False, "e": False, "f": True, "g": False}
+
+
+def test_tensors_kept_on_self_flow_between_statements() -> None:
+    lines = split_lines(textwrap.dedent("""
+        import tensorflow as tf
+        class Net:
+            def build(self, x):
+                self.w = tf.Variable(tf.zeros([4, 2]))
+                self.p = tf.nn.softmax(tf.matmul(x, self.w))
+                self.loss = -tf.reduce_sum(tf.math.log(self.p))
+        """))
+    module = build_module("t.py", lines, split_blocks(lines))
+    cls, block = module.classes["Net"]
+    fn = cls.body[0]
+    flow = Flow(module, fn, {"x": Val(data=True, true=True)}, block.start, cls=cls, sources=True)
+    log_call = call_named(flow, "log")
+    assert flow.val(log_call.args[0]).pred and flow.val(log_call.args[0]).prob == "softmax"

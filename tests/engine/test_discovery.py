@@ -38,7 +38,8 @@ def test_shapes_and_dtypes_from_the_training_context(tmp_path: Path) -> None:
         "model.compile(optimizer='adam', loss=loss)\n"
         "model.fit(np.random.rand(100, 5), labels)\n")
     [info] = analyze(path.read_text(), str(path)).losses
-    assert info.y_true_shape == (-1,) and info.y_pred_shape == (-1, 3) and info.y_true_dtype == "int32"
+    assert info.y_true_shape == (-1,) and info.y_pred_shape == (-1, 3) and info.y_true_dtype == "int64"  # NumPy's
+    assert info.y_true_domain == "integer:3" and info.y_pred_range == "softmax"
     assert info.compile_sites[0].span.start_line == 9
 
 
