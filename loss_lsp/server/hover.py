@@ -60,9 +60,9 @@ def explain(finding: Finding, lines: Sequence[str], not_reproduced: str = "hint"
     title = f"**{finding.code} {name}** · {severity_in_effect(finding, not_reproduced)}"
     if finding.verdict:
         title += f" · gradient check: **{VERDICT_LABELS.get(finding.verdict, finding.verdict)}**"
-    where = f" (in `{finding.loss}`, {finding.sink})" if finding.sink else (
-        f" (in `{finding.loss}`)" if finding.loss else "")
-    parts = [title, "", finding.message + where]
+    parts = [title, "", finding.message + (f" (in `{finding.loss}`)" if finding.loss and not finding.sink else "")]
+    if finding.sink:  # a training step rather than a loss: say what differentiates it
+        parts += ["", f"In `{finding.loss}`, {finding.sink}."]
     if finding.fix is not None and finding.fix.edits:
         safety = "safe" if finding.fix.applicability == "safe" else "unsafe: review the change"
         parts += ["", f"**Fix:** {finding.fix.message} ({safety})", "```diff",
