@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -91,7 +92,9 @@ class _ParseCache(PinnedCache[str, tuple[ast.Module | None, str, int]]):
         if hit is not None:
             return hit
         try:
-            result: tuple[ast.Module | None, str, int] = (ast.parse(text), "", 0)
+            with warnings.catch_warnings():  # the user's invalid escapes are theirs to see, not ours to print
+                warnings.simplefilter("ignore")
+                result: tuple[ast.Module | None, str, int] = (ast.parse(text), "", 0)
         except SyntaxError as exc:
             result = (None, exc.msg or "invalid syntax", max((exc.lineno or 1) - 1, 0))
         except (ValueError, RecursionError, MemoryError) as exc:
