@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from loss_lsp.engine.catalogue import CATALOGUE
+from loss_lsp.engine.chunks import parse_quietly
 from loss_lsp.engine.namespaces import NUMPY_TO_TF
 
 _LIBRARIES = {"tensorflow", "keras", "tf_keras", "numpy"}
@@ -122,7 +123,7 @@ def _imports(path: str, _mtime: int) -> dict[str, str]:
     try:
         if file.stat().st_size > _MAX_SOURCE_BYTES:
             return {}
-        tree = ast.parse(file.read_text(encoding="utf-8", errors="replace"))
+        tree = parse_quietly(file.read_text(encoding="utf-8", errors="replace"))
     except (OSError, SyntaxError, ValueError, RecursionError):
         return {}
     out: dict[str, str] = {}
