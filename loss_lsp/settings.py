@@ -25,6 +25,7 @@ class Settings:
     select: tuple[str, ...] = ()  # rule codes or prefixes ("LL2"); empty = all
     ignore: tuple[str, ...] = ()
     severity: Mapping[str, str] = field(default_factory=dict)  # code -> severity
+    not_reproduced_severity: str = "hint"  # a finding the gradient check did not reproduce
     epsilon: str = ""  # expression used by fixes; empty = keras.config.epsilon()/K.epsilon()/file's EPS
     default_shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # y_true/y_pred
     check_gradients_on_save: bool = False
@@ -67,6 +68,7 @@ _ALIASES = {
     "worker-idle-timeout": "worker_idle_timeout",
     "check-gradients-on-save": "check_gradients_on_save",
     "default-shapes": "default_shapes",
+    "notReproducedSeverity": "not_reproduced_severity",
 }
 _IGNORED_KEYS = {"trace", "trace.server", "enable"}  # client-side settings
 
@@ -119,6 +121,12 @@ def _severity(value: Any) -> dict[str, str]:
     return out
 
 
+def _one_severity(value: Any) -> str:
+    if value not in SEVERITIES:
+        raise ValueError(f"expected one of {', '.join(SEVERITIES)}")
+    return value
+
+
 def _positive(kind: type) -> Any:
     def convert(value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
@@ -146,6 +154,7 @@ _CONVERTERS = {
     "select": _codes,
     "ignore": _codes,
     "severity": _severity,
+    "not_reproduced_severity": _one_severity,
     "epsilon": _str,
     "default_shapes": _shapes,
     "check_gradients_on_save": _bool,

@@ -19,6 +19,7 @@ keras.backend); NumPy, built-in Keras losses and the rest of the Keras API are h
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -57,12 +58,16 @@ class OpEntry:
     pairwise: bool = False
     arithmetic: type[ast.operator] | None = None  # computed like this Python operator (2+ arguments)
     hazard: str = ""  # "log" / "sqrt" / "divide": not finite where the operand is 0
+    elements: Callable[[OpCall], list[Val]] | None = None  # a tuple result, element by element (top_k)
 
 
 # --- small facts about argument nodes ------------------------------------------------------------
 def const_number(node: ast.AST) -> float | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-        return float(node.value)
+        try:
+            return float(node.value)
+        except OverflowError:  # a 400-digit integer literal: no usable number
+            return None
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         inner = const_number(node.operand)
         return -inner if inner is not None else None
@@ -152,9 +157,30 @@ def _where(c: OpCall) -> Val:
                    true=a.true or b.true or cond.true, tensor=True, thresholds=selected)
 
 
+def _gather(c: OpCall) -> Val:
+    """``gather(params, indices)`` / ``boolean_mask(x, mask)``: the values and the gradient are the params';
+    the indices or mask only choose (their thresholds say nothing about the gradient)."""
+    return c.first.taint_only().but(rank=None)
+
+
+def _cond(c: OpCall) -> Val:
+    """``tf.cond(pred, true_fn, false_fn)``: one branch's value; the predicate only selects."""
+    branches = c.args[1:] + [v for k, v in c.kwargs.items() if k in ("true_fn", "false_fn")]
+    if not branches:
+        return _unknown(c)
+    out = branches[0]
+    for branch in branches[1:]:
+        out = out.join(branch)
+    predicate = c.args[0] if c.args else c.kwargs.get("pred", CLEAN)
+    # as for where: the predicate matters for the gradient only when no branch carries one
+    thresholds = out.thresholds if out.pred else out.thresholds | predicate.thresholds
+    return out.taint_only().but(tensor=True, thresholds=thresholds, data=out.data or predicate.data)
+
+
 def _exp(c: OpCall) -> Val:
     first = c.first
-    return first.taint_only().but(positive=True, nonneg=True, bounded=first.nonpos or first.bounded)
+    high = 1.0 if first.nonpos else math.exp(first.high) if first.high is not None and first.high < 88.0 else None
+    return first.taint_only().but(positive=True, nonneg=True, bounded=first.nonpos or first.bounded, high=high)
 
 
 def _facts(**facts: object) -> Transfer:
@@ -181,28 +207,38 @@ def _clip(c: OpCall) -> Val:
     low = args[1] if len(args) > 1 else c.kwargs.get("clip_value_min", c.kwargs.get("x_min", CLEAN))
     high = node.args[2] if len(node.args) > 2 else _keyword(node, "clip_value_max", "x_max", "max_value")
     below_one = high is not None and _below_one(high)
-    return c.first.taint_only().but(positive=low.positive, nonneg=low.nonneg, bounded=True, below_one=below_one)
+    top = const_number(high) if high is not None else None
+    return c.first.taint_only().but(positive=low.positive, nonneg=low.nonneg, bounded=True, below_one=below_one,
+                                    high=top)
 
 
 def _maximum(c: OpCall) -> Val:
     if len(c.args) < 2:
         return _unknown(c)
     a, b = c.args[:2]
-    return c.joined.taint_only().but(positive=a.positive or b.positive, nonneg=a.nonneg or b.nonneg)
+    high = max(a.high, b.high) if a.high is not None and b.high is not None else None
+    return c.joined.taint_only().but(positive=a.positive or b.positive, nonneg=a.nonneg or b.nonneg, high=high)
 
 
 def _minimum(c: OpCall) -> Val:
     if len(c.args) < 2:
         return _unknown(c)
     a, b = c.args[:2]
+    highs = [v.high for v in (a, b) if v.high is not None]
     return c.joined.taint_only().but(positive=a.positive and b.positive, nonneg=a.nonneg and b.nonneg,
-                                     bounded=a.bounded or b.bounded)
+                                     bounded=a.bounded or b.bounded, high=min(highs) if highs else None)
 
 
 def _reduction(c: OpCall) -> Val:
     first = c.first
+    keeps_range = short_call(c) in ("reduce_mean", "mean", "reduce_max", "max", "reduce_min", "min", "amax", "amin")
     return first.taint_only().but(positive=first.positive, nonneg=first.nonneg, bounded=first.bounded,
-                                  rank=_reduced_rank(c.node, first.rank))
+                                  rank=_reduced_rank(c.node, first.rank), high=first.high if keeps_range else None)
+
+
+def short_call(c: OpCall) -> str:
+    func = c.node.func
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
 
 
 def _divide(c: OpCall) -> Val:
@@ -220,6 +256,12 @@ def _squeeze(c: OpCall) -> Val:
 
 def _expand_dims(c: OpCall) -> Val:
     return c.first.but(rank=c.first.rank + 1 if c.first.rank is not None else None)
+
+
+def _top_k_elements(c: OpCall) -> list[Val]:
+    """``values, indices = top_k(x)``: the values carry x's gradient, the indices none."""
+    first = c.first
+    return [first.taint_only(), first.taint_only().but(pred=False, integer=True)]
 
 
 def _one_hot(c: OpCall) -> Val:
@@ -280,16 +322,19 @@ def _build() -> dict[str, OpEntry]:
     add(ns.NON_VALUE, lambda c: Val(tensor=True, rank=c.first.rank))
     add(("constant", "convert_to_tensor", "identity"), lambda c: c.first.but(tensor=True))
     add(ns.DETACHING, _detached)
+    add(("top_k",), lambda c: c.first.taint_only(), elements=_top_k_elements)  # before NO_GRADIENT: values flow
     add(("cast",), _cast, hard="cast", hard_when=_casts_to_int)
     for name in ns.NO_GRADIENT:
         add((name,), _no_gradient(name), hard="compare" if name in ns.COMPARISONS else name)
     add(ns.ZERO_GRADIENT, lambda c: c.joined, hard="sign")
-    add(("where",), _where)
+    add(("where", "where_v2", "switch", "select", "select_v2"), _where)
+    add(("cond",), _cond)
+    add(("gather", "gather_nd", "boolean_mask", "take", "take_along_axis", "batch_gather"), _gather)
     add(("exp",), _exp)
     add(("softplus",), _facts(positive=True, nonneg=True))
     for name in ("sigmoid", "softmax"):
-        add((name,), _facts(nonneg=True, bounded=True, prob=name))
-    add(("tanh", "softsign", "hard_sigmoid", "cos", "sin", "erf"), _facts(bounded=True))
+        add((name,), _facts(nonneg=True, bounded=True, prob=name, high=1.0))
+    add(("tanh", "softsign", "hard_sigmoid", "cos", "sin", "erf"), _facts(bounded=True, high=1.0))
     for name in (*ns.LOG, "log1p"):
         add((name,), _log(name), hazard="log" if name != "log1p" else "")
     for name in ns.SQRT:
@@ -318,7 +363,7 @@ def _build() -> dict[str, OpEntry]:
     add(("placeholder_with_default",), lambda c: Val(data=True, true=True, tensor=True))
     for name, entry in list(table.items()):
         table[name] = OpEntry(entry.transfer, entry.hard, entry.hard_when, name in _PAIRWISE,
-                              _ARITHMETIC.get(name), entry.hazard)
+                              _ARITHMETIC.get(name), entry.hazard, entry.elements)
     for name in _PAIRWISE | set(_ARITHMETIC):
         table.setdefault(name, OpEntry(_unknown, pairwise=name in _PAIRWISE, arithmetic=_ARITHMETIC.get(name)))
     return table

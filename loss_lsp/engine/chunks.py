@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -80,6 +81,13 @@ def _starts_block(line: str) -> bool:
     return word not in _CONTINUATION_KEYWORDS
 
 
+def parse_quietly(text: str) -> ast.Module:
+    """``ast.parse`` without Python's warnings about the code (invalid escapes are the user's to see)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(text)
+
+
 class _ParseCache(PinnedCache[str, tuple[ast.Module | None, str, int]]):
     """Block text -> parse result; the blocks of each file's latest version stay, older ones go."""
 
@@ -91,7 +99,7 @@ class _ParseCache(PinnedCache[str, tuple[ast.Module | None, str, int]]):
         if hit is not None:
             return hit
         try:
-            result: tuple[ast.Module | None, str, int] = (ast.parse(text), "", 0)
+            result: tuple[ast.Module | None, str, int] = (parse_quietly(text), "", 0)
         except SyntaxError as exc:
             result = (None, exc.msg or "invalid syntax", max((exc.lineno or 1) - 1, 0))
         except (ValueError, RecursionError, MemoryError) as exc:

@@ -11,6 +11,7 @@ result through the query methods of ``Flow`` (``val``, ``op``, ``is_live``, ``no
 from __future__ import annotations
 
 import ast
+import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -72,8 +73,12 @@ class Flow:
         self._stmt: ast.AST = fn
         self._constants: dict[str, Val] = {}
         self._self_attrs: dict[str, ast.expr] = {}
+        self._elements: dict[int, list[Val]] = {}  # call node id -> the tuple a helper returns, element-wise
+        self._fields: dict[int, dict[object, Val]] = {}  # call/literal node id -> a dict's (or tuple's) items by key
+        self._containers: dict[str, dict[object, Val]] = {}  # name -> the items it holds, by constant key
         self._init_params: set[str] = set()
         self._bindings: dict[str, ast.Call] = {}  # local name -> the call it was assigned from (sources mode)
+        self._self_defaults: dict[str, ast.expr] = {}  # self.x = x: x's default in __init__
         self._seed_defaults()
         self._collect_locals()
         self._run()
@@ -145,6 +150,37 @@ class Flow:
             out = v if out is None else out.join(v)
         return out or CLEAN
 
+    def returned_fields(self) -> dict[object, Val] | None:
+        """Items by constant key when every return is a dict literal with the same constant keys."""
+        fields = [self._fields.get(id(r)) for r in self.returns if isinstance(r, ast.Dict)]
+        if not fields or len(fields) != len(self.returns) or any(f is None for f in fields):
+            return None
+        keys = set(fields[0])  # type: ignore[arg-type]
+        if any(set(f) != keys for f in fields):  # type: ignore[arg-type]
+            return None
+        return {k: _join_all([f[k] for f in fields]) for k in keys}  # type: ignore[index]
+
+    def _item(self, node: ast.Subscript) -> Val | None:
+        """``out["loss"]`` / ``parts[0]`` of a container whose items are known by constant key."""
+        if not (isinstance(node.value, ast.Name) and isinstance(node.slice, ast.Constant)):
+            return None
+        fields = self._containers.get(node.value.id)
+        if fields is None or node.slice.value not in fields:
+            return None
+        return fields[node.slice.value]
+
+    def returned_elements(self) -> list[Val] | None:
+        """Element-wise values when every return is a tuple of the same length (``return a, b, mask``)."""
+        if not self.returns or not all(isinstance(r, ast.Tuple) for r in self.returns):
+            return None
+        lengths = {len(r.elts) for r in self.returns}  # type: ignore[attr-defined]
+        if len(lengths) != 1 or any(isinstance(e, ast.Starred) for r in self.returns for e in r.elts):  # type: ignore[attr-defined]
+            return None
+        out = [self.val(e) for e in self.returns[0].elts]  # type: ignore[attr-defined]
+        for r in self.returns[1:]:
+            out = [a.join(self.val(e)) for a, e in zip(out, r.elts)]  # type: ignore[attr-defined]
+        return out
+
     # --- setup -------------------------------------------------------------------------------
     def _seed_defaults(self) -> None:
         """Parameters nobody passed take their default values (``smooth=1.0`` guards a division)."""
@@ -173,6 +209,10 @@ class Flow:
             if init is not None:
                 self._init_params = {a.arg for a in init.args.args + init.args.kwonlyargs}
                 self._self_attrs.update(_locals_of(init).self_attrs)
+                for attr, value in _locals_of(init).self_attrs.items():
+                    default = param_default(init, value.id) if isinstance(value, ast.Name) else None
+                    if default is not None:  # self.epsilon = epsilon: the value is the parameter's default
+                        self._self_defaults[attr] = default
 
     def _run(self) -> None:
         if isinstance(self.fn, ast.Lambda):
@@ -221,7 +261,7 @@ class Flow:
             before = dict(self.env)
             for _ in range(2):
                 self._stmt = stmt
-                self._bind(stmt.target, it.taint_only().but(rank=None), None)
+                self._bind_loop_target(stmt.target, stmt.iter, it.taint_only().but(rank=None))
                 self._block(stmt.body)
             self._block(stmt.orelse)
             self.env = self._join_env(before, self.env)
@@ -254,19 +294,29 @@ class Flow:
     def _join_env(self, a: dict[str, Val], b: dict[str, Val]) -> dict[str, Val]:
         out = dict(a)
         for name, v in b.items():
+            if out.get(name) != v:
+                self._containers.pop(name, None)  # bound differently on two paths: its items are not known
             out[name] = out[name].join(v) if name in out else v
         return out
 
     def _bind(self, target: ast.AST, v: Val, value: ast.AST | None) -> None:
         if isinstance(target, ast.Name):
             self.env[target.id] = v
+            fields = self._fields.get(id(value)) if value is not None else None
+            if fields is not None:
+                self._containers[target.id] = fields  # out = helper(): out["loss"] is that item, not all of them
+            else:
+                self._containers.pop(target.id, None)
         elif isinstance(target, (ast.Tuple, ast.List)):
             parts = value.elts if isinstance(value, (ast.Tuple, ast.List)) else None
+            elements = self._elements.get(id(value)) if value is not None else None
             for index, elt in enumerate(target.elts):
                 if isinstance(elt, ast.Starred):
                     elt = elt.value
                 if parts is not None and len(parts) == len(target.elts):
                     self._bind(elt, self.val(parts[index]), parts[index])
+                elif elements is not None and len(elements) == len(target.elts):
+                    self._bind(elt, elements[index], None)  # a helper's tuple, element by element
                 else:  # which element is which is not known; in training code, nor whether it is a tensor
                     self._bind(elt, v.taint_only().but(rank=None, tensor=v.tensor and not self.sources), None)
         elif isinstance(target, ast.Subscript):
@@ -297,6 +347,21 @@ class Flow:
         target = node.args[0].id
         self.env[target] = self.env.get(target, CLEAN).but(positive=True, nonneg=True)
 
+    def _bind_loop_target(self, target: ast.AST, iterable: ast.AST, v: Val) -> None:
+        """``for k, v in d.items()`` / ``for i, x in enumerate(xs)``: keys and indices are not tensors."""
+        if isinstance(iterable, ast.Call) and isinstance(target, ast.Tuple) and len(target.elts) == 2:
+            func = iterable.func
+            keyed = isinstance(func, ast.Attribute) and func.attr == "items"
+            counted = isinstance(func, ast.Name) and func.id == "enumerate" and func.id not in self.env
+            if keyed or counted:
+                self._bind(target.elts[0], CLEAN, None)
+                self._bind(target.elts[1], v, None)
+                return
+        if isinstance(iterable, ast.Call) and isinstance(iterable.func, ast.Attribute) and iterable.func.attr == "keys":
+            self._bind(target, CLEAN, None)
+            return
+        self._bind(target, v, None)
+
     def _mutation(self, node: ast.expr, v: Val) -> None:
         """``terms.append(x)`` makes ``terms`` carry x; ``tape.watch(x)`` makes x a source."""
         if (self.sources and isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
@@ -324,13 +389,14 @@ class Flow:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
                 x = node.value
-                return Val(positive=x > 0, nonneg=x >= 0, bounded=True, zero=x == 0)
+                return Val(positive=x > 0, nonneg=x >= 0, bounded=True, zero=x == 0, high=_finite(x))
             return CLEAN
         if isinstance(node, ast.BinOp):
             left, right = self.ev(node.left), self.ev(node.right)
             if not isinstance(node.op, (ast.MatMult, ast.Mod, ast.LShift, ast.RShift)):
                 self._check_pair(node, node.left, node.right, left, right)
-            return self._binop(node.op, left, right, node.left, node.right)
+            v = self._binop(node.op, left, right, node.left, node.right)
+            return self._hard(node, "floordiv", v) if isinstance(node.op, ast.FloorDiv) else v  # no gradient
         if isinstance(node, ast.UnaryOp):
             inner = self.ev(node.operand)
             if isinstance(node.op, ast.Not):
@@ -354,6 +420,9 @@ class Flow:
         if isinstance(node, ast.Subscript):
             base = self.ev(node.value)
             self.ev(node.slice)
+            item = self._item(node)
+            if item is not None:
+                return item
             return base.but(rank=None, prob="", zero=False)
         if isinstance(node, ast.IfExp):
             self.ev(node.test)
@@ -361,13 +430,21 @@ class Flow:
         if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
             return combine(*(self.ev(e) for e in node.elts))
         if isinstance(node, ast.Dict):
-            return combine(*(self.ev(v) for v in node.values if v is not None))
+            values = [self.ev(v) for v in node.values if v is not None]
+            if all(isinstance(k, ast.Constant) for k in node.keys):
+                self._fields[id(node)] = {k.value: self.val(v) for k, v in zip(node.keys, node.values)}  # type: ignore[union-attr]
+            return combine(*values)
         if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
             return self._comprehension(node)
         if isinstance(node, ast.Starred):
             return self.ev(node.value)
-        if isinstance(node, ast.Lambda) and self.sources:
-            return self.ev(node.body)  # `minimize(lambda: loss, ...)`: the closure's value, computed here
+        if isinstance(node, ast.Lambda):  # tf.cond(p, lambda: a, lambda: b): the body's value, params unknown
+            saved = dict(self.env)
+            for param in node.args.posonlyargs + node.args.args + node.args.kwonlyargs:
+                self.env[param.arg] = CLEAN
+            out = self.ev(node.body)
+            self.env = saved
+            return out
         if isinstance(node, ast.NamedExpr):
             v = self.ev(node.value)
             self._bind(node.target, v, node.value)
@@ -393,6 +470,13 @@ class Flow:
             return self.env[name]
         if name in self._constants:
             return self._constants[name]
+        for outer in self.enclosing:  # a factory's parameter: its default, unless the factory rebinds it
+            if _binds(outer, name):
+                default = param_default(outer, name)
+                if default is None or assigns(outer, name):
+                    return CLEAN
+                self._constants[name] = _constant_val(self.module, default)
+                return self._constants[name]
         if name in self.module.assignments:
             value, _ = self.module.assignments[name]
             self._constants[name] = CLEAN  # guard against self-reference
@@ -413,7 +497,7 @@ class Flow:
                 and f"self.{node.attr}" in self.env:
             return self.env[f"self.{node.attr}"]
         if isinstance(node.value, ast.Name) and node.value.id == "self" and self.cls is not None:
-            value = self._self_attrs.get(node.attr)
+            value = self._self_defaults.get(node.attr, self._self_attrs.get(node.attr))
             return _constant_val(self.module, value) if value is not None else CLEAN
         base = self.ev(node.value)
         if node.attr in _SHAPE_ATTRS:
@@ -455,11 +539,13 @@ class Flow:
             positive = ((left.positive and right.nonneg) or (left.nonneg and right.positive)
                         or (right.positive and not right.data) or (left.positive and not left.data))
             return base.but(positive=positive, nonneg=left.nonneg and right.nonneg, bounded=bounded,
-                            zero=left.zero and right.zero)
+                            zero=left.zero and right.zero, high=_sum_high(left, right))
         if isinstance(op, ast.Sub):
             one = const_number(lnode) == 1.0
+            if self._max_of(rnode, lnode):  # x - max(x): the softmax stabilisation, every element <= 0
+                return base.but(nonpos=True, high=0.0)
             return base.but(bounded=bounded, prob=f"1-{right.prob}" if one and right.prob else "",
-                            positive=one and right.below_one)
+                            positive=one and right.below_one, high=left.high if right.nonneg else None)
         if isinstance(op, ast.Mult):
             if left.zero or right.zero:  # x * 0.0: a constant, whatever x carried
                 return Val(zero=True, nonneg=True, bounded=True, tensor=base.tensor, rank=base.rank)
@@ -467,7 +553,7 @@ class Flow:
             return base.but(
                 positive=left.positive and right.positive,
                 nonneg=(left.nonneg and right.nonneg) or square,
-                bounded=bounded, zero=left.zero or right.zero,
+                bounded=bounded, zero=left.zero or right.zero, high=_product_high(left, right),
             )
         if isinstance(op, (ast.Div, ast.FloorDiv)):
             return base.but(positive=left.positive and right.positive, nonneg=left.nonneg and right.nonneg,
@@ -482,6 +568,18 @@ class Flow:
                 return base.but(positive=left.positive, source_op="" if left.positive else "divide")
             return base.but(positive=left.positive, nonneg=left.nonneg)
         return base
+
+    def _max_of(self, node: ast.AST, of: ast.AST) -> bool:
+        """``max(x, axis)`` (or its stop_gradient) of the expression ``of``."""
+        while isinstance(node, ast.Call) and node.args:
+            op = self.ops.get(id(node))
+            name = op.name.rsplit(".", 1)[-1] if op is not None else ""
+            if name in ("reduce_max", "max", "amax"):
+                return ast.dump(node.args[0]) == ast.dump(of)
+            if name not in ("stop_gradient",):
+                return False
+            node = node.args[0]
+        return False
 
     # --- calls -------------------------------------------------------------------------------
     def _call(self, node: ast.Call) -> Val:
@@ -606,6 +704,13 @@ class Flow:
         sub = Flow(self.module, fn, seeds, block_start, cls=cls, depth=self.depth + 1,
                    enclosing=[self.fn, *self.enclosing], sources=self.sources)
         self.helpers.append((node, sub))
+        elements = sub.returned_elements()
+        if elements is not None:
+            self._elements[id(node)] = elements
+            self._fields[id(node)] = dict(enumerate(elements))
+        fields = sub.returned_fields()
+        if fields is not None:
+            self._fields[id(node)] = fields
         return sub.returned()
 
 
@@ -620,9 +725,73 @@ class Flow:
         if entry.arithmetic is not None and len(args) >= 2:
             return self._binop(entry.arithmetic(), args[0], args[1], node.args[0], node.args[1])
         v = entry.transfer(call)
+        if entry.elements is not None:
+            self._elements[id(node)] = entry.elements(call)
         if entry.hard and (entry.hard_when is None or entry.hard_when(call)):
             v = self._hard(node, entry.hard, v)
         return v
+
+
+def param_default(fn: FunctionNode, name: str) -> ast.expr | None:
+    """The default value of parameter ``name`` of ``fn`` (None: no such parameter or no default)."""
+    args = fn.args
+    positional = args.posonlyargs + args.args
+    pairs = list(zip(positional[len(positional) - len(args.defaults):], args.defaults))
+    pairs += [(a, d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None]
+    return next((d for a, d in pairs if a.arg == name), None)
+
+
+def _binds(fn: FunctionNode, name: str) -> bool:
+    args = fn.args
+    return any(a.arg == name for a in args.posonlyargs + args.args + args.kwonlyargs)
+
+
+def assigns(fn: FunctionNode, name: str) -> bool:
+    """``name = ...`` somewhere in ``fn``'s own body (not in nested functions)."""
+    if isinstance(fn, ast.Lambda):
+        return False
+    stack: list[ast.AST] = list(fn.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store):
+            return True
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            stack.extend(ast.iter_child_nodes(node))
+    return False
+
+
+def _join_all(vals: list[Val]) -> Val:
+    out = vals[0]
+    for v in vals[1:]:
+        out = out.join(v)
+    return out
+
+
+def _finite(x: float | int | None) -> float | None:
+    """A usable bound: finite and representable (a 400-digit integer literal is not)."""
+    if x is None:
+        return None
+    try:
+        value = float(x)
+    except OverflowError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _sum_high(a: Val, b: Val) -> float | None:
+    return _finite(a.high + b.high) if a.high is not None and b.high is not None else None
+
+
+def _product_high(a: Val, b: Val) -> float | None:
+    """An upper bound of a * b: both factors non-negative, or a non-negative constant times a bounded value."""
+    if a.high is None or b.high is None:
+        return None
+    if a.nonneg and b.nonneg:
+        return _finite(a.high * b.high)
+    for const, other in ((a, b), (b, a)):
+        if const.nonneg and not const.data and const.bounded and not other.nonneg:
+            return _finite(const.high * other.high) if other.high >= 0 else None
+    return None
 
 
 @dataclass
@@ -665,7 +834,7 @@ def _constant_val(module: ModuleInfo, node: ast.expr, depth: int = 0) -> Val:
     """The value of a module-level constant or ``self.x`` set in ``__init__`` (never data-derived)."""
     number = const_number(node)
     if number is not None:
-        return Val(positive=number > 0, nonneg=number >= 0, bounded=True, zero=number == 0)
+        return Val(positive=number > 0, nonneg=number >= 0, bounded=True, zero=number == 0, high=_finite(number))
     if isinstance(node, ast.Call):
         op = module.op(node.func)
         if op is not None and op.name.endswith("epsilon"):

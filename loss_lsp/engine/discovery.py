@@ -104,6 +104,15 @@ def _method(cls: ast.ClassDef, name: str) -> ast.FunctionDef | ast.AsyncFunction
     return None
 
 
+def _callable_loss(cls: ast.ClassDef) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """``def __call__(self, y_true, y_pred)`` of a class that is not a Keras Loss. A class that also defines
+    ``call`` is a loss framework (Keras's own ``Loss``): its ``__call__`` only dispatches."""
+    method = _method(cls, "__call__")
+    if method is None or not is_loss_signature(method) or cls.name in _LOSS_BASES or _method(cls, "call"):
+        return None
+    return method
+
+
 def _returned_function(factory: ast.FunctionDef | ast.AsyncFunctionDef) -> FunctionNode | None:
     """The closure or lambda a factory returns (cached on the parsed tree, which the edits reuse)."""
     return on_node(factory, "returned_function", lambda: _find_returned_function(factory))
@@ -143,6 +152,10 @@ class _Builder:
             if call is not None:
                 self.add(call, block, f"{cls_name}.call", "loss_class", cls=cls, call_path="loss_class",
                          construct=f"{cls_name}()")
+        for cls_name, (cls, block) in self.module.classes.items():
+            method = _callable_loss(cls) if cls_name not in self.loss_classes else None
+            if method is not None:  # a plain class whose instances are called like a loss (ivis, TF1 code)
+                self.add(method, block, f"{cls_name}.__call__", "loss_class", cls=cls, construct=f"{cls_name}()")
         numpy_only = _numpy_only(self.module)
         for fn_name, (fn, block) in self.module.functions.items():
             if is_loss_signature(fn) and not numpy_only:
@@ -186,6 +199,14 @@ class _Builder:
                     loss.construct = ast.unparse(expr)
                 return loss
             name = dotted(expr.func)
+            if name in module.classes and name not in self.loss_classes:
+                cls, cls_block = module.classes[name]
+                method = _callable_loss(cls)
+                if method is None:
+                    return None
+                loss = self.add(method, cls_block, f"{name}.__call__", "loss_class", cls=cls)
+                loss.construct = ast.unparse(expr)
+                return self.attach(loss, site, ast.unparse(expr))
             if name in self.loss_classes:
                 cls, cls_block = module.classes[name]
                 call = _method(cls, "call")
@@ -278,6 +299,22 @@ def _required_count(fn: FunctionNode) -> int:
     return len(positional) - len(args.defaults)
 
 
+_EVALUATION_LIBRARIES = ("sklearn", "scipy")
+
+
+def _numpy_function(module: ModuleInfo, fn: FunctionNode, name: str) -> bool:
+    """A (y_true, y_pred) function its author declares an array function: named ``*_np``/``*_numpy``,
+    parameters annotated ``np.ndarray``, or a scikit-learn/SciPy scoring module with no TensorFlow or Keras
+    import. A NumPy-only module alone is not enough: that is how a first, broken loss is often written."""
+    if name.endswith(("_np", "_numpy")):
+        return True
+    annotations = [a.annotation for a in fn.args.args if a.annotation is not None]
+    if annotations and all((dotted(a) or "").endswith("ndarray") for a in annotations[:2]):
+        return True
+    roots = {path.split(".", 1)[0] for path in module.imports.values()}
+    return not roots & set(_TENSOR_LIBRARIES) and bool(roots & set(_EVALUATION_LIBRARIES))
+
+
 def discover(module: ModuleInfo, imported_bases: frozenset[str] = frozenset()) -> list[LossDef]:
     """The losses of a module; ``imported_bases``: Loss subclasses of other workspace modules it imports."""
     builder = _Builder(module, imported_bases)
@@ -293,6 +330,8 @@ def discover(module: ModuleInfo, imported_bases: frozenset[str] = frozenset()) -
     for key, loss in list(builder.losses.items()):
         if loss.kind == "function" and loss.name in module.metric_names and not loss.compile_sites:
             del builder.losses[key]  # a metric: it reports a value, nothing differentiates it
+        elif loss.kind == "function" and not loss.compile_sites and _numpy_function(module, loss.fn, loss.name):
+            del builder.losses[key]  # an evaluation function on arrays (a compile elsewhere adopts it again)
     return sorted(builder.losses.values(), key=lambda loss: (loss.block.start, loss.fn.lineno, loss.fn.col_offset))
 
 

@@ -63,6 +63,8 @@ def _defines(stmt: ast.stmt) -> set[str]:
     elif (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call)
           and isinstance(stmt.value.func, ast.Attribute) and stmt.value.func.attr in _MUTATORS):
         targets = [stmt.value.func.value]  # terms.append(x) defines terms; tf.print(x) defines nothing
+        if stmt.value.func.attr.startswith("assign") and _self_attribute(stmt.value.func.value):
+            targets = []  # self.tracker.assign_add(x): a metric's state, not a value the loss reads back
     out: set[str] = set()
     for target in targets:
         while isinstance(target, (ast.Subscript, ast.Attribute, ast.Starred)) and not _self_attribute(target):

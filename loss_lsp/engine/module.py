@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from loss_lsp.engine.chunks import Block
 from loss_lsp.engine.memo import on_node
 from loss_lsp.engine.namespaces import Op, classify
+from loss_lsp.engine.reexports import library_path
 
 
 def dotted(node: ast.AST) -> str | None:
@@ -219,7 +220,8 @@ class ModuleInfo:
         target = (local_imports or {}).get(root) or self.imports.get(root)
         if target is None:
             return None
-        return f"{target}.{rest}" if rest else target
+        full = f"{target}.{rest}" if rest else target
+        return library_path(full, self.path) or full  # through another module's re-export
 
     def op(self, node: ast.AST, local_imports: dict[str, str] | None = None) -> Op | None:
         path = self.resolve(node, local_imports)
@@ -228,7 +230,8 @@ class ModuleInfo:
     def alias_for(self, *paths: str) -> str | None:
         """The local name the file uses for one of these modules (for fix text)."""
         for local, target in self.imports.items():
-            if target in paths:
+            target = library_path(target, self.path) or target
+            if target in paths or target.removesuffix(".compat.v2").removesuffix(".compat.v1") in paths:
                 return local
         return None
 

@@ -243,10 +243,15 @@ def _module_fingerprint(module: ModuleInfo, settings: Settings) -> str:
     digest.update(str(_import_line(module)).encode())  # where fixes insert a missing import
     digest.update(repr(settings).encode())
     seen: set[int] = set()
-    for _value, block in module.assignments.values():
-        if id(block) not in seen:
-            seen.add(id(block))
-            digest.update(block.text.encode("utf-8", "surrogatepass"))
+    for value, block in module.assignments.values():
+        blocks = [block]
+        # ``encoder = build_encoder()``: what the value is depends on that function's body too (LL405)
+        blocks += [module.functions[n.func.id][1] for n in ast.walk(value) if isinstance(n, ast.Call)
+                   and isinstance(n.func, ast.Name) and n.func.id in module.functions]
+        for dependency in blocks:
+            if id(dependency) not in seen:
+                seen.add(id(dependency))
+                digest.update(dependency.text.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
 
 

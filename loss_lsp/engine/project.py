@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from loss_lsp.engine.chunks import parse_quietly
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -228,7 +230,7 @@ def _setup_cfg(text: str) -> tuple[list[str], list[str]]:
 def _setup_py(text: str) -> tuple[list[str], list[str]]:
     """``install_requires`` / ``extras_require`` as literals (or module-level names bound to them): never run."""
     try:
-        tree = ast.parse(text)
+        tree = parse_quietly(text)
     except (SyntaxError, ValueError):
         return [], []
     names = {t.id: node.value for node in tree.body if isinstance(node, ast.Assign)

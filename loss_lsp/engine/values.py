@@ -33,6 +33,7 @@ class Val:
     # Nodes (ids) of non-differentiable ops on y_pred whose output this value carries.
     thresholds: frozenset[int] = frozenset()
     source_op: str = ""  # "log"/"sqrt"/"divide" when produced by one whose operand may be 0 (LL206)
+    high: float | None = None  # every element <= high (sigmoid: 1, 64 * sigmoid: 64): exp overflows past ~88.7
 
     def join(self, other: Val) -> Val:
         """Either of two values (branches, loop iterations): taints add up, guarantees must hold for both."""
@@ -53,6 +54,7 @@ class Val:
             zero=self.zero and other.zero,
             thresholds=self.thresholds | other.thresholds,
             source_op=self.source_op if self.source_op == other.source_op else "",
+            high=max(self.high, other.high) if self.high is not None and other.high is not None else None,
         )
 
     def taint_only(self) -> Val:

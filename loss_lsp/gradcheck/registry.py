@@ -58,6 +58,7 @@ RULES: dict[str, RuleCheck] = {
     "LL204": _numeric("Exp", "Expm1", "Pow", logits=True),
     "LL205": _numeric("Log", "Sigmoid", "Softmax", "LogSoftmax", logits=True),
     "LL206": _numeric(),
+    "LL207": _numeric("Acos", "Asin"),
     # shapes and wiring
     "LL301": RuleCheck("graph", "broadcast"),  # at the program's shapes, never at assumed ones
     "LL302": RuleCheck("call", "error", error_rule=True),

@@ -14,6 +14,7 @@ _KIND = {
     "compare": "a comparison",
     "round": "rounding",
     "floor": "`floor`",
+    "floordiv": "floor division (`//`)",
     "ceil": "`ceil`",
     "rint": "rounding",
     "cast": "a cast to an integer/bool dtype",
@@ -25,23 +26,52 @@ _KIND = {
 
 
 def check(ctx: LossContext) -> Iterator[Finding]:
-    reaching = ctx.flow.returned().thresholds
+    returned = ctx.flow.returned()
+    reaching = returned.thresholds
+    other_paths = returned.pred  # the loss still has a gradient through other terms
     for flow in ctx.flow.all_flows():
-        for node in flow.nodes((ast.Compare, ast.Call)):
+        weights = _weights(flow) if other_paths else set()
+        for node in flow.nodes((ast.Compare, ast.Call, ast.BinOp)):
             if id(node) not in reaching and flow is ctx.flow:
                 continue
             kind = flow.hard_op(node)
             if kind is None or (flow is not ctx.flow and not _reaches_helper_return(flow, node)):
                 continue
-            yield ctx.finding(RULE, node, _message(kind), _fix(ctx, flow, node, kind), flow)
+            if id(node) in weights:
+                continue  # a hard mask or count that scales a differentiable term: hard-example mining, a normaliser
+            yield ctx.finding(RULE, node, _message(kind, other_paths), _fix(ctx, flow, node, kind), flow)
+
+
+def _weights(flow) -> set[int]:  # type: ignore[no-untyped-def]
+    """Hard ops whose output multiplies or divides a value that carries y_pred's gradient."""
+    out: set[int] = set()
+    for node in flow.nodes((ast.BinOp, ast.Call)):
+        if isinstance(node, ast.BinOp):
+            if not isinstance(node.op, (ast.Mult, ast.Div)):
+                continue
+            sides = [node.left, node.right]
+        else:
+            op = flow.op(node)
+            if op is None or op.name.rsplit(".", 1)[-1] not in ("multiply", "divide", "truediv") or len(node.args) < 2:
+                continue
+            sides = node.args[:2]
+        a, b = flow.val(sides[0]), flow.val(sides[1])
+        if b.pred:
+            out |= a.thresholds
+        if a.pred:
+            out |= b.thresholds
+    return out
 
 
 def _reaches_helper_return(flow, node: ast.AST) -> bool:  # type: ignore[no-untyped-def]
     return id(node) in flow.returned().thresholds
 
 
-def _message(kind: str) -> str:
+def _message(kind: str, other_paths: bool = False) -> str:
     what = _KIND.get(kind, f"`{kind}`")
+    if other_paths:
+        return (f"{what} on y_pred feeds the loss value but passes no gradient: the loss still trains through "
+                "its other terms, while this term gives the predictions no signal (it only shifts the value)")
     if kind == "sign":
         return (f"{what} of a y_pred-derived value feeds the loss: its gradient is zero everywhere, so "
                 "training runs without an error and learns nothing")

@@ -1,4 +1,9 @@
-"""LL104: tf.where on a y_pred condition whose other branch carries no gradient."""
+"""LL104: tf.where on a y_pred condition whose other branch carries no gradient.
+
+Only where the replaced branch would have carried a gradient: not a function's domain or
+±inf guard, not a continuous piecewise function (``where(x > t, x - t, 0)`` is a ReLU, a
+sparsemax support), not the inner substitution of a double-where guard.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +12,26 @@ from collections.abc import Iterator
 
 from loss_lsp.engine.context import LossContext
 from loss_lsp.engine.findings import Finding
-from loss_lsp.rules.common import library_calls, naive_guards, short
+from loss_lsp.rules.common import WHERE_OPS, assigned_value, double_where, library_calls, naive_guards, short
 from loss_lsp.rules.rule import Rule
 
 
 def check(ctx: LossContext) -> Iterator[Finding]:
     guards = {id(where) for flow in ctx.flow.all_flows() for where in naive_guards(flow).values()}
+    for flow in ctx.flow.all_flows():
+        guards |= double_where(flow)[1]
     for flow, node, op in library_calls(ctx):
-        if short(op) != "where" or len(node.args) != 3 or id(node) in guards or _domain_guard(node.args[0]):
+        if short(op) not in WHERE_OPS or len(node.args) != 3 or id(node) in guards or _domain_guard(flow, node.args[0]):
             continue
         cond, a, b = (flow.val(x) for x in node.args)
         if not cond.thresholds or not (a.pred or b.pred) or (a.pred and b.pred):
             continue
         live_branch, dead_branch = (node.args[1], node.args[2]) if a.pred else (node.args[2], node.args[1])
+        if flow.val(dead_branch).zero or _zeros(flow, dead_branch):
+            if _vanishes_at_boundary(node.args[0], live_branch):
+                continue  # continuous: the replaced values were 0 with the gradient of a ReLU
+        if _clamps(node.args[0], live_branch, dead_branch):
+            continue  # where(x > t, x, t) is maximum(x, t): continuous, the usual clamp
         tf = ctx.file.tf()
         weight = _weight(ctx, flow, node.args[0], tf)
         fix = None
@@ -35,14 +47,58 @@ def check(ctx: LossContext) -> Iterator[Finding]:
             "predictions in that region get no signal to move", fix, flow)
 
 
-def _domain_guard(cond: ast.AST) -> bool:
-    """``x > 0`` / ``x >= eps``: keeping a value in a function's domain, not a training decision."""
+def _domain_guard(flow, cond: ast.AST) -> bool:  # type: ignore[no-untyped-def]
+    """``x > 0`` / ``x >= eps`` / ``is_inf(x)``: keeping a value finite or in a function's domain, not a
+    training decision (where the replaced value is ±inf or NaN its gradient is no gradient either)."""
+    cond = assigned_value(flow, cond)  # ok = x > 0; where(ok, ...)
+    if isinstance(cond, ast.UnaryOp) and isinstance(cond.op, (ast.Invert, ast.Not)):
+        cond = cond.operand
+    if isinstance(cond, ast.Call):
+        op = flow.op(cond)
+        return op is not None and short(op) in _FINITENESS
     if not isinstance(cond, ast.Compare) or len(cond.comparators) != 1:
         return False
     right = cond.comparators[0]
     if isinstance(right, ast.Constant) and isinstance(right.value, (int, float)) and right.value == 0:
         return True
     return isinstance(right, (ast.Name, ast.Call, ast.Attribute)) and "eps" in ast.unparse(right).lower()
+
+
+_FINITENESS = {"is_inf", "isinf", "is_nan", "isnan", "is_finite", "isfinite"}
+
+
+def _zeros(flow, node: ast.AST) -> bool:  # type: ignore[no-untyped-def]
+    if isinstance(node, ast.Constant) and node.value == 0:
+        return True
+    if isinstance(node, ast.Call):
+        op = flow.op(node)
+        return op is not None and short(op) in ("zeros_like", "zeros")
+    return False
+
+
+def _clamps(cond: ast.AST, live: ast.AST, dead: ast.AST) -> bool:
+    """The branches are the two sides of the comparison: they meet where the condition flips."""
+    if not isinstance(cond, ast.Compare) or len(cond.ops) != 1:
+        return False
+    sides = {ast.dump(cond.left), ast.dump(cond.comparators[0])}
+    return {ast.dump(live), ast.dump(dead)} == sides or (
+        ast.dump(live) in sides and _is_zero(dead) and any(_is_zero(side) for side in (cond.left, cond.comparators[0])))
+
+
+def _is_zero(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and node.value == 0
+
+
+def _vanishes_at_boundary(cond: ast.AST, live: ast.AST) -> bool:
+    """``where(x > t, x - t, 0)`` / ``where(x < t, t - x, 0)``: the kept branch is 0 where the condition flips."""
+    if not isinstance(cond, ast.Compare) or len(cond.ops) != 1:
+        return False
+    left, right = ast.dump(cond.left), ast.dump(cond.comparators[0])
+    while isinstance(live, ast.BinOp) and isinstance(live.op, ast.Mult):  # a scaled hinge
+        live = live.right if isinstance(live.left, ast.Constant) else live.left
+    if not (isinstance(live, ast.BinOp) and isinstance(live.op, ast.Sub)):
+        return False
+    return {ast.dump(live.left), ast.dump(live.right)} == {left, right}
 
 
 def _weight(ctx: LossContext, flow, cond: ast.AST, tf: str) -> str | None:  # type: ignore[no-untyped-def]

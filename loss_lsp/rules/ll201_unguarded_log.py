@@ -7,16 +7,16 @@ from collections.abc import Iterator
 
 from loss_lsp.engine.context import LossContext
 from loss_lsp.engine.findings import Finding
-from loss_lsp.rules.common import arg, clip_call, library_calls, naive_guards, short, wrap
+from loss_lsp.rules.common import positive_by_where, arg, clip_call, library_calls, guarded, short, wrap
 from loss_lsp.rules.rule import Rule
 
 _LOGS = {"log", "log2", "log10"}
 
 
 def check(ctx: LossContext) -> Iterator[Finding]:
-    guarded: dict[int, ast.Call] = {}
+    skip: set[int] = set()
     for flow in ctx.flow.all_flows():
-        guarded.update(naive_guards(flow))
+        skip |= guarded(flow)
     for flow, node, op in library_calls(ctx):
         name = short(op)
         if name in _LOGS:
@@ -25,10 +25,10 @@ def check(ctx: LossContext) -> Iterator[Finding]:
             target = arg(node, 1, "y")
         else:
             continue
-        if target is None or id(node) in guarded:
+        if target is None or id(node) in skip:
             continue
         v = flow.val(target)
-        if not v.pred or v.positive or v.prob:
+        if not v.pred or v.positive or v.prob or positive_by_where(flow, target):
             continue
         text = ctx.text(target, flow)
         if _probability_like(ctx, target, flow):

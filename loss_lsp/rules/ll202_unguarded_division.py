@@ -7,14 +7,14 @@ from collections.abc import Iterator
 
 from loss_lsp.engine.context import LossContext
 from loss_lsp.engine.findings import Finding
-from loss_lsp.rules.common import library_calls, naive_guards, plus_eps, short
+from loss_lsp.rules.common import positive_by_where, guarded, library_calls, plus_eps, short, zero_patched
 from loss_lsp.rules.rule import Rule
 
 
 def check(ctx: LossContext) -> Iterator[Finding]:
-    guarded: set[int] = set()
+    skip: set[int] = set()
     for flow in ctx.flow.all_flows():
-        guarded |= set(naive_guards(flow))
+        skip |= guarded(flow)
     pairs: list[tuple[object, ast.AST, ast.AST, ast.AST]] = []
     for flow in ctx.flow.all_flows():
         for node in flow.nodes(ast.BinOp):
@@ -25,15 +25,15 @@ def check(ctx: LossContext) -> Iterator[Finding]:
         if short(op) in ("divide", "truediv", "div", "true_divide") and len(node.args) == 2:
             pairs.append((flow, node, node.args[0], node.args[1]))
     for flow, node, num, den in pairs:
-        if id(node) in guarded:
+        if id(node) in skip:
             continue
         n, d = flow.val(num), flow.val(den)  # type: ignore[attr-defined]
-        if not d.data or d.positive or not (n.pred or d.pred) or _normalisation(num, den):
+        if not d.data or d.positive or not (n.pred or d.pred) or _normalisation(num, den) or zero_patched(flow, den) or positive_by_where(flow, den):
             continue
         text = ctx.text(den, flow)  # type: ignore[arg-type]
         fix = ctx.replace("Add a smoothing epsilon to the denominator", den, plus_eps(ctx, den, flow),
                           "safe", flow)  # type: ignore[arg-type]
-        source = "predictions" if d.pred else "targets"
+        source = "predictions" if d.pred else "predictions (detached)" if d.cut or d.thresholds else "targets"
         yield ctx.finding(
             RULE, node,
             f"the denominator `{text}` comes from the {source} and can be 0 (an empty mask, an all-zero "

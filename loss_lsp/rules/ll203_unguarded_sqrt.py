@@ -7,25 +7,25 @@ from collections.abc import Iterator
 
 from loss_lsp.engine.context import LossContext
 from loss_lsp.engine.findings import Finding
-from loss_lsp.rules.common import arg, library_calls, naive_guards, short, wrap
+from loss_lsp.rules.common import positive_by_where, arg, constant_number, guarded, library_calls, short, wrap, zero_patched
 from loss_lsp.rules.rule import Rule
 
 _NORMS = {"norm", "euclidean_norm", "reduce_euclidean_norm", "l2_norm"}
 
 
 def check(ctx: LossContext) -> Iterator[Finding]:
-    guarded: set[int] = set()
+    skip: set[int] = set()
     for flow in ctx.flow.all_flows():
-        guarded |= set(naive_guards(flow))
+        skip |= guarded(flow)
     for flow, node, op in library_calls(ctx):
         name = short(op)
-        if name not in {"sqrt", *_NORMS} or id(node) in guarded:
+        if name not in {"sqrt", *_NORMS} or id(node) in skip:
             continue
         target = arg(node, 0, "x", "tensor", "input_tensor")
         if target is None:
             continue
         v = flow.val(target)
-        if not v.pred or v.positive:
+        if not v.pred or v.positive or zero_patched(flow, target) or positive_by_where(flow, target):
             continue
         text = ctx.text(target, flow)
         eps = ctx.eps(flow)
@@ -35,19 +35,31 @@ def check(ctx: LossContext) -> Iterator[Finding]:
             fix = _norm_fix(ctx, flow, node, text, eps)
         yield ctx.finding(RULE, node, _message(ctx.text(node.func, flow), text), fix, flow)
     for flow in ctx.flow.all_flows():
-        for node in flow.nodes(ast.BinOp):
-            assert isinstance(node, ast.BinOp)
-            exponent = node.right
-            if not (isinstance(node.op, ast.Pow) and isinstance(exponent, ast.Constant)
-                    and isinstance(exponent.value, float) and 0 < exponent.value < 1):
+        for node in flow.nodes((ast.BinOp, ast.Call)):
+            base, exponent = _power(flow, node)
+            if base is None or exponent is None:
                 continue
-            v = flow.val(node.left)
-            if not v.pred or v.positive or id(node) in guarded:
+            power = constant_number(flow, exponent)
+            if power is None or not 0 < power < 1:
                 continue
-            text = ctx.text(node.left, flow)
-            fix = ctx.replace("Add epsilon before the power", node.left, f"({wrap(text)} + {ctx.eps(flow)})", "safe",
-                              flow)
-            yield ctx.finding(RULE, node, _message(f"** {exponent.value}", text), fix, flow)
+            v = flow.val(base)
+            if not v.pred or v.positive or id(node) in skip:
+                continue
+            text = ctx.text(base, flow)
+            fix = ctx.replace("Add epsilon before the power", base, f"({wrap(text)} + {ctx.eps(flow)})", "safe", flow)
+            spelled = f"** {power:g}" if isinstance(node, ast.BinOp) else f"{ctx.text(node.func, flow)}(..., {power:g})"  # type: ignore[attr-defined]
+            yield ctx.finding(RULE, node, _message(spelled, text), fix, flow)
+
+
+def _power(flow, node: ast.AST) -> tuple[ast.AST | None, ast.AST | None]:  # type: ignore[no-untyped-def]
+    """(base, exponent) of ``x ** a`` / ``pow(x, a)`` / ``power(x, a)``."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+        return node.left, node.right
+    if isinstance(node, ast.Call) and len(node.args) >= 2:
+        op = flow.op(node)
+        if op is not None and op.is_tensor_op and short(op) in ("pow", "power"):
+            return node.args[0], node.args[1]
+    return None, None
 
 
 def _norm_fix(ctx: LossContext, flow, node: ast.Call, text: str, eps: str):  # type: ignore[no-untyped-def]
@@ -62,7 +74,8 @@ def _norm_fix(ctx: LossContext, flow, node: ast.Call, text: str, eps: str):  # t
 
 
 def _message(func: str, text: str) -> str:
-    return (f"`{func}` of `{text}`, which can be 0: the gradient of sqrt is infinite at 0, so a perfect "
+    root = "sqrt" if func.endswith(("sqrt", "norm", " 0.5", "0.5)")) else "a fractional power"
+    return (f"`{func}` of `{text}`, which can be 0: the gradient of {root} is infinite at 0, so a perfect "
             "prediction turns the gradient into NaN")
 
 

@@ -19,14 +19,27 @@ def check(ctx: LossContext) -> Iterator[Finding]:
         if target is None:
             continue
         v = flow.val(target)
-        if not v.pred or v.bounded or v.nonpos:
+        if not v.pred or v.nonpos:
             continue
+        if v.high is not None and v.high <= _FLOAT32_EXP_LIMIT:
+            continue  # proven small enough (exp(-ce), exp(64 * sigmoid(x)))
+        if v.high is None and v.bounded:
+            continue  # bounded by an unknown amount: the engine does not know, so it says nothing
         up = parents(flow)
         fix = _softplus(ctx, flow, node, target, up) or _logsumexp(ctx, flow, node, target, up)
         yield ctx.finding(
             RULE, node,
-            f"`{ctx.text(node.func, flow)}` of the unbounded `{ctx.text(target, flow)}` overflows float32 above "
+            f"`{ctx.text(node.func, flow)}` of {_described(v, ctx.text(target, flow))} overflows float32 above "
             "~88: the loss becomes inf and the gradient NaN", fix, flow)
+
+
+def _described(v, text: str) -> str:  # type: ignore[no-untyped-def]
+    if v.high is None:
+        return f"the unbounded `{text}`"
+    return f"`{text}`, which reaches {v.high:g},"
+
+
+_FLOAT32_EXP_LIMIT = 88.7  # exp(88.72) is float32's largest finite value
 
 
 def _is_log(ctx: LossContext, flow, node: ast.AST | None) -> bool:  # type: ignore[no-untyped-def]

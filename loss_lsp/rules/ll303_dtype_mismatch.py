@@ -14,6 +14,8 @@ def check(ctx: LossContext) -> Iterator[Finding]:
     pred = ctx.loss.params[1] if len(ctx.loss.params) > 1 else "y_pred"
     for flow in ctx.flow.all_flows():
         for node, int_side in flow.dtype_mismatches():
+            if _promotes(flow, node):
+                continue
             text = ctx.text(int_side, flow)
             if ctx.loss.kind == "computation":  # training code: no y_pred parameter; cast to the other operand
                 other = _other_operand(node, int_side)
@@ -34,6 +36,14 @@ def _message(text: str) -> str:
 def _other_operand(node: ast.AST, side: ast.AST) -> ast.AST | None:
     operands = [node.left, node.right] if isinstance(node, ast.BinOp) else list(getattr(node, "args", []))[:2]
     return next((o for o in operands if o is not side), None)
+
+
+def _promotes(flow, node: ast.AST) -> bool:  # type: ignore[no-untyped-def]
+    """keras.ops promotes bool and int operands to float; TensorFlow (and tf.keras.backend over it) raises."""
+    if not isinstance(node, ast.Call):
+        return False
+    op = flow.op(node)
+    return op is not None and op.namespace == "ops"
 
 
 RULE = Rule(

@@ -56,7 +56,7 @@ def _check_value(ctx: LossContext, value: ast.expr) -> Iterator[Finding]:
             RULE, value,
             "the loss returns a dict: the first batch fails with TypeError (measured on Keras 3.15 and tf_keras "
             "2.21, through `compile`); return one loss tensor and log the other values as metrics")
-    elif _python_number(value) is not None:
+    elif _python_number(value):
         finding = ctx.finding(
             RULE, value,
             f"the loss returns the Python number `{ctx.text(value)}`: a constant carries no gradient, so the "
@@ -72,12 +72,12 @@ def _overrides_dunder_call(ctx: LossContext) -> bool:
                                    for n in cls.body)
 
 
-def _python_number(node: ast.AST) -> float | None:
+def _python_number(node: ast.AST) -> bool:
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-        return float(node.value)
+        return True  # (no float(): a 400-digit literal would overflow)
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         return _python_number(node.operand)
-    return None
+    return False
 
 
 def _returns(body: list[ast.stmt]) -> Iterator[ast.Return]:

@@ -31,18 +31,28 @@ def check_module(ctx: ModuleContext) -> Iterator[Finding]:
         calls = _library_calls(ctx, loss.fn, imports)
         if not uses_ops and not any(op.namespace == "ops" for _, op in calls):
             continue  # a loss that itself mixes keras.ops and tf.* counts whatever the import style
-        for node, op in calls:
-            if op.namespace != "tf" or op.name not in TF_TO_OPS:
-                continue
-            target = TF_TO_OPS[op.name]
-            span = ctx.span(node.func, loss.block.start)
-            portable = f"{prefix}.{target}" if prefix else f"keras.ops.{target}"
-            fix = _fix(ctx, loss.block.start, node, op.name, f"{prefix}.{target}") if prefix else None
-            yield ctx.finding(
-                RULE, span,
-                f"`{ctx.file.text(span)}` ties this loss to the TensorFlow backend, while the module otherwise "
-                f"uses `keras.ops`: under JAX or PyTorch it fails; `{portable}` is the backend-neutral equivalent",
-                fix, loss.name)
+        tied = sorted(((node, op) for node, op in calls if op.namespace == "tf" and op.name in TF_TO_OPS),
+                      key=lambda pair: (pair[0].lineno, pair[0].col_offset))
+        if not tied:
+            continue
+        # One finding per loss (at its first tf.* op): the portability question is the loss's, and one
+        # line per op buried real findings under dozens of these.
+        first, first_op = tied[0]
+        span = ctx.span(first.func, loss.block.start)
+        target = TF_TO_OPS[first_op.name]
+        portable = f"{prefix}.{target}" if prefix else f"keras.ops.{target}"
+        more = f" and {len(tied) - 1} more `tf.*` op{'s' if len(tied) > 2 else ''}" if len(tied) > 1 else ""
+        fixes = [_fix(ctx, loss.block.start, node, op.name, f"{prefix}.{TF_TO_OPS[op.name]}") if prefix else None
+                 for node, op in tied]
+        fix = None
+        if fixes and all(f is not None for f in fixes):
+            edits = tuple(edit for f in fixes for edit in f.edits)  # type: ignore[union-attr]
+            fix = Fix(f"Use `{prefix}` for every `tf.*` op of this loss", "unsafe", edits)
+        yield ctx.finding(
+            RULE, span,
+            f"`{ctx.file.text(span)}`{more} tie this loss to the TensorFlow backend, while the module otherwise "
+            f"uses `keras.ops`: under JAX or PyTorch it fails; `{portable}` is the backend-neutral equivalent",
+            fix, loss.name)
 
 
 def _library_calls(ctx: ModuleContext, fn: ast.AST, imports: frozenset[tuple[str, str]]

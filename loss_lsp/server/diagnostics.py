@@ -20,7 +20,8 @@ from loss_lsp.server.uris import path_to_uri
 if TYPE_CHECKING:  # the engine is imported after `initialize` has been answered
     from loss_lsp.engine import Finding, Span
 
-__all__ = ["SOURCE", "data_of", "finding_key", "message_of", "to_diagnostic", "to_diagnostics"]
+__all__ = ["SOURCE", "VERDICT_LABELS", "data_of", "finding_key", "message_of", "severity_in_effect", "to_diagnostic",
+           "to_diagnostics"]
 
 _SEVERITY = {
     "error": types.DiagnosticSeverity.Error,
@@ -28,13 +29,15 @@ _SEVERITY = {
     "info": types.DiagnosticSeverity.Information,
     "hint": types.DiagnosticSeverity.Hint,
 }
-_VERDICT_SUFFIX = {
-    "confirmed": "confirmed by the gradient check",
-    "not_reproduced": "not reproduced by the gradient check",
-    "not_run": "gradient check not run",
+# The verdict leads the message: the Problems panel cuts long messages at the panel's width,
+# and the evidence is in the hover and in ``data`` (a client can show it as it likes).
+VERDICT_LABELS = {
+    "confirmed": "confirmed",
+    "not_reproduced": "not reproduced",
+    "not_run": "check not run",
 }
 
-_EVIDENCE_CHARS = 100
+_RANK = {name: rank for rank, name in enumerate(_SEVERITY)}  # error 0 ... hint 3
 LinesFor = Callable[[str], "Lines | None"]
 
 
@@ -53,13 +56,16 @@ def finding_key(finding: Finding) -> list[Any]:
 
 
 def message_of(finding: Finding) -> str:
-    suffix = _VERDICT_SUFFIX.get(finding.verdict or "")
-    if not suffix:
-        return finding.message
-    evidence = finding.evidence
-    if len(evidence) > _EVIDENCE_CHARS:  # the whole evidence is in the hover and in data
-        evidence = evidence[:_EVIDENCE_CHARS - 1].rstrip() + "…"
-    return f"{finding.message} [{suffix}: {evidence}]" if evidence else f"{finding.message} [{suffix}]"
+    label = VERDICT_LABELS.get(finding.verdict or "")
+    return f"[{label}] {finding.message}" if label else finding.message
+
+
+def severity_in_effect(finding: Finding, not_reproduced: str = "hint") -> str:
+    """A finding the gradient check did not reproduce drops to ``not_reproduced`` (a setting,
+    hint by default: dots under the code, out of the Problems panel's count), never up."""
+    if finding.verdict == "not_reproduced" and _RANK[not_reproduced] > _RANK.get(finding.severity, 1):
+        return not_reproduced
+    return finding.severity
 
 
 def data_of(finding: Finding, version: int | None) -> dict[str, Any]:
@@ -75,7 +81,7 @@ def data_of(finding: Finding, version: int | None) -> dict[str, Any]:
 
 
 def to_diagnostic(finding: Finding, lines: Lines, version: int | None, lines_for: LinesFor | None = None,
-                  related_support: bool = True) -> types.Diagnostic:
+                  related_support: bool = True, not_reproduced: str = "hint") -> types.Diagnostic:
     related = None
     if related_support and finding.related:
         related = []
@@ -89,7 +95,7 @@ def to_diagnostic(finding: Finding, lines: Lines, version: int | None, lines_for
     return types.Diagnostic(
         range=span_range(lines, finding.span),
         message=message_of(finding),
-        severity=severity(finding.severity),
+        severity=severity(severity_in_effect(finding, not_reproduced)),
         code=finding.code,
         code_description=types.CodeDescription(href=finding.url) if finding.url else None,
         source=SOURCE,
@@ -99,5 +105,6 @@ def to_diagnostic(finding: Finding, lines: Lines, version: int | None, lines_for
 
 
 def to_diagnostics(findings: Iterable[Finding], lines: Lines, version: int | None,
-                   lines_for: LinesFor | None = None, related_support: bool = True) -> list[types.Diagnostic]:
-    return [to_diagnostic(f, lines, version, lines_for, related_support) for f in findings]
+                   lines_for: LinesFor | None = None, related_support: bool = True,
+                   not_reproduced: str = "hint") -> list[types.Diagnostic]:
+    return [to_diagnostic(f, lines, version, lines_for, related_support, not_reproduced) for f in findings]

@@ -10,14 +10,15 @@ from lsprotocol import types
 
 from loss_lsp.engine import Edit, Finding, Span
 from loss_lsp.engine.fixes import apply_edits
+from loss_lsp.server.diagnostics import VERDICT_LABELS, severity_in_effect
 
 if TYPE_CHECKING:
     from loss_lsp.server.pipeline import DocResult
 
-_VERDICTS = {
-    "confirmed": "confirmed: TensorFlow reproduced the problem",
-    "not_reproduced": "not reproduced: TensorFlow did not show the problem on the probe inputs",
-    "not_run": "not run",
+_VERDICT_DETAIL = {
+    "confirmed": "TensorFlow reproduced the problem",
+    "not_reproduced": "TensorFlow did not show the problem on the probe inputs",
+    "not_run": "TensorFlow did not run this loss",
 }
 
 
@@ -52,28 +53,30 @@ def diff_preview(lines: Sequence[str], edits: Sequence[Edit]) -> str:
     return "\n".join(hunks)
 
 
-def explain(finding: Finding, lines: Sequence[str]) -> str:
+def explain(finding: Finding, lines: Sequence[str], not_reproduced: str = "hint") -> str:
+    """What is wrong, the fix, then why: the fix is on screen without scrolling the hover."""
     rule = _rules().get(finding.code)
     name = finding.name or (rule.name if rule else "")
-    parts = [f"**{finding.code} {name}** ({finding.severity})", "", finding.message]
-    if finding.sink:
-        parts += ["", f"In `{finding.loss}`, {finding.sink}."]
-    elif finding.loss:
-        parts += ["", f"In loss `{finding.loss}`."]
-    if rule is not None and rule.why:
-        parts += ["", "**Why it breaks training.** " + rule.why]
+    title = f"**{finding.code} {name}** · {severity_in_effect(finding, not_reproduced)}"
     if finding.verdict:
-        parts += ["", f"**Gradient check: {_VERDICTS.get(finding.verdict, finding.verdict)}.**"]
-        if finding.evidence:
-            parts += ["", finding.evidence]
-        if finding.probe:
-            parts += ["", "Probe:", "```python", finding.probe, "```"]
+        title += f" · gradient check: **{VERDICT_LABELS.get(finding.verdict, finding.verdict)}**"
+    parts = [title, "", finding.message + (f" (in `{finding.loss}`)" if finding.loss and not finding.sink else "")]
+    if finding.sink:  # a training step rather than a loss: say what differentiates it
+        parts += ["", f"In `{finding.loss}`, {finding.sink}."]
     if finding.fix is not None and finding.fix.edits:
         safety = "safe" if finding.fix.applicability == "safe" else "unsafe: review the change"
-        parts += ["", f"**Fix: {finding.fix.message}** ({safety})", "```diff",
+        parts += ["", f"**Fix:** {finding.fix.message} ({safety})", "```diff",
                   diff_preview(lines, finding.fix.edits), "```"]
     elif rule is not None and rule.fix_title:
-        parts += ["", f"**How to fix.** {rule.fix_title}"]
+        parts += ["", f"**How to fix:** {rule.fix_title}"]
+    if finding.verdict:
+        detail = _VERDICT_DETAIL.get(finding.verdict, "")
+        evidence = f": {finding.evidence.rstrip('.')}" if finding.evidence else ""
+        probe = f" (probe: `{finding.probe}`)" if finding.probe else ""
+        parts += ["", f"**Gradient check: {VERDICT_LABELS.get(finding.verdict, finding.verdict)}.** "
+                      f"{detail}{evidence}{probe}."]
+    if rule is not None and rule.why:
+        parts += ["", "**Why it breaks training.** " + rule.why]
     if finding.url:
         parts += ["", f"[{finding.code} documentation]({finding.url})"]
     return "\n".join(parts)
@@ -123,7 +126,9 @@ def hover(result: DocResult, position: types.Position, markdown: bool = True) ->
     if not hits and not note:
         return None
     lines = result.lines.lines or []
-    text = "\n\n---\n\n".join([explain(f, lines) for f in hits] + ([f"**Shape:** {note}"] if note else []))
+    not_reproduced = result.settings.not_reproduced_severity
+    parts = [explain(f, lines, not_reproduced) for f in hits] + ([f"**Shape:** {note}"] if note else [])
+    text = "\n\n---\n\n".join(parts)
     if not hits:
         return types.Hover(contents=types.MarkupContent(
             kind=types.MarkupKind.Markdown if markdown else types.MarkupKind.PlainText, value=text))

@@ -66,7 +66,8 @@ class CellResult:
 
 
 def split_by_cell(findings: list[Finding], view: NotebookView, encoding: str,
-                  lines_for: Callable[[str], Lines | None], related_support: bool) -> dict[str, CellResult]:
+                  lines_for: Callable[[str], Lines | None], related_support: bool,
+                  not_reproduced: str = "hint") -> dict[str, CellResult]:
     """The notebook's findings per cell URI, at cell-relative positions (runs on the engine thread)."""
     out = {uri: CellResult() for uri in view.cell_uris}
     cells = {cell.index: position for position, cell in enumerate(view.joined.cells)}
@@ -80,7 +81,8 @@ def split_by_cell(findings: list[Finding], view: NotebookView, encoding: str,
         lines = Lines(view.cell_lines[position], encoding)
         inside = tuple(r for r in local.related if r.path == finding.path)  # sites in this notebook
         diagnostic = to_diagnostic(
-            _without_related(local, inside), lines, view.cell_versions[position], lines_for, related_support)
+            _without_related(local, inside), lines, view.cell_versions[position], lines_for, related_support,
+            not_reproduced)
         if related_support and inside:
             diagnostic.related_information = (diagnostic.related_information or []) + [
                 types.DiagnosticRelatedInformation(location=location, message=item.message)

@@ -151,11 +151,14 @@ def _analyse(snapshot: Snapshot, context: JobContext, text_cache: TextCache, res
     result.analysis = analysis
     result.findings = findings
     result.errors = list(analysis.errors)
-    result.diagnostics = to_diagnostics(findings, lines, snapshot.version, lines_for, context.related_support)
+    not_reproduced = context.settings.not_reproduced_severity
+    result.diagnostics = to_diagnostics(findings, lines, snapshot.version, lines_for, context.related_support,
+                                        not_reproduced)
     if context.notebook is not None:
         from loss_lsp.server.notebooks import split_by_cell
 
         result.notebook = context.notebook
-        result.cells = split_by_cell(findings, context.notebook, context.encoding, lines_for, context.related_support)
+        result.cells = split_by_cell(findings, context.notebook, context.encoding, lines_for, context.related_support,
+                                     not_reproduced)
     result.seconds = time.perf_counter() - started
     return result

@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 if TYPE_CHECKING:
     from pygls.lsp.server import LanguageServer
+    from typing_extensions import Self  # typing.Self is 3.11+; the server supports 3.10
 
 log = logging.getLogger(__name__)
 

@@ -24,11 +24,14 @@ EXPECTED = [("LL101", 8), ("LL201", 12), ("LL102", 16)]
 FIXED_LINE = "    return tf.reduce_mean(tf.abs(y_true - y_pred))"
 
 
-def run_nvim(tmp_path: Path, mode: str, *, rtp: Path = PLUGIN, fix: str = "", gradients: bool = False) -> dict:
+def run_nvim(tmp_path: Path, mode: str, *, rtp: Path = PLUGIN, fix: str = "", gradients: bool = False,
+             path_first: Path | None = None) -> dict:
     nvim = nvim_binary()
     workspace = copy_workspace(tmp_path)
     report_path = tmp_path / f"nvim-{mode}.json"
     env = tool_env(tmp_path)
+    if path_first is not None:
+        env["PATH"] = os.pathsep.join([str(path_first), env["PATH"]])
     env.update(
         LOSS_LSP_MODE=mode,
         LOSS_LSP_RTP=str(rtp),
@@ -132,3 +135,18 @@ def test_lsp_config_file_alone(tmp_path: Path) -> None:
     assert located(report["diagnostics"]) == sorted(EXPECTED)
     assert report["client"]["root_dir"] == report["workspace"]
     assert "LossLspCheckGradients" not in report["commands"]  # those come with the plugin
+
+
+def test_nvim_lspconfig_file_with_the_server_on_path(tmp_path: Path) -> None:
+    """The file proposed to nvim-lspconfig (editors/nvim/publish/nvim-lspconfig/lsp/loss_lsp.lua)
+    alone on the runtimepath, with `loss-lsp` on PATH as mason links it (here a two-line shim
+    that runs this checkout's server)."""
+    bin_dir = tmp_path / "mason-bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "loss-lsp"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m loss_lsp "$@"\n')
+    shim.chmod(0o755)
+    report = run_nvim(tmp_path, "bare", rtp=PLUGIN / "publish" / "nvim-lspconfig", path_first=bin_dir)
+    assert report["ok"] and report["returncode"] == 0, failed_steps(report)
+    assert located(report["diagnostics"]) == sorted(EXPECTED)
+    assert report["client"]["root_dir"] == report["workspace"]

@@ -112,18 +112,27 @@ def vscode_tools() -> dict[str, Path]:
     }
 
 
-def run_scenario(tmp_path: Path, tools: dict[str, Path], scenario: str, settings: dict) -> tuple[dict, Path]:
-    """Installs the .vsix into a fresh code-server, runs the playwright driver, stops everything."""
+def run_scenario(tmp_path: Path, tools: dict[str, Path], scenario: str, settings: dict,
+                 env_changes: dict[str, str | None] | None = None) -> tuple[dict, Path]:
+    """Installs the .vsix into a fresh code-server, runs the playwright driver, stops everything.
+
+    ``settings`` go over USER_SETTINGS (``lossLsp.interpreter: None`` leaves it unset);
+    ``env_changes`` over code-server's environment (None removes a variable)."""
     workspace = copy_workspace(tmp_path)
     shots = artifacts_dir(f"vscode-{scenario}")
     env = tool_env(tmp_path)
+    for name, value in (env_changes or {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
     user_data, extensions = tmp_path / "user-data", tmp_path / "extensions"
     settings_file = user_data / "User" / "settings.json"
     settings_file.parent.mkdir(parents=True)
-    settings_file.write_text(json.dumps({**USER_SETTINGS, "lossLsp.interpreter": sys.executable, **settings}))
-    # A Python that cannot import loss_lsp, for the "not installed" notification.
-    broken = tmp_path / "venv-without-loss-lsp"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(broken)], check=True)
+    chosen = {**USER_SETTINGS, "lossLsp.interpreter": sys.executable, **settings}
+    settings_file.write_text(json.dumps({k: v for k, v in chosen.items() if v is not None}))
+    # An interpreter that does not exist, for the "cannot start" notification.
+    broken = tmp_path / "no-such-venv"
     config = tmp_path / "code-server.yaml"
     config.write_text("")
 
@@ -160,6 +169,10 @@ def run_scenario(tmp_path: Path, tools: dict[str, Path], scenario: str, settings
             stop_session(proc)
     assert not session_processes(proc.pid), "code-server left processes behind"
     (shots / "driver-output.txt").write_text(driver.stdout + driver.stderr)
+    # The extension's output channel as code-server wrote it (what "Loss LSP: Show output" shows).
+    logs = sorted(user_data.glob("logs/*/exthost*/loss-lsp.loss-lsp/Loss LSP.log"))
+    output_log = "".join(log.read_text() for log in logs)
+    (shots / "loss-lsp-output.log").write_text(output_log)
     if not report_path.is_file():
         pytest.fail(f"the playwright driver exited {driver.returncode} without a report:\n{driver.stderr[-4000:]}")
     report = json.loads(report_path.read_text())
@@ -167,7 +180,8 @@ def run_scenario(tmp_path: Path, tools: dict[str, Path], scenario: str, settings
     failed = [s for s in report["steps"] if not s["ok"]]
     assert report["ok"] and driver.returncode == 0, json.dumps(
         {"error": report.get("error"), "failed": failed, "seen": report["seen"]}, indent=1)[:6000]
-    report["broken_python"] = str(broken / "bin" / "python")
+    report["broken_python"] = str(broken / "bin" / "python")  # what BROKEN_PYTHON named
+    report["output_log"] = output_log
     return report, workspace
 
 
@@ -197,22 +211,57 @@ def test_vscode_extension_in_code_server(tmp_path: Path, vscode_tools: dict[str,
     assert any("gradient check" in s and "%" in s for s in status), status
     assert report["gradient_summary"].startswith("Loss LSP: gradient check: 2 confirmed"), report["gradient_summary"]
     for code in ("LL201", "LL102"):
-        assert any(code in row and "[confirmed by the gradient check" in row
+        assert any(code in row and "[confirmed] " in row
                    for row in report["problems_after_check"]), (code, report["problems_after_check"])
     assert FIXED_LINE in (workspace / "train.py").read_text()  # the command saved the file first
 
     assert report["cursor_summary"] == "Loss LSP: gradient check: 1 confirmed in 1 file(s)"
 
-    # lossLsp.interpreter set to a Python without loss_lsp, in the Settings editor: a notification
-    # names it and gives the install command; the status bar shows the error.
+    # lossLsp.interpreter set to a Python that does not exist, in the Settings editor: a notification
+    # names it, where it came from and why it failed (and no install command for a package that is
+    # not on PyPI); the status bar shows the error.
     python = report["broken_python"]
-    assert f"{python} -m pip install loss-lsp" in report["missing_server_notification"]
+    notification = report["missing_server_notification"]
+    assert f"{python} (from lossLsp.interpreter): not found" in notification, notification
+    assert "pip install" not in notification
+    # ... and nothing else: the restart does not surface the old client's failed notification.
+    others = report["notifications_after_missing"]
+    assert not [n for n in others if "failed" in n], others
     assert "error" in report["status_after_missing"]
 
     # The hover over a confirmed finding shows the check's evidence.
     hover = report["hover"]
     assert "LL102" in hover and "Why it breaks training" in hover, hover
     assert "Gradient check: confirmed" in hover and "gradient is None" in hover, hover
+
+
+def test_vscode_bare_virtual_env_and_notebook(tmp_path: Path, vscode_tools: dict[str, Path]) -> None:
+    """A newcomer's setup: no settings, a virtual environment named only by $VIRTUAL_ENV, without
+    loss_lsp or any of its dependencies in it: the server bundled in the .vsix runs with it. Then a
+    Jupyter notebook in the built-in notebook editor (no kernel): the loss is defined in one cell and
+    its imports are in another; the squiggle is in the cell and the quick fix rewrites the cell."""
+    venv = tmp_path / "bare-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    lacks = subprocess.run([str(venv / "bin" / "python"), "-c", "import loss_lsp"], capture_output=True,
+                           cwd=tmp_path, env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    assert lacks.returncode != 0  # the venv really has no loss_lsp
+    # No lossLsp.interpreter; the protocol trace goes to the log kept in the artifacts.
+    settings = {"lossLsp.interpreter": None, "lossLsp.trace.server": "messages"}
+    report, _ = run_scenario(tmp_path, vscode_tools, "venv", settings, {"VIRTUAL_ENV": str(venv), "PYTHONPATH": None})
+    assert_initial_problems(report)
+    output = report["output_log"]
+    assert f"(from $VIRTUAL_ENV): {venv / 'bin' / 'python'}" in output, output
+    assert "/bundled/libs" in output and "no TensorFlow there" in output, output
+
+    assert any("LL101" in row for row in report["notebook_problems"]), report["notebook_problems"]
+    assert report["notebook_squiggles"] >= 1
+    # The gradient check run from the cell judged the notebook's loss (not run: no TensorFlow in the venv).
+    summary = report["notebook_gradient_summary"]
+    assert summary.startswith("Loss LSP: gradient check: 1 not run"), summary
+    assert any("LL101" in row and row.startswith("[check not run]") for row in report["notebook_problems_after_check"])
+    assert "tf.reduce_mean" in report["notebook_quickfix_chosen"], report["notebook_quickfix_menu"]
+    assert any(FIXED_LINE in cell for cell in report["notebook_cells_after_fix"]), report["notebook_cells_after_fix"]
+    assert not any("LL101" in row for row in report["notebook_problems_after_fix"])
 
 
 def test_vscode_untrusted_workspace_is_restricted(tmp_path: Path, vscode_tools: dict[str, Path]) -> None:

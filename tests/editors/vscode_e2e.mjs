@@ -2,9 +2,9 @@
 // the way a user would, and writes what it saw to $REPORT (test_vscode.py asserts on it).
 // Exits non-zero on any miss. Screenshots of every step go to $SCREENSHOTS.
 //
-// Environment: SCENARIO ("trusted" or "untrusted"), URL (code-server, with ?folder=),
+// Environment: SCENARIO ("trusted", "untrusted" or "venv"), URL (code-server, with ?folder=),
 // PLAYWRIGHT (playwright-core's folder), CHROMIUM, BROWSER_PROFILE (a fresh folder),
-// SCREENSHOTS, REPORT, BROKEN_PYTHON (a Python without loss_lsp).
+// SCREENSHOTS, REPORT, BROKEN_PYTHON (a Python that does not exist).
 import { createRequire } from "node:module";
 import { writeFileSync } from "node:fs";
 import path from "node:path";
@@ -63,6 +63,21 @@ async function texts(selector, useLabel = true) {
 
 // Rows read like "`np.mean` turns ... loss-lspLL101[Ln 8, Col 12]" (message, source, code, position).
 const problems = () => texts(".markers-panel .monaco-list-row", false);
+// The rows listed under the file called `name` (the Problems tree: a file row, its markers below).
+async function problemsOf(name) {
+  const rows = await page.locator(".markers-panel .monaco-list-row").evaluateAll((nodes) =>
+    nodes.map((n) => ({ level: n.getAttribute("aria-level"), text: (n.textContent || "").replace(/\s+/g, " ").trim() })));
+  const out = [];
+  let inside = false;
+  for (const row of rows) {
+    if (row.level === "1") {
+      inside = row.text.startsWith(name);
+    } else if (inside) {
+      out.push(row.text);
+    }
+  }
+  return out;
+}
 const notifications = () => texts(".notifications-toasts .notification-list-item-message", false);
 // Monaco draws spaces as no-break spaces.
 const editorText = async () =>
@@ -170,6 +185,27 @@ async function openFixture({ trust }) {
   await step("status bar ready", ready, await statusItem());
 }
 
+// In the open code-action menu, accepts the first action whose text has `wanted`; returns the
+// menu's rows and the chosen one.
+async function chooseAction(wanted, shotName) {
+  const menu = page.locator(".action-widget .monaco-list-row");
+  await menu.first().waitFor({ state: "visible" });
+  const rows = await texts(".action-widget .monaco-list-row");
+  await screenshot(shotName);
+  // The menu is a keyboard list (a pointer block covers it while it opens): move the
+  // focus to the fix and accept it with Enter, as a user does.
+  const focused = page.locator(".action-widget .monaco-list-row.focused");
+  for (let i = 0; i < rows.length; i += 1) {
+    if ((await focused.textContent().catch(() => "")).includes(wanted)) {
+      break;
+    }
+    await page.keyboard.press("ArrowDown");
+  }
+  const chosen = await focused.textContent().catch(() => "");
+  await page.keyboard.press("Enter");
+  return [rows, chosen];
+}
+
 async function quickFix() {
   // The lightbulb at the cursor (Ctrl+. when it is not drawn) opens the code-action menu.
   await goToPosition(8, 12);
@@ -182,21 +218,7 @@ async function quickFix() {
     await page.keyboard.press("Control+.");
     report.quickfix_opened_with = "Ctrl+.";
   }
-  const menu = page.locator(".action-widget .monaco-list-row");
-  await menu.first().waitFor({ state: "visible" });
-  report.quickfix_menu = await texts(".action-widget .monaco-list-row");
-  await screenshot("quick-fix-menu");
-  // The menu is a keyboard list (a pointer block covers it while it opens): move the
-  // focus to the fix and accept it with Enter, as a user does.
-  const focused = page.locator(".action-widget .monaco-list-row.focused");
-  for (let i = 0; i < report.quickfix_menu.length; i += 1) {
-    if ((await focused.textContent().catch(() => "")).includes("tf.reduce_mean")) {
-      break;
-    }
-    await page.keyboard.press("ArrowDown");
-  }
-  report.quickfix_chosen = await focused.textContent().catch(() => "");
-  await page.keyboard.press("Enter");
+  [report.quickfix_menu, report.quickfix_chosen] = await chooseAction("tf.reduce_mean", "quick-fix-menu");
   const fixed = await until(async () => {
     const text = await editorText();
     const rows = await problems();
@@ -255,8 +277,8 @@ async function gradientCheck() {
 }
 
 async function missingServer() {
-  // In the Settings editor, point lossLsp.interpreter at a Python without loss_lsp: the
-  // server restarts, and a notification says what is missing and offers the command.
+  // In the Settings editor, point lossLsp.interpreter at a Python that does not exist: the
+  // server restarts, and a notification names the interpreter and why it cannot run the server.
   await runCommand("Preferences: Open User Settings");
   await page.locator(".settings-editor").waitFor({ state: "visible" });
   await page.keyboard.type("lossLsp.interpreter");
@@ -271,11 +293,86 @@ async function missingServer() {
   await screenshot("settings-interpreter");
   const missing = await until(async () => {
     await watch();
-    return (await notifications()).find((t) => t.includes("pip install loss-lsp")) ?? null;
+    return (await notifications()).find((t) => t.includes("could run the server")) ?? null;
   }, 30000);
   report.missing_server_notification = missing ?? null;
   report.status_after_missing = await statusItem();
+  report.notifications_after_missing = await notifications();
   await step("missing server notification", missing, missing);
+}
+
+async function showOutput(wanted) {
+  await runCommand("Loss LSP: Show output");
+  return until(async () => {
+    const text = await outputText();
+    return text.includes(wanted) ? text : null;
+  }, 20000);
+}
+
+// A bare virtual environment, named only by $VIRTUAL_ENV, runs the bundled server (the test reads
+// the whole Loss LSP log from code-server's log folder; this shows the channel for the screenshot).
+async function virtualEnv() {
+  await runCommand("Loss LSP: Show output");
+  await page.waitForTimeout(500);
+  await screenshot("output-channel");
+}
+
+// The built-in notebook editor (no kernel): a squiggle in a cell, the quick fix applied in the cell.
+async function notebook() {
+  await page.keyboard.press("Control+P");
+  await quickInput().waitFor({ state: "visible" });
+  await quickInput().fill("notebook.ipynb");
+  await page.locator(".quick-input-widget .monaco-list-row", { hasText: "notebook.ipynb" }).first().waitFor();
+  await page.keyboard.press("Enter");
+  const cells = page.locator(".notebookOverlay .cell-editor-container .monaco-editor");
+  await cells.first().waitFor({ state: "visible", timeout: 30000 });
+  await runCommand("View: Focus Problems");
+  const squiggle = page.locator(".notebookOverlay .cell-editor-container .squiggly-error");
+  report.notebook_problems = await until(async () => {
+    const rows = await problemsOf("notebook.ipynb");
+    return rows.some((r) => r.includes("LL101")) && (await squiggle.count()) > 0 ? rows : null;
+  }, 60000);
+  report.notebook_problems = report.notebook_problems ?? (await problemsOf("notebook.ipynb"));
+  report.notebook_squiggles = await squiggle.count();
+  await step("squiggle in a notebook cell", report.notebook_squiggles > 0, report.notebook_problems);
+
+  // The cursor on the squiggle (a click on `np.mean` in the cell). The squiggle is drawn under the
+  // text: click where it is, as a user would, not on it.
+  const box = await squiggle.first().boundingBox();
+  const clickSquiggle = () => page.mouse.click(box.x + box.width / 2, box.y + box.height / 2 - 4);
+  await clickSquiggle();
+
+  // The gradient check from the cell: the server checks the notebook's losses. This venv has no
+  // TensorFlow, so the verdict is "check not run", with the reason in the hover.
+  await runCommand("Loss LSP: Check gradients in this file");
+  report.notebook_gradient_summary = await until(async () => {
+    await watch();
+    return (await notifications()).find((t) => /Loss LSP: (gradient check|the gradient check failed)/.test(t)) ?? null;
+  }, 120000);
+  report.notebook_problems_after_check = await until(async () => {
+    const rows = await problemsOf("notebook.ipynb");
+    return rows.some((r) => r.includes("[check not run]")) ? rows : null;
+  }, 30000);
+  await step("gradient check from a notebook cell", report.notebook_problems_after_check,
+    { summary: report.notebook_gradient_summary, problems: await problemsOf("notebook.ipynb") });
+
+  // Ctrl+. at the squiggle for the fixes.
+  await clickSquiggle();
+  await page.keyboard.press("Control+.");
+  [report.notebook_quickfix_menu, report.notebook_quickfix_chosen] =
+    await chooseAction("tf.reduce_mean", "notebook-quick-fix-menu");
+  const cellText = async () =>
+    (await page.locator(".notebookOverlay .cell-editor-container .view-lines").allInnerTexts())
+      .map((t) => t.replace(/\u00a0/g, " "));
+  const fixed = await until(async () => {
+    const textsNow = await cellText();
+    const rows = await problemsOf("notebook.ipynb");
+    return textsNow.some((t) => t.includes("tf.reduce_mean(tf.abs(y_true - y_pred))")) &&
+      !rows.some((r) => r.includes("LL101")) ? textsNow : null;
+  }, 20000);
+  report.notebook_cells_after_fix = await cellText();
+  report.notebook_problems_after_fix = await problemsOf("notebook.ipynb");
+  await step("quick fix applied in the notebook cell", fixed, report.notebook_cells_after_fix);
 }
 
 async function untrusted() {
@@ -290,11 +387,7 @@ async function untrusted() {
   report.palette_untrusted = await texts(".quick-input-widget .monaco-list-row", false);
   await screenshot("palette-untrusted");
   await page.keyboard.press("Escape");
-  await runCommand("Loss LSP: Show output");
-  const output = await until(async () => {
-    const text = await outputText();
-    return text.includes("trusted:") ? text : null;
-  }, 20000);
+  const output = await showOutput("trusted:");
   report.output_untrusted = output ?? null;
   await step("the server was told: not trusted", output && output.includes("trusted: false"), output);
   await step("palette without the gradient check",
@@ -312,11 +405,7 @@ async function untrusted() {
     const text = await statusItem();
     return text.includes("is ready") && !text.includes("restricted") ? text : null;
   }, 30000);
-  await runCommand("Loss LSP: Show output");
-  report.output_after_trust = await until(async () => {
-    const text = await outputText();
-    return text.includes("trusted: true") ? text : null;
-  }, 20000);
+  report.output_after_trust = await showOutput("trusted: true");
   await step("trust granted: server restarted, trusted", report.status_after_trust && report.output_after_trust,
     { status: report.status_after_trust, output: report.output_after_trust });
 }
@@ -329,6 +418,10 @@ async function main() {
     if (env.SCENARIO === "untrusted") {
       await openFixture({ trust: false });
       await untrusted();
+    } else if (env.SCENARIO === "venv") {
+      await openFixture({});
+      await virtualEnv();
+      await notebook();
     } else {
       await openFixture({});
       await quickFix();

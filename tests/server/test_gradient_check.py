@@ -60,7 +60,7 @@ async def test_check_confirms_and_republishes(client: RecordingClient, workspace
                                        where=lambda d: all(x.data.get("verdict") for x in d) and bool(d))
     for diagnostic in published.diagnostics:
         assert diagnostic.data["verdict"] == "confirmed" and diagnostic.data["evidence"]
-        assert "confirmed by the gradient check" in diagnostic.message
+        assert diagnostic.message.startswith("[confirmed] ")
     reports = client.progress_reports["check-1"]
     assert isinstance(reports[0], types.WorkDoneProgressBegin) and isinstance(reports[-1], types.WorkDoneProgressEnd)
     target = next(d for d in published.diagnostics if d.code == "LL201")

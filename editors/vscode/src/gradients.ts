@@ -26,17 +26,19 @@ export async function checkGradients(manager: ServerManager, scope: GradientScop
   }
   const args: unknown[] = [];
   if (scope !== "workspace") {
-    const editor = vscode.window.activeTextEditor;
-    if (editor === undefined || editor.document.languageId !== "python") {
-      void vscode.window.showWarningMessage("Loss LSP: open a Python file to check its gradients.");
+    const target = activePythonDocument(scope === "cursor");
+    if (target === undefined) {
+      void vscode.window.showWarningMessage("Loss LSP: open a Python file or notebook to check its gradients.");
       return undefined;
     }
-    if (editor.document.isDirty) {
-      // The check loads the module from disk, so what is on screen must be what is on disk.
-      await editor.document.save();
+    // The check loads the module from disk, so what is on screen must be what is on disk; a
+    // notebook cell is saved with its notebook (the server checks the notebook's losses).
+    const { document, notebook, editor } = target;
+    if (notebook !== undefined ? notebook.isDirty : document.isDirty) {
+      await (notebook ?? document).save();
     }
-    args.push(editor.document.uri.toString());
-    if (scope === "cursor") {
+    args.push(document.uri.toString());
+    if (scope === "cursor" && editor !== undefined) {
       args.push(client.code2ProtocolConverter.asPosition(editor.selection.active));
     }
   }
@@ -139,4 +141,31 @@ function collectFindings(record: Record<string, unknown>): CheckedFinding[] {
     );
   }
   return [];
+}
+
+interface PythonTarget {
+  document: vscode.TextDocument;
+  notebook?: vscode.NotebookDocument;
+  editor?: vscode.TextEditor;
+}
+
+/** The Python document in front of the user: the focused editor's (a file or a notebook cell), else
+ * the selected (or first) Python cell of the active notebook. `needsEditor`: a cursor is needed. */
+function activePythonDocument(needsEditor: boolean): PythonTarget | undefined {
+  const notebookOf = (document: vscode.TextDocument) =>
+    vscode.workspace.notebookDocuments.find((nb) => nb.getCells().some((cell) => cell.document === document));
+  const editor = vscode.window.activeTextEditor;
+  if (editor !== undefined && editor.document.languageId === "python") {
+    return { document: editor.document, notebook: notebookOf(editor.document), editor };
+  }
+  const notebookEditor = vscode.window.activeNotebookEditor;
+  if (needsEditor || notebookEditor === undefined) {
+    return undefined;
+  }
+  const notebook = notebookEditor.notebook;
+  const isPython = (cell: vscode.NotebookCell) =>
+    cell.kind === vscode.NotebookCellKind.Code && cell.document.languageId === "python";
+  const selected = notebook.getCells(notebookEditor.selection).find(isPython);
+  const cell = selected ?? notebook.getCells().find(isPython);
+  return cell !== undefined ? { document: cell.document, notebook } : undefined;
 }

@@ -1,15 +1,19 @@
-// Which Python runs the server: the `lossLsp.interpreter` setting, else the
-// interpreter selected in the Python extension, else `python3` on PATH.
+// Which Python runs the server. The server itself and its pure-Python dependencies ship in the
+// extension (bundled/libs, first on PYTHONPATH), so any Python 3.10+ can run it; the user's
+// interpreter matters for the gradient check, which needs the TensorFlow installed there.
+// Candidates, in order: the `lossLsp.interpreter` setting (alone: the user chose it), the
+// Python extension's active interpreter, $VIRTUAL_ENV, python3 on the login shell's PATH,
+// python3 on the extension host's PATH.
 import { execFile } from "node:child_process";
+import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as vscode from "vscode";
 
-export type InterpreterSource = "setting" | "python extension" | "default";
-
 export interface Interpreter {
   path: string;
-  source: InterpreterSource;
+  /** Where the path came from, as the user knows it ("$VIRTUAL_ENV", "lossLsp.interpreter", ...). */
+  source: string;
 }
 
 // The part of the Python extension's public API (ms-python.python, "environments")
@@ -30,6 +34,7 @@ interface PythonExtensionApi {
 }
 
 const PYTHON_EXTENSION_ID = "ms-python.python";
+const WINDOWS = process.platform === "win32";
 
 async function pythonExtensionApi(): Promise<PythonExtensionApi | undefined> {
   const extension = vscode.extensions.getExtension<PythonExtensionApi>(PYTHON_EXTENSION_ID);
@@ -54,25 +59,62 @@ function expandVariables(value: string, folder: vscode.WorkspaceFolder | undefin
   return out.replace(/\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => process.env[name] ?? "");
 }
 
-export async function findInterpreter(folder: vscode.WorkspaceFolder | undefined): Promise<Interpreter> {
+async function pythonExtensionInterpreter(folder: vscode.WorkspaceFolder | undefined): Promise<string | undefined> {
+  const api = await pythonExtensionApi();
+  if (api?.environments === undefined) {
+    return undefined;
+  }
+  try {
+    const active = api.environments.getActiveEnvironmentPath(folder?.uri);
+    const resolved = await api.environments.resolveEnvironment(active);
+    return resolved?.executable.uri?.fsPath ?? active.path;
+  } catch {
+    return undefined; // an environment the Python extension cannot resolve
+  }
+}
+
+function virtualEnvInterpreter(): string | undefined {
+  const venv = process.env.VIRTUAL_ENV;
+  return venv ? path.join(venv, WINDOWS ? "Scripts" : "bin", WINDOWS ? "python.exe" : "python") : undefined;
+}
+
+/** `python3` as a login shell finds it: VS Code started from a desktop launcher may have a shorter PATH. */
+function loginShellPython(): Promise<string | undefined> {
+  if (WINDOWS) {
+    return Promise.resolve(undefined);
+  }
+  const shell = process.env.SHELL || "/bin/sh";
+  return new Promise((resolve) => {
+    execFile(shell, ["-l", "-c", "command -v python3"], { timeout: 10_000, windowsHide: true }, (error, stdout) => {
+      // Profiles may print banners: the answer is the last line that is an absolute path.
+      const found = stdout.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("/")).pop();
+      resolve(error === null && found ? found : undefined);
+    });
+  });
+}
+
+/** The interpreters to try, first choice first. Lazily: the login shell starts only when the
+ * candidates before it could not run the server. */
+export async function* interpreterCandidates(folder: vscode.WorkspaceFolder | undefined): AsyncGenerator<Interpreter> {
   const configured = vscode.workspace.getConfiguration("lossLsp", folder).get<string>("interpreter", "");
   if (configured.trim() !== "") {
-    return { path: expandVariables(configured, folder), source: "setting" };
+    yield { path: expandVariables(configured, folder), source: "lossLsp.interpreter" };
+    return;
   }
-  const api = await pythonExtensionApi();
-  if (api?.environments !== undefined) {
-    try {
-      const active = api.environments.getActiveEnvironmentPath(folder?.uri);
-      const resolved = await api.environments.resolveEnvironment(active);
-      const executable = resolved?.executable.uri?.fsPath ?? active.path;
-      if (executable) {
-        return { path: executable, source: "python extension" };
-      }
-    } catch {
-      // An environment the Python extension cannot resolve: fall through to python3.
+  const seen = new Set<string>();
+  const finders: Array<[string, () => Promise<string | undefined>]> = [
+    ["the Python extension", () => pythonExtensionInterpreter(folder)],
+    ["$VIRTUAL_ENV", async () => virtualEnvInterpreter()],
+    ["the login shell's PATH", loginShellPython],
+    ["PATH", async () => (WINDOWS ? "python" : "python3")],
+  ];
+  for (const [source, find] of finders) {
+    const found = await find();
+    if (found && !seen.has(found)) {
+      seen.add(found);
+      yield { path: found, source };
     }
   }
-  return { path: process.platform === "win32" ? "python" : "python3", source: "default" };
 }
 
 /** Calls `listener` when the Python extension's selected interpreter changes. */
@@ -81,35 +123,58 @@ export async function onPythonInterpreterChanged(listener: () => void): Promise<
   return api?.environments?.onDidChangeActiveEnvironmentPath(() => listener());
 }
 
-export type ProbeResult = { ok: true; version: string } | { ok: false; reason: string };
-
-/** Checks that `loss_lsp` imports under `python`, and returns its version. */
-export function probeServer(python: string, cwd: string | undefined): Promise<ProbeResult> {
-  return new Promise((resolve) => {
-    execFile(
-      python,
-      ["-c", "import loss_lsp, sys; sys.stdout.write(loss_lsp.__version__)"],
-      { cwd, timeout: 30_000, windowsHide: true },
-      (error, stdout, stderr) => {
-        if (error === null) {
-          resolve({ ok: true, version: stdout.trim() });
-          return;
-        }
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === "ENOENT") {
-          resolve({ ok: false, reason: `the Python interpreter ${python} was not found` });
-        } else if (/No module named '?loss_lsp/.test(stderr)) {
-          resolve({ ok: false, reason: `loss_lsp is not installed for ${python}` });
-        } else {
-          const lastLine = stderr.trim().split("\n").pop() ?? error.message;
-          resolve({ ok: false, reason: `importing loss_lsp with ${python} failed: ${lastLine}` });
-        }
-      },
-    );
-  });
+/** The server's environment: the bundled libraries before the interpreter's own site-packages, so
+ * that our pygls/lsprotocol/jedi win over other versions there, while TensorFlow (not bundled)
+ * comes from the interpreter. */
+export function serverEnvironment(bundledLibs: string | undefined): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, PYTHONIOENCODING: "utf-8" };
+  if (bundledLibs !== undefined) {
+    const inherited = process.env.PYTHONPATH;
+    env.PYTHONPATH = inherited ? `${bundledLibs}${path.delimiter}${inherited}` : bundledLibs;
+  }
+  return env;
 }
 
-export function installCommand(python: string): string {
-  const quoted = /\s/.test(python) ? `"${python}"` : python;
-  return `${quoted} -m pip install loss-lsp`;
+/** bundled/libs of the installed extension, if this build has it. */
+export function bundledLibs(extensionPath: string): string | undefined {
+  const libs = path.join(extensionPath, "bundled", "libs");
+  return fs.existsSync(path.join(libs, "loss_lsp", "__init__.py")) ? libs : undefined;
+}
+
+export type ProbeResult =
+  | { ok: true; version: string; pythonVersion: string; tensorflow: boolean }
+  | { ok: false; reason: string };
+
+// Valid Python 2 too, so that an old interpreter reports its version instead of a SyntaxError.
+const PROBE = [
+  "import sys",
+  "if sys.version_info < (3, 10):",
+  "    sys.stdout.write('too-old ' + sys.version.split()[0]); sys.exit(3)",
+  "import importlib.util, loss_lsp",
+  "tf = importlib.util.find_spec('tensorflow') is not None",
+  "sys.stdout.write(' '.join([loss_lsp.__version__, sys.version.split()[0], str(tf)]))",
+].join("\n");
+
+/** Whether `python` can run the server (with the bundled libraries), and what it has. */
+export function probeServer(python: string, cwd: string | undefined, env: NodeJS.ProcessEnv): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    execFile(python, ["-c", PROBE], { cwd, env, timeout: 30_000, windowsHide: true }, (error, stdout, stderr) => {
+      if (error === null) {
+        const [version, pythonVersion, tensorflow] = stdout.trim().split(" ");
+        resolve({ ok: true, version, pythonVersion, tensorflow: tensorflow === "True" });
+        return;
+      }
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") {
+        resolve({ ok: false, reason: "not found" });
+      } else if (code === "EACCES") {
+        resolve({ ok: false, reason: "not executable" });
+      } else if (stdout.startsWith("too-old")) {
+        resolve({ ok: false, reason: `Python ${stdout.split(" ")[1]} is too old (the server needs 3.10 or newer)` });
+      } else {
+        const lastLine = stderr.trim().split("\n").pop() || error.message;
+        resolve({ ok: false, reason: `the server does not import: ${lastLine}` });
+      }
+    });
+  });
 }

@@ -15,7 +15,14 @@ import {
   WorkDoneProgressEnd,
   WorkDoneProgressReport,
 } from "vscode-languageclient/node";
-import { findInterpreter, installCommand, Interpreter, probeServer } from "./interpreter";
+import {
+  bundledLibs,
+  Interpreter,
+  interpreterCandidates,
+  ProbeResult,
+  probeServer,
+  serverEnvironment,
+} from "./interpreter";
 import { StatusItem } from "./status";
 
 interface ServerInfo {
@@ -83,32 +90,57 @@ export class ServerManager implements vscode.Disposable {
     this.status.setTrusted(vscode.workspace.isTrusted);
     this.status.set({ kind: "starting" });
     const folder = vscode.workspace.workspaceFolders?.[0];
-    const interpreter = await findInterpreter(folder);
-    this.output.info(`Python (${interpreter.source}): ${interpreter.path}`);
-
     // The server's own folder as cwd: `python -m` puts the cwd first on sys.path, and a
     // workspace must not be able to shadow loss_lsp with a package of its own.
     const cwd = this.context.extensionUri.fsPath;
-    const probe = await probeServer(interpreter.path, cwd);
-    if (!probe.ok) {
-      this.output.error(probe.reason);
-      this.status.set({ kind: "error", reason: probe.reason });
-      void this.offerInstall(interpreter, probe.reason);
+    const libs = bundledLibs(cwd);
+    const env = serverEnvironment(libs);
+    this.output.info(libs ? `server: bundled in ${libs}` : "server: not bundled, using the interpreter's loss_lsp");
+
+    // The first candidate that runs the server wins; every one tried is named if none does.
+    const failures: string[] = [];
+    let interpreter: Interpreter | undefined;
+    let probe: Extract<ProbeResult, { ok: true }> | undefined;
+    for await (const candidate of interpreterCandidates(folder)) {
+      const result = await probeServer(candidate.path, cwd, env);
+      if (result.ok) {
+        interpreter = candidate;
+        probe = result;
+        break;
+      }
+      const failure = `${candidate.path} (from ${candidate.source}): ${result.reason}`;
+      this.output.warn(`Python ${failure}`);
+      failures.push(failure);
+    }
+    if (interpreter === undefined || probe === undefined) {
+      const reason = `no Python could run the server. Tried ${failures.join("; ")}`;
+      this.output.error(reason);
+      this.status.set({ kind: "error", reason });
+      void this.offerInterpreterChoice(reason);
       return;
     }
-    this.output.info(`loss_lsp ${probe.version} found`);
+    const python = interpreter.path;
+    const serverVersion = probe.version;
+    const tensorflow = probe.tensorflow;
+    this.output.info(
+      `Python ${probe.pythonVersion} (from ${interpreter.source}): ${interpreter.path}; loss_lsp ${probe.version}; ` +
+        (probe.tensorflow ? "TensorFlow found" : "no TensorFlow there: the gradient check is unavailable"),
+    );
 
     // TransportKind.stdio makes the client append `--stdio`, which `loss_lsp serve` accepts.
     const serverOptions: ServerOptions = {
-      command: interpreter.path,
+      command: python,
       args: ["-m", "loss_lsp", "serve"],
       transport: TransportKind.stdio,
-      options: { cwd, env: { ...process.env, PYTHONIOENCODING: "utf-8" } },
+      options: { cwd, env },
     };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [
         { scheme: "file", language: "python" },
         { scheme: "untitled", language: "python" },
+        // Cells of Jupyter notebooks: the server syncs whole notebooks when it advertises
+        // notebookDocumentSync, else each cell arrives as a document of its own.
+        { notebook: "jupyter-notebook", language: "python" },
       ],
       outputChannel: this.output,
       traceOutputChannel: this.output,
@@ -142,6 +174,15 @@ export class ServerManager implements vscode.Disposable {
           next(token, params);
         },
         workspace: {
+          // A change of lossLsp.interpreter restarts the server while the client still tells the
+          // old one about the change: that failure is expected, not worth an error notification.
+          didChangeConfiguration: async (sections, next) => {
+            try {
+              await next(sections);
+            } catch (error) {
+              this.output.warn(`didChangeConfiguration not sent: ${error instanceof Error ? error.message : String(error)}`);
+            }
+          },
           // Only VS Code decides about trust: a workspace's own settings.json cannot claim it.
           configuration: async (params, token, next) => {
             const answer = await next(params, token);
@@ -165,8 +206,8 @@ export class ServerManager implements vscode.Disposable {
       if (event.newState === State.Starting) {
         this.status.set({ kind: "starting" });
       } else if (event.newState === State.Running) {
-        const version = client.initializeResult?.serverInfo?.version ?? probe.version;
-        this.status.set({ kind: "ready", version, python: interpreter.path });
+        const version = client.initializeResult?.serverInfo?.version ?? serverVersion;
+        this.status.set({ kind: "ready", version, python, tensorflow });
         void this.logServerInfo(client);
       } else if (event.newState === State.Stopped && !this.stopping && this.status.state.kind !== "error") {
         this.status.set({ kind: "stopped" });
@@ -248,27 +289,14 @@ export class ServerManager implements vscode.Disposable {
     this.progressEmitter.fire(event);
   }
 
-  private async offerInstall(interpreter: Interpreter, reason: string): Promise<void> {
-    const command = installCommand(interpreter.path);
-    const choices = ["Install in terminal", "Copy command", "Choose interpreter", "Show output"];
+  private async offerInterpreterChoice(reason: string): Promise<void> {
     const choice = await vscode.window.showErrorMessage(
-      `Loss LSP: ${reason}. Install it with: ${command}`,
-      ...choices,
+      `Loss LSP: ${reason}. Choose a Python 3.10+ (the one with TensorFlow, for the gradient check) ` +
+        `in the "lossLsp.interpreter" setting.`,
+      "Choose interpreter",
+      "Show output",
     );
-    if (choice === "Install in terminal") {
-      const terminal = vscode.window.createTerminal({ name: "Loss LSP: install" });
-      terminal.show();
-      terminal.sendText(command, true);
-      const again = await vscode.window.showInformationMessage(
-        "Loss LSP: restart the server once the installation has finished.",
-        "Restart server",
-      );
-      if (again === "Restart server") {
-        await this.restart();
-      }
-    } else if (choice === "Copy command") {
-      await vscode.env.clipboard.writeText(command);
-    } else if (choice === "Choose interpreter") {
+    if (choice === "Choose interpreter") {
       if (vscode.extensions.getExtension("ms-python.python") !== undefined) {
         await vscode.commands.executeCommand("python.setInterpreter");
       } else {
@@ -302,6 +330,7 @@ export function settingsForServer(folder: vscode.WorkspaceFolder | undefined): R
     select: config.get<string[]>("select", []),
     ignore: config.get<string[]>("ignore", []),
     severity: config.get<Record<string, string>>("severity", {}),
+    notReproducedSeverity: config.get<string>("notReproducedSeverity", "hint"),
     checkGradientsOnSave: vscode.workspace.isTrusted && config.get<boolean>("checkGradientsOnSave", false),
     gradientCheck: {
       timeout: config.get<number>("gradientCheck.timeout", 20),

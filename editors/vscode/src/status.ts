@@ -3,7 +3,7 @@ import * as vscode from "vscode";
 
 export type ServerState =
   | { kind: "starting" }
-  | { kind: "ready"; version: string; python: string }
+  | { kind: "ready"; version: string; python: string; tensorflow: boolean }
   | { kind: "busy"; title: string; message?: string; percentage?: number }
   | { kind: "error"; reason: string }
   | { kind: "stopped" };
@@ -57,6 +57,7 @@ export class StatusItem implements vscode.Disposable {
         this.item.text = `$(check) Loss LSP${restricted}`;
         this.item.tooltip = new vscode.MarkdownString(
           `Loss LSP ${state.version} is ready\n\nPython: \`${state.python}\`` +
+            (state.tensorflow ? "" : "\n\nNo TensorFlow in this Python: the gradient check cannot run.") +
             (this.trusted ? "" : "\n\nUntrusted workspace: the gradient check is off.") +
             "\n\nClick to show the output.",
         );

@@ -52,7 +52,8 @@ function M.check()
   local code, out, err = run_python(python, "import loss_lsp; print(loss_lsp.__version__)", 30000)
   if code ~= 0 then
     fail(("loss_lsp is not importable with %s: %s"):format(executable, last_line(err ~= "" and err or out)), {
-      ("Install it: %s -m pip install loss-lsp"):format(executable),
+      -- loss-lsp is not on PyPI yet: from a clone of the repository.
+      ("Install it from a clone of the repository: %s -m pip install /path/to/loss-lsp"):format(executable),
     })
     return
   end
