@@ -78,8 +78,10 @@ def trained_loss_is_pairwise(loss: Any, y: np.ndarray) -> bool:
     x = np.random.default_rng(0).uniform(size=(len(y), 4)).astype("float32")
     model = dense_model()
     model.compile(optimizer="sgd", loss=loss)
-    reported = model.evaluate(x, y, batch_size=len(y), verbose=0)
     p = model.predict(x, verbose=0)  # (N, 1)
+    # labels of the program's shape that the model nearly fits: per-sample small, all pairs not
+    y = (p[:, 0] + np.random.default_rng(1).normal(scale=0.05, size=len(y))).reshape(y.shape).astype(y.dtype)
+    reported = model.evaluate(x, y, batch_size=len(y), verbose=0)
     per_sample = float(np.mean((y - p[:, 0]) ** 2))
     pairwise = float(np.mean((y[None, :] - p) ** 2))  # (N, 1) against (N,): (N, N)
     return bool(np.isclose(reported, pairwise, rtol=1e-5) and not np.isclose(reported, per_sample, rtol=1e-3))
