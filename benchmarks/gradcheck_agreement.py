@@ -235,6 +235,7 @@ def ranknet_differs(loss: Callable, relevance: np.ndarray) -> bool:
 
 TRUTH: dict[tuple[str, str, str], Callable[[ModuleType], bool]] = {
     ("contrastive.py", "batch_hard_triplet", "LL904"): triplet_pairs_on_purpose,
+    ("contrastive.py", "batch_hard_triplet", "LL301"): triplet_pairs_on_purpose,
     ("contrastive.py", "batch_hard_triplet", "LL203"): triplet_nan_gradient,
     ("custom_loop.py", "mse_direct", "LL301"): direct_mse_pairs,
     ("dice.py", "dice_loss", "LL202"): dice_empty_mask,
