@@ -123,13 +123,20 @@ def _class_header(ctx: ModuleContext, cls: ast.ClassDef, block: Block) -> Span:
 
 def _stored_as(init: ast.FunctionDef | ast.AsyncFunctionDef, param: str) -> str | None:
     """``self.<attr> = param`` in ``__init__``: where the value can be read back."""
+    return on_node(init, "ll409_stored_as", lambda: _self_assignments(init)).get(param)
+
+
+def _self_assignments(init: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, str]:
+    """Parameter name -> the first ``self.<attr>`` it is assigned to (kept with the tree: one walk per edit of it)."""
+    out: dict[str, str] = {}
     for node in ast.walk(init):
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id == param:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id not in out:
             for target in node.targets:
                 if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
                         and target.value.id == "self"):
-                    return target.attr
-    return None
+                    out[node.value.id] = target.attr
+                    break
+    return out
 
 
 def _get_config_fix(ctx: ModuleContext, block: Block, init: ast.FunctionDef | ast.AsyncFunctionDef,
