@@ -31,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from loss_lsp.checker import analyze, clear_caches  # noqa: E402
+from loss_lsp.engine.chunks import parse_quietly  # noqa: E402
 from loss_lsp.engine import Workspace  # noqa: E402
 from loss_lsp.engine.findings import Finding  # noqa: E402
 
@@ -122,7 +123,7 @@ def check_package(pin: str) -> PackageRun:
     start = time.perf_counter()
     for text in sources.values():
         try:
-            ast.parse(text)
+            parse_quietly(text)
         except SyntaxError:
             pass
     parse_seconds = time.perf_counter() - start

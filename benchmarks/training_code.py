@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from loss_lsp.checker import analyze, clear_caches  # noqa: E402
+from loss_lsp.engine.chunks import parse_quietly  # noqa: E402
 from loss_lsp.engine import Analysis  # noqa: E402
 
 CACHE = Path.home() / ".cache" / "loss-lsp" / "training-corpus"
@@ -112,7 +113,7 @@ def main() -> None:
         start = time.perf_counter()
         for f in mine:
             try:
-                ast.parse(f.text)
+                parse_quietly(f.text)
             except SyntaxError:
                 pass
         parse_s = time.perf_counter() - start
