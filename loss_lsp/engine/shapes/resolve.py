@@ -111,7 +111,7 @@ def _program(module: ModuleInfo, loss: LossDef) -> tuple[Shapes, bool]:
         reached = True
         if loss.call_path != "compile":
             bindings += direct
-    if loss.call_path == "compile" and not loss.compile_sites:
+    if not bindings or (loss.call_path == "compile" and not loss.compile_sites):
         return Shapes(), reached
     return _from_bindings(bindings), reached
 
