@@ -24,6 +24,7 @@ from loss_lsp.engine.dataflow import Flow
 from loss_lsp.engine.discovery import LossDef, discover, header_span
 from loss_lsp.engine.limits import MAX_CHARS
 from loss_lsp.engine.memo import PinnedCache, on_node
+from loss_lsp.engine.shapes.wiring import forget_runs
 from loss_lsp.engine.findings import Analysis, Finding, InputError, LossInfo, Related, Span
 from loss_lsp.engine.module import ModuleInfo, build_module, called_names
 from loss_lsp.engine import shapes as shape_context
@@ -103,6 +104,7 @@ def forget(path: str) -> None:
     """The file was closed: its parsed blocks no longer need to stay cached."""
     PARSE_CACHE.forget(path)
     _CACHE.forget(path)
+    forget_runs(path)
 
 
 def clear_caches() -> None:
@@ -111,6 +113,7 @@ def clear_caches() -> None:
 
     chunks.PARSE_CACHE.clear()  # what is derived from the trees (engine.memo) goes with them
     _CACHE.clear()
+    forget_runs()
 
 
 def _unreadable(source: str) -> str:

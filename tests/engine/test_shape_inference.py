@@ -3,6 +3,8 @@ shapes, dtypes and value domains the loss receives (or unknown, when the program
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from loss_lsp.checker import analyze
@@ -196,3 +198,35 @@ def test_sequential_without_input_takes_the_fit_data_and_random_batches_keep_the
                  "for step in range(100):\n    idx = np.random.choice(64, 16)\n"
                  "    with tf.GradientTape() as tape:\n        value = loss(y[idx], model(x[idx]))\n")
     assert (info.call_path, info.y_true_shape, info.y_pred_shape) == ("direct", (-1, 1), (-1, 1))
+
+
+def test_shapes_follow_edits_of_the_loss_and_of_the_data() -> None:
+    """Typing in a loss the program calls keeps its inferred shapes (the interpretation of the script is
+    reused between edits); editing the line that makes the labels changes them. Each warm result equals
+    a cold analysis of the same text."""
+    from loss_lsp.checker import clear_caches
+
+    source = (Path(__file__).resolve().parents[2] / "fixtures" / "shapes" / "custom_loop.py").read_text(
+        encoding="utf-8")
+    path = "edited_custom_loop.py"
+
+    def broadcasts(text: str) -> list[int]:
+        return [f.span.start_line for f in analyze(text, path).findings if f.code == "LL301"]
+
+    def cold(text: str) -> list[int]:
+        clear_caches()
+        return broadcasts(text)
+
+    assert broadcasts(source) == [8]
+    edited_loss = source.replace("tf.square(y_true - y_pred))  # expect", "tf.square(y_true - y_pred)) * 2.0  # expect")
+    assert edited_loss != source and broadcasts(edited_loss) == [8]
+    renamed = edited_loss.replace("def mse(y_true, y_pred):", "def mse(labels, y_pred):").replace(
+        "tf.square(y_true - y_pred)) * 2.0", "tf.square(labels - y_pred)) * 2.0")
+    warm = broadcasts(renamed)
+    assert warm == cold(renamed)
+    broadcasts(edited_loss)
+    fixed_data = edited_loss.replace("y = np.mean(x, axis=1)  # (256,)", "y = np.mean(x, axis=1, keepdims=True)")
+    assert fixed_data != edited_loss
+    warm = broadcasts(fixed_data)
+    assert 8 not in warm and warm == cold(fixed_data)  # (y[:, None] is now (N, 1, 1): that one broadcasts)
+    assert broadcasts(source) == [8]

@@ -68,6 +68,7 @@ class Interpreter:
         self.depth = 0
         self.steps = 0
         self.called: set[int] = set()
+        self.read: set[int] = set()  # functions whose node the facts depend on (entered, or recorded by id)
         self.active: list[int] = []
         self._loss_methods: dict[str, ast.AST] | None = None
 
@@ -290,6 +291,7 @@ class Interpreter:
         if self.depth >= _MAX_DEPTH or id(fn) in self.active:
             return None
         self.called.add(id(fn))
+        self.read.add(id(fn))
         frame = Scope({})
         self._bind_params(fn, args, kwargs, frame)
         saved = self.block_start
@@ -577,6 +579,7 @@ class Interpreter:
         if isinstance(callee, Func):
             fn = callee.node
             if not isinstance(fn, ast.Lambda) and is_loss_signature(fn) and len(args) >= 2:  # type: ignore[arg-type]
+                self.read.add(id(fn))
                 self._record(id(fn), args[0], args[1], "loop")
                 return Scalar(None, "float32")
             return self.call_function(callee, args, kwargs)
@@ -824,15 +827,73 @@ def _training_functions(tree: ast.Module) -> list[ast.FunctionDef | ast.AsyncFun
 
 def program_facts(module: ModuleInfo) -> ProgramFacts:
     """The facts of one module, computed once per analysis and kept on the module object (a new one
-    after every edit), so nothing outlives the analysis that made it."""
-    return memo.on_node(module, "shape_facts", lambda: _interpret(module))  # type: ignore[arg-type]
+    after every edit); the last run of each file is reused while what it read is unchanged."""
+    return memo.on_node(module, "shape_facts", lambda: _reused_or_interpreted(module))  # type: ignore[arg-type]
 
 
-def _interpret(module: ModuleInfo) -> ProgramFacts:
+# path -> (what the run read, its facts, the functions it never entered, the trees it read).
+# Holding the trees keeps their node ids (the facts' keys) from being reused by new trees.
+_LAST_RUN: dict[str, tuple[tuple, ProgramFacts, frozenset[str], tuple]] = {}
+_MAX_FILES = 64
+
+
+def _reused_or_interpreted(module: ModuleInfo) -> ProgramFacts:
+    last = _LAST_RUN.get(module.path)
+    if last is not None and _inputs(module, last[2]) == last[0]:
+        return last[1]
+    interpreter = Interpreter(module)
+    facts = _interpret(interpreter)
+    unentered = frozenset(fn.name for fn, _ in _lone_functions(module) if id(fn) not in interpreter.read)
+    _LAST_RUN.pop(module.path, None)
+    while len(_LAST_RUN) >= _MAX_FILES:
+        _LAST_RUN.pop(next(iter(_LAST_RUN)))
+    trees = tuple(block.tree for block in module.blocks)
+    _LAST_RUN[module.path] = (_inputs(module, unentered), facts, unentered, trees)
+    return facts
+
+
+def forget_runs(path: str | None = None) -> None:
+    """Drop the reusable run of one file (closed), or of every file."""
+    if path is None:
+        _LAST_RUN.clear()
+    else:
+        _LAST_RUN.pop(path, None)
+
+
+def _lone_functions(module: ModuleInfo) -> list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, ast.Module]]:
+    """Blocks that are exactly one function definition which trains nothing: typing in a loss's body
+    changes nothing the interpreter reads unless it called that function."""
+    out = []
+    for block in module.blocks:
+        tree = block.tree
+        if tree is not None and len(tree.body) == 1 and isinstance(tree.body[0], (ast.FunctionDef, ast.AsyncFunctionDef)) \
+                and not _training_functions(tree):
+            out.append((tree.body[0], tree))
+    return out
+
+
+def _inputs(module: ModuleInfo, unentered: frozenset[str]) -> tuple:
+    """What a run reads: every block's tree and place, except a function it never entered, of which only
+    its name and parameters count."""
+    parts: list[object] = []
+    for block in module.blocks:
+        tree = block.tree
+        fn = tree.body[0] if tree is not None and len(tree.body) == 1 else None
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.name in unentered \
+                and not _training_functions(tree):  # type: ignore[arg-type]
+            args = fn.args
+            parts.append((fn.name, tuple(a.arg for a in args.posonlyargs + args.args + args.kwonlyargs),
+                          len(args.defaults), args.vararg is not None, args.kwarg is not None))
+        else:
+            parts.append((id(tree), block.start))
+    return tuple(parts)
+
+
+def _interpret(interpreter: Interpreter) -> ProgramFacts:
     try:
-        return Interpreter(module).run()
+        return interpreter.run()
     except (RecursionError, MemoryError):
         return ProgramFacts()  # too deep to follow: nothing is known
     except Exception:  # a gap in the interpreter must not cost the file its other findings
-        log.exception("shape inference failed on %s", module.path)
+        log.exception("shape inference failed on %s", interpreter.module.path)
         return ProgramFacts()
