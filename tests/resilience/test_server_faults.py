@@ -6,38 +6,28 @@ The faults are injected into the server process by tests/server/faults/sitecusto
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 import pytest_lsp
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig
 
 from tests.server.helpers import (
-    SERVER_COMMAND,
     RecordingClient,
     capabilities,
     change_document,
     codes,
     copy_data,
+    faulty_config,
     initialize,
-    make_client,
     open_document,
     wait_diagnostics,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-FAULTS = Path(__file__).parent.parent / "server" / "faults"
 MARKER = "BREAK_THE_ENGINE"
-CONFIG = ClientServerConfig(
-    server_command=SERVER_COMMAND,
-    client_factory=make_client,
-    server_env={**os.environ,
-                "PYTHONPATH": os.pathsep.join(filter(None, [str(FAULTS), os.environ.get("PYTHONPATH")])),
-                "LOSS_LSP_TEST_BROKEN_LOSS": "detached_mae", "LOSS_LSP_TEST_BROKEN_FILE": MARKER},
-)
+CONFIG = faulty_config(LOSS_LSP_TEST_BROKEN_LOSS="detached_mae", LOSS_LSP_TEST_BROKEN_FILE=MARKER)
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import sys
 from collections.abc import Callable
@@ -43,6 +44,14 @@ def make_client() -> RecordingClient:
 
 
 CONFIG = ClientServerConfig(server_command=SERVER_COMMAND, client_factory=make_client)
+FAULTS = Path(__file__).parent / "faults"  # a sitecustomize that breaks the server as the environment says
+
+
+def faulty_config(**switches: str) -> ClientServerConfig:
+    """The real server with ``tests/server/faults`` on its path and the given LOSS_LSP_TEST_* switches."""
+    path = os.pathsep.join(filter(None, [str(FAULTS), os.environ.get("PYTHONPATH")]))
+    return ClientServerConfig(server_command=SERVER_COMMAND, client_factory=make_client,
+                              server_env={**os.environ, "PYTHONPATH": path, **switches})
 
 
 def capabilities(*, pull: bool = False, encodings: list[str] | None = None, configuration: bool = False,

@@ -2,37 +2,27 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 import pytest_lsp
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
-from pytest_lsp import ClientServerConfig
 
 from tests.server.helpers import (
-    SERVER_COMMAND,
     RecordingClient,
     capabilities,
     codes,
     copy_data,
+    faulty_config,
     initialize,
-    make_client,
     open_document,
     wait_diagnostics,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-FAULTS = Path(__file__).parent / "faults"
-FAULTY = ClientServerConfig(
-    server_command=SERVER_COMMAND,
-    client_factory=make_client,
-    server_env={**os.environ,
-                "PYTHONPATH": os.pathsep.join(filter(None, [str(FAULTS), os.environ.get("PYTHONPATH")])),
-                "LOSS_LSP_TEST_BROKEN_RULE": "LL102", "LOSS_LSP_TEST_NO_GRADCHECK": "1"},
-)
+FAULTY = faulty_config(LOSS_LSP_TEST_BROKEN_RULE="LL102", LOSS_LSP_TEST_NO_GRADCHECK="1")
 
 
 @pytest.fixture(scope="module")
