@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 
 from loss_lsp.engine import memo
 from loss_lsp.engine.discovery import is_loss_signature, loss_base_classes
-from loss_lsp.engine.module import ModuleInfo, dotted
+from loss_lsp.engine.module import ModuleInfo, dotted, summary_of
 from loss_lsp.engine.shapes import arrays, datasets, libraries, matching, models, tables
 from loss_lsp.engine.shapes.values import (
     KT, NONE, Arr, ClassRef, Dataset, DictV, Frame, Func, Instance, Layer, Library, Model, Obj, PyList, Scalar,
@@ -68,7 +68,8 @@ class Interpreter:
         self.depth = 0
         self.steps = 0
         self.called: set[int] = set()
-        self.read: set[int] = set()  # functions whose node the facts depend on (entered, or recorded by id)
+        # functions and classes whose body the facts depend on (entered, recorded by id, methods looked up)
+        self.read: set[int] = set()
         self.active: list[int] = []
         self._loss_methods: dict[str, ast.AST] | None = None
 
@@ -595,6 +596,7 @@ class Interpreter:
                 callee, "call") else self._run_method(callee, "__call__", args, kwargs)
         if isinstance(callee, Instance) and self._kind(callee.cls) == "loss" and len(args) >= 2:
             method = self.loss_methods.get(callee.cls.name)
+            self._read_class(callee.cls.name)  # the facts name its ``call`` (or its absence)
             if method is not None:
                 self._record(id(method), args[0], args[1], "loop")
             return Scalar(None, "float32")
@@ -633,7 +635,14 @@ class Interpreter:
             y_true = arrays.to_array(y_true)
         self.facts.by_fn.setdefault(key, []).append(Binding(y_true, y_pred, where))
 
+    def _read_class(self, name: str) -> None:
+        """The run depends on this class's body, not only on its name and bases."""
+        cls = self.module.classes.get(name, (None, None))[0]
+        if cls is not None:
+            self.read.add(id(cls))
+
     def _method_node(self, obj: Obj, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        self._read_class(obj.cls)
         cls = self.module.classes.get(obj.cls, (None, None))[0]
         return next((n for n in getattr(cls, "body", []) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
                      and n.name == name), None)
@@ -831,9 +840,9 @@ def program_facts(module: ModuleInfo) -> ProgramFacts:
     return memo.on_node(module, "shape_facts", lambda: _reused_or_interpreted(module))  # type: ignore[arg-type]
 
 
-# path -> (what the run read, its facts, the functions it never entered, the trees it read).
+# path -> (what the run read, its facts, the definitions it never looked into, the trees it read).
 # Holding the trees keeps their node ids (the facts' keys) from being reused by new trees.
-_LAST_RUN: dict[str, tuple[tuple, ProgramFacts, frozenset[str], tuple]] = {}
+_LAST_RUN: dict[str, tuple[tuple, ProgramFacts, frozenset[int], tuple]] = {}
 _MAX_FILES = 64
 
 
@@ -843,12 +852,13 @@ def _reused_or_interpreted(module: ModuleInfo) -> ProgramFacts:
         return last[1]
     interpreter = Interpreter(module)
     facts = _interpret(interpreter)
-    unentered = frozenset(fn.name for fn, _ in _lone_functions(module) if id(fn) not in interpreter.read)
+    unread = frozenset(index for index, block in enumerate(module.blocks)
+                       if (node := _lone_definition(block.tree)) is not None and id(node) not in interpreter.read)
     _LAST_RUN.pop(module.path, None)
     while len(_LAST_RUN) >= _MAX_FILES:
         _LAST_RUN.pop(next(iter(_LAST_RUN)))
     trees = tuple(block.tree for block in module.blocks)
-    _LAST_RUN[module.path] = (_inputs(module, unentered), facts, unentered, trees)
+    _LAST_RUN[module.path] = (_inputs(module, unread), facts, unread, trees)
     return facts
 
 
@@ -860,33 +870,53 @@ def forget_runs(path: str | None = None) -> None:
         _LAST_RUN.pop(path, None)
 
 
-def _lone_functions(module: ModuleInfo) -> list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, ast.Module]]:
-    """Blocks that are exactly one function definition which trains nothing: typing in a loss's body
-    changes nothing the interpreter reads unless it called that function."""
-    out = []
-    for block in module.blocks:
-        tree = block.tree
-        if tree is not None and len(tree.body) == 1 and isinstance(tree.body[0], (ast.FunctionDef, ast.AsyncFunctionDef)) \
-                and not _training_functions(tree):
-            out.append((tree.body[0], tree))
-    return out
+Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 
 
-def _inputs(module: ModuleInfo, unentered: frozenset[str]) -> tuple:
-    """What a run reads: every block's tree and place, except a function it never entered, of which only
-    its name and parameters count."""
+def _lone_definition(tree: ast.Module | None) -> Definition | None:
+    """The function or class a block consists of, unless it is a function that trains (those run on their
+    own). Of such a definition the run reads only its outline (``_outline``) until it calls the function,
+    instantiates the class or looks up one of its methods."""
+    if tree is None or len(tree.body) != 1:
+        return None
+    node = tree.body[0]
+    if isinstance(node, ast.ClassDef):
+        return node
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not _training_functions(tree):
+        return node
+    return None
+
+
+def _outline(tree: ast.Module, node: Definition) -> tuple:
+    """What the run reads of a definition it never looked into: a function's name and parameters (binding
+    it, recognising a loss signature), a class's name and bases (whether it is a Loss or a Model), and the
+    imports written anywhere inside (they join the module's, by which names resolve)."""
+    imports = tuple(sorted(summary_of(tree).imports.items()))
+    if isinstance(node, ast.ClassDef):
+        return ("class", node.name, tuple(ast.dump(base) for base in node.bases), imports)
+    args = node.args
+    return ("def", node.name, tuple(a.arg for a in args.posonlyargs + args.args + args.kwonlyargs),
+            len(args.defaults), args.vararg is not None, args.kwarg is not None, imports)
+
+
+def _inputs(module: ModuleInfo, unread: frozenset[int]) -> tuple:
+    """What a run reads: every block's tree and place, except the definitions it never looked into, of
+    which only the outline counts. Both parts are kept on the tree: an edit recomputes the edited block's."""
     parts: list[object] = []
-    for block in module.blocks:
+    for index, block in enumerate(module.blocks):
         tree = block.tree
-        fn = tree.body[0] if tree is not None and len(tree.body) == 1 else None
-        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.name in unentered \
-                and not _training_functions(tree):  # type: ignore[arg-type]
-            args = fn.args
-            parts.append((fn.name, tuple(a.arg for a in args.posonlyargs + args.args + args.kwonlyargs),
-                          len(args.defaults), args.vararg is not None, args.kwarg is not None))
-        else:
-            parts.append((id(tree), block.start))
+        if index in unread and tree is not None:
+            outline = memo.on_node(tree, "run_outline", lambda: _outline_of(tree))
+            if outline is not None:
+                parts.append(outline)
+                continue
+        parts.append((id(tree), block.start))
     return tuple(parts)
+
+
+def _outline_of(tree: ast.Module) -> tuple | None:
+    node = _lone_definition(tree)
+    return _outline(tree, node) if node is not None else None
 
 
 def _interpret(interpreter: Interpreter) -> ProgramFacts:
