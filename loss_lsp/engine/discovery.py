@@ -56,6 +56,8 @@ class LossDef:
 
     @property
     def sink_description(self) -> str:
+        if not self.sinks and not self.sink_notes:
+            return ""  # most losses: asked for every one on every analysis
         return "; ".join(dict.fromkeys([*(sink.description for sink in self.sinks), *self.sink_notes]))
 
     @property
@@ -273,7 +275,7 @@ _TENSOR_LIBRARIES = ("tensorflow", "keras", "tf_keras", "torch", "jax")
 def _numpy_only(module: ModuleInfo) -> bool:
     """Evaluation code: a module of NumPy and scikit-learn that imports no tensor library. Its
     ``(y_true, y_pred)`` functions are metrics on arrays (nothing differentiates them) unless compiled."""
-    roots = {p.split(".", 1)[0] for p in module.imports.values()}
+    roots = _import_roots(module)
     return "numpy" in roots and "sklearn" in roots and not roots & set(_TENSOR_LIBRARIES)
 
 
@@ -311,8 +313,14 @@ def _numpy_function(module: ModuleInfo, fn: FunctionNode, name: str) -> bool:
     annotations = [a.annotation for a in fn.args.args if a.annotation is not None]
     if annotations and all((dotted(a) or "").endswith("ndarray") for a in annotations[:2]):
         return True
-    roots = {path.split(".", 1)[0] for path in module.imports.values()}
+    roots = _import_roots(module)
     return not roots & set(_TENSOR_LIBRARIES) and bool(roots & set(_EVALUATION_LIBRARIES))
+
+
+def _import_roots(module: ModuleInfo) -> frozenset[str]:
+    """The top-level packages the module imports (once per analysis: asked for every loss function)."""
+    return on_node(module, "import_roots",  # type: ignore[arg-type]
+                   lambda: frozenset(p.split(".", 1)[0] for p in module.imports.values()))
 
 
 def discover(module: ModuleInfo, imported_bases: frozenset[str] = frozenset()) -> list[LossDef]:

@@ -68,6 +68,7 @@ def run(source: str, path: str, settings: Settings | None, workspace: Workspace 
     file = FileContext(module, settings, path)
     module_fp = _module_fingerprint(module, settings)
     findings: list[Finding] = []
+    hints = "loss-lsp" in source
     deadline = time.monotonic() + BUDGET_SECONDS
     for number, loss in enumerate(losses):
         if time.monotonic() > deadline:
@@ -75,7 +76,7 @@ def run(source: str, path: str, settings: Settings | None, workspace: Workspace 
                                                     f"file too complex (over {BUDGET_SECONDS:.0f} s)"))
             break
         try:
-            shapes = _shapes_for(module, loss, settings)
+            shapes = _shapes_for(module, loss, settings, hints)
             found, errors = _loss_findings(file, loss, shapes, module_fp, rules)
             info = _loss_info(module, loss, shapes)
         except Exception as exc:  # an engine bug on one loss must not hide the other losses' findings
@@ -249,13 +250,18 @@ def _module_fingerprint(module: ModuleInfo, settings: Settings) -> str:
     for value, block in module.assignments.values():
         blocks = [block]
         # ``encoder = build_encoder()``: what the value is depends on that function's body too (LL405)
-        blocks += [module.functions[n.func.id][1] for n in ast.walk(value) if isinstance(n, ast.Call)
-                   and isinstance(n.func, ast.Name) and n.func.id in module.functions]
+        blocks += [module.functions[name][1] for name in _called_by_name(value) if name in module.functions]
         for dependency in blocks:
             if id(dependency) not in seen:
                 seen.add(id(dependency))
                 digest.update(dependency.text.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
+
+
+def _called_by_name(value: ast.expr) -> tuple[str, ...]:
+    """The names an expression calls as ``name(...)`` (kept with the tree: most assignments never change)."""
+    return on_node(value, "called_by_name", lambda: tuple(
+        node.func.id for node in ast.walk(value) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)))
 
 
 # --- module-level rules --------------------------------------------------------------------------
@@ -274,13 +280,19 @@ def _module_findings(ctx: ModuleContext, rules: Mapping[str, RuleChecks]) -> tup
 
 
 # --- what the engine reports about each loss ---------------------------------------------------
-def _shapes_for(module: ModuleInfo, loss: LossDef, settings: Settings) -> shape_context.Shapes:
+_NO_SHAPES = shape_context.Shapes()
+
+
+def _shapes_for(module: ModuleInfo, loss: LossDef, settings: Settings, hints: bool) -> shape_context.Shapes:
+    """``hints``: whether the file mentions ``loss-lsp`` at all (most do not: no lines to look through)."""
     if loss.kind == "computation":
-        return shape_context.Shapes()  # no y_true/y_pred pair: the shape rules see ranks only where the code states them
-    first = loss.block.start + loss.fn.lineno - 1
-    last = loss.block.start + (loss.fn.end_lineno or loss.fn.lineno) - 1
-    hint_lines = [line for line in module.lines[max(first - 3, 0):last + 1] if "loss-lsp" in line]
-    shapes = shape_context.for_loss(module, loss, hint_lines, dict(settings.default_shapes))
+        return _NO_SHAPES  # no y_true/y_pred pair: the shape rules see ranks only where the code states them
+    hint_lines: list[str] = []
+    if hints:
+        first = loss.block.start + loss.fn.lineno - 1
+        last = loss.block.start + (loss.fn.end_lineno or loss.fn.lineno) - 1
+        hint_lines = [line for line in module.lines[max(first - 3, 0):last + 1] if "loss-lsp" in line]
+    shapes = shape_context.for_loss(module, loss, hint_lines, settings.default_shapes)
     if loss.external_shapes is not None and not shapes.known:
         y_true, y_pred, dtype = loss.external_shapes
         shapes = replace(shapes, y_true=shapes.y_true or y_true, y_pred=shapes.y_pred or y_pred,

@@ -176,7 +176,8 @@ def find_units(module: ModuleInfo) -> list[Unit]:
     units: dict[int, Unit] = {}
     module_sinks = False
     for block in module.blocks:
-        if block.tree is None or not any(word in block.text for word in _SINK_TEXT):
+        if block.tree is None or not on_node(
+                block.tree, "sink_text", lambda text=block.text: any(word in text for word in _SINK_TEXT)):
             continue  # most blocks differentiate nothing: a text search spares walking their trees
         for call, scopes in on_node(block.tree, "sink_calls", lambda tree=block.tree: _sink_calls(tree)):
             functions = [s for s in scopes if isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef))]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -95,11 +96,16 @@ def _from_bindings(bindings: list[Binding]) -> Shapes:
                   domain, activation if activation in RANGES else None)
 
 
+_UNKNOWN = Shapes()
+
+
 def _program(module: ModuleInfo, loss: LossDef) -> tuple[Shapes, bool]:
     """Shapes from the interpreted script, and whether the script reached this loss's uses at all."""
     if not loss.compile_sites and not loss.direct_calls and loss.call_path == "compile":
-        return Shapes(), False
+        return _UNKNOWN, False
     facts = program_facts(module)
+    if not loss.compile_sites and id(loss.fn) not in facts.by_fn:
+        return _UNKNOWN, False  # most losses of a module: nothing calls them where the script runs
     bindings: list[Binding] = []
     reached = False
     for site in loss.compile_sites:
@@ -112,7 +118,7 @@ def _program(module: ModuleInfo, loss: LossDef) -> tuple[Shapes, bool]:
         if loss.call_path != "compile":
             bindings += direct
     if not bindings or (loss.call_path == "compile" and not loss.compile_sites):
-        return Shapes(), reached
+        return _UNKNOWN, reached
     return _from_bindings(bindings), reached
 
 
@@ -126,8 +132,11 @@ def from_context(module: ModuleInfo, compile_line: int) -> Shapes:
 
 
 def for_loss(module: ModuleInfo, loss: LossDef, hint_lines: list[str],
-             defaults: dict[str, tuple[int, ...]]) -> Shapes:
+             defaults: Mapping[str, tuple[int, ...]]) -> Shapes:
     """The best shapes for one loss: hint, then the program, then settings."""
+    if not hint_lines and not defaults and not loss.compile_sites and not loss.direct_calls:
+        program, _ = _program(module, loss)
+        return program  # nothing to look up nearby, nothing to override: the program's answer as it is
     hint: dict[str, tuple[int, ...]] = {}
     dtype: str | None = None
     for line in hint_lines:
