@@ -26,7 +26,7 @@ from loss_lsp.engine.sources import (
     source_rank,
 )
 from loss_lsp.engine.liveness import FunctionNode, live_statements, names_in
-from loss_lsp.engine.memo import on_node
+from loss_lsp.engine.memo import on_node, subtree
 from loss_lsp.engine.module import ModuleInfo, dotted
 from loss_lsp.engine.namespaces import Op
 from loss_lsp.engine.values import CLEAN, Val, combine
@@ -108,7 +108,7 @@ class Flow:
     def walk(self) -> list[ast.AST]:
         """Every node of the function (``ast.walk``, computed once)."""
         if self._walk is None:
-            self._walk = list(ast.walk(self.fn))
+            self._walk = subtree(self.fn)
         return self._walk
 
     def all_flows(self) -> Iterator[Flow]:
@@ -810,7 +810,7 @@ def _locals_of(fn: FunctionNode) -> _Locals:
 
 def _scan_locals(fn: FunctionNode) -> _Locals:
     out = _Locals()
-    for node in ast.walk(fn):
+    for node in subtree(fn):
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 if isinstance(target, ast.Name) and isinstance(node.value, ast.Call):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from loss_lsp.engine.chunks import Block
 from loss_lsp.engine.findings import CallPath, Related, Span
-from loss_lsp.engine.memo import on_node
+from loss_lsp.engine.memo import on_node, subtree
 from loss_lsp.engine.module import CompileSite, ModuleInfo, dotted
 from loss_lsp.engine.sinks import Sink, find_units
 from loss_lsp.engine.values import Val
@@ -282,7 +282,7 @@ def _numpy_only(module: ModuleInfo) -> bool:
 def _nested_losses(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[FunctionNode]:
     """Inner functions/lambdas with a loss signature (kept with the parsed tree)."""
     return on_node(fn, "nested_losses", lambda: [
-        node for node in ast.walk(fn) if node is not fn
+        node for node in subtree(fn) if node is not fn
         and isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)) and is_loss_signature(node)])
 
 

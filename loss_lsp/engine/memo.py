@@ -26,6 +26,12 @@ def on_node(node: ast.AST, key: object, compute: Callable[[], T]) -> T:
     return store[key]  # type: ignore[no-any-return]
 
 
+def subtree(node: ast.AST) -> list[ast.AST]:
+    """Every node under ``node`` in ``ast.walk`` order, listed once per tree: the passes that each walked a
+    loss again (its size, its locals, its nested functions, its training calls) share this list."""
+    return on_node(node, "subtree", lambda: list(ast.walk(node)))
+
+
 K = TypeVar("K")
 V = TypeVar("V")
 

@@ -23,7 +23,7 @@ from loss_lsp.engine.context import FileContext, LossContext, ModuleContext, Rul
 from loss_lsp.engine.dataflow import Flow
 from loss_lsp.engine.discovery import LossDef, discover, header_span
 from loss_lsp.engine.limits import MAX_CHARS
-from loss_lsp.engine.memo import PinnedCache, on_node
+from loss_lsp.engine.memo import PinnedCache, on_node, subtree
 from loss_lsp.engine.shapes.wiring import forget_runs
 from loss_lsp.engine.findings import Analysis, Finding, InputError, LossInfo, Related, Span
 from loss_lsp.engine.module import ModuleInfo, build_module, called_names
@@ -159,7 +159,7 @@ def _loss_findings(file: FileContext, loss: LossDef, shapes: shape_context.Shape
         starts = file.block_starts()
         return [_reanchor(finding, text, start, starts) for text, start, finding in cached], []
     errors: list[InputError] = []
-    if on_node(loss.fn, "size", lambda: sum(1 for _ in ast.walk(loss.fn))) > MAX_LINE_NODES:
+    if len(subtree(loss.fn)) > MAX_LINE_NODES:
         return [], [InputError(file.path, f"analysis skipped: {loss.name} is too complex")]
     enclosing = loss.enclosing or ([loss.factory] if loss.factory is not None else [])
     computation = loss.kind == "computation"

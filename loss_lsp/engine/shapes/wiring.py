@@ -17,6 +17,7 @@ import tokenize
 from dataclasses import dataclass, field, replace
 
 from loss_lsp.engine import memo
+from loss_lsp.engine.chunks import Block
 from loss_lsp.engine.discovery import is_loss_signature, loss_base_classes
 from loss_lsp.engine.module import ModuleInfo, dotted, summary_of
 from loss_lsp.engine.shapes import arrays, datasets, libraries, matching, models, tables
@@ -828,7 +829,7 @@ def _training_functions(tree: ast.Module) -> list[ast.FunctionDef | ast.AsyncFun
     """The block's top-level functions that compile or fit a model or run a GradientTape (kept with the tree)."""
     def trains(fn: ast.AST) -> bool:
         return any(isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in (
-            "compile", "fit", "GradientTape", "train_on_batch") for node in ast.walk(fn))
+            "compile", "fit", "GradientTape", "train_on_batch") for node in memo.subtree(fn))
 
     return memo.on_node(tree, "training_functions", lambda: [
         node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and trains(node)])
@@ -853,7 +854,7 @@ def _reused_or_interpreted(module: ModuleInfo) -> ProgramFacts:
     interpreter = Interpreter(module)
     facts = _interpret(interpreter)
     unread = frozenset(index for index, block in enumerate(module.blocks)
-                       if (node := _lone_definition(block.tree)) is not None and id(node) not in interpreter.read)
+                       if (node := _lone_definition(block)) is not None and id(node) not in interpreter.read)
     _LAST_RUN.pop(module.path, None)
     while len(_LAST_RUN) >= _MAX_FILES:
         _LAST_RUN.pop(next(iter(_LAST_RUN)))
@@ -873,16 +874,18 @@ def forget_runs(path: str | None = None) -> None:
 Definition = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 
 
-def _lone_definition(tree: ast.Module | None) -> Definition | None:
+def _lone_definition(block: Block) -> Definition | None:
     """The function or class a block consists of, unless it is a function that trains (those run on their
     own). Of such a definition the run reads only its outline (``_outline``) until it calls the function,
     instantiates the class or looks up one of its methods."""
+    tree = block.tree
     if tree is None or len(tree.body) != 1:
         return None
     node = tree.body[0]
     if isinstance(node, ast.ClassDef):
         return node
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not _training_functions(tree):
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not (
+            _TRAINING_WORDS.search(block.text) and _training_functions(tree)):  # the test run() makes
         return node
     return None
 
@@ -893,7 +896,7 @@ def _outline(tree: ast.Module, node: Definition) -> tuple:
     imports written anywhere inside (they join the module's, by which names resolve)."""
     imports = tuple(sorted(summary_of(tree).imports.items()))
     if isinstance(node, ast.ClassDef):
-        return ("class", node.name, tuple(ast.dump(base) for base in node.bases), imports)
+        return ("class", node.name, tuple(dotted(base) or ast.dump(base) for base in node.bases), imports)
     args = node.args
     return ("def", node.name, tuple(a.arg for a in args.posonlyargs + args.args + args.kwonlyargs),
             len(args.defaults), args.vararg is not None, args.kwarg is not None, imports)
@@ -906,7 +909,7 @@ def _inputs(module: ModuleInfo, unread: frozenset[int]) -> tuple:
     for index, block in enumerate(module.blocks):
         tree = block.tree
         if index in unread and tree is not None:
-            outline = memo.on_node(tree, "run_outline", lambda: _outline_of(tree))
+            outline = memo.on_node(tree, "run_outline", lambda: _outline_of(block))
             if outline is not None:
                 parts.append(outline)
                 continue
@@ -914,9 +917,9 @@ def _inputs(module: ModuleInfo, unread: frozenset[int]) -> tuple:
     return tuple(parts)
 
 
-def _outline_of(tree: ast.Module) -> tuple | None:
-    node = _lone_definition(tree)
-    return _outline(tree, node) if node is not None else None
+def _outline_of(block: Block) -> tuple | None:
+    node = _lone_definition(block)
+    return _outline(block.tree, node) if node is not None else None  # type: ignore[arg-type]
 
 
 def _interpret(interpreter: Interpreter) -> ProgramFacts:
