@@ -106,20 +106,24 @@ def _program(module: ModuleInfo, loss: LossDef) -> tuple[Shapes, bool]:
     facts = program_facts(module)
     if not loss.compile_sites and id(loss.fn) not in facts.by_fn:
         return _UNKNOWN, False  # most losses of a module: nothing calls them where the script runs
-    bindings: list[Binding] = []
+    used: list[list[Binding]] = []
     reached = False
     for site in loss.compile_sites:
         if id(site.call) in facts.seen_compiles:
             reached = True
-        bindings += facts.by_expr.get(id(site.expr), [])
+        if id(site.expr) in facts.by_expr:
+            used.append(facts.by_expr[id(site.expr)])
     direct = facts.by_fn.get(id(loss.fn), [])
     if direct:
         reached = True
         if loss.call_path != "compile":
-            bindings += direct
-    if not bindings or (loss.call_path == "compile" and not loss.compile_sites):
+            used.append(direct)
+    if not any(used) or (loss.call_path == "compile" and not loss.compile_sites):
         return _UNKNOWN, reached
-    return _from_bindings(bindings), reached
+    key = tuple(id(bindings) for bindings in used)
+    if key not in facts.derived:
+        facts.derived[key] = _from_bindings([binding for bindings in used for binding in bindings])
+    return facts.derived[key], reached  # type: ignore[return-value]
 
 
 def from_context(module: ModuleInfo, compile_line: int) -> Shapes:

@@ -49,6 +49,9 @@ class ProgramFacts:
     by_expr: dict[int, list[Binding]] = field(default_factory=dict)  # id(compile loss expression) -> uses
     by_fn: dict[int, list[Binding]] = field(default_factory=dict)  # id(loss function node) -> direct calls
     seen_compiles: set[int] = field(default_factory=set)  # id(compile call) reached by the interpreter
+    # what resolve made of a combination of the lists above (ids of lists these facts hold): the facts
+    # outlive many analyses while the script is unchanged, and most losses ask the same thing each time
+    derived: dict[tuple[int, ...], object] = field(default_factory=dict)
 
 
 class Scope:
