@@ -10,6 +10,7 @@ the workspace index (see ``workspace.py``), which is where jedi is used.
 from __future__ import annotations
 
 import ast
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from loss_lsp.engine.chunks import Block
@@ -23,7 +24,7 @@ FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda
 _LOSS_BASES = {"Loss", "LossFunctionWrapper"}
 
 
-@dataclass
+@dataclass(slots=True)  # made anew for every loss on every analysis: no per-instance dict for the collector
 class LossDef:
     """One loss of the module, with everything the rules need to know about its call."""
 
@@ -42,11 +43,12 @@ class LossDef:
     bare_compile_exprs: list[ast.expr] = field(default_factory=list)
     direct_calls: list[tuple[ast.Call, int]] = field(default_factory=list)  # (call, its block's start)
     # A computation found from its sinks (kind "computation"): what differentiates it and how to seed it.
-    sinks: list[Sink] = field(default_factory=list)
+    # Empty tuples by default: most losses have none, and each new list would be one more object to collect.
+    sinks: Sequence[Sink] = ()
     seeds: dict[str, Val] = field(default_factory=dict)
-    enclosing: list[FunctionNode] = field(default_factory=list)
+    enclosing: Sequence[FunctionNode] = ()
     extra_texts: tuple[str, ...] = ()  # module-level code: the blocks it is made of
-    sink_notes: list[str] = field(default_factory=list)  # sinks in other files that reach this function
+    sink_notes: Sequence[str] = ()  # sinks in other files that reach this function
 
     @property
     def outputs(self) -> list[ast.expr] | None:

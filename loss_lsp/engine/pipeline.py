@@ -66,7 +66,7 @@ def run(source: str, path: str, settings: Settings | None, workspace: Workspace 
     if workspace is not None:
         workspace.attach_external_sites(path, module, losses)
     file = FileContext(module, settings, path)
-    module_fp = _module_fingerprint(module, settings)
+    module_fp = _module_fingerprint(module, settings, rules)
     findings: list[Finding] = []
     hints = "loss-lsp" in source
     deadline = time.monotonic() + BUDGET_SECONDS
@@ -150,7 +150,7 @@ def _loss_findings(file: FileContext, loss: LossDef, shapes: shape_context.Shape
                    rules: Mapping[str, RuleChecks]) -> tuple[list[Finding], list[InputError]]:
     module = file.module
     helper_texts = _helper_block_texts(module, loss)
-    key = (file.path, module_fp, tuple(rules), loss.block.text, loss.name, helper_texts, loss.call_path, shapes,
+    key = (file.path, module_fp, loss.block.text, loss.name, helper_texts, loss.call_path, shapes,
            tuple(loss.external_sites), tuple(sorted(loss.seeds.items())), loss.construct, len(loss.bare_compile_exprs),
            tuple(site.call.lineno for site in loss.compile_sites))
     file.cache_keys.append(key)
@@ -161,7 +161,7 @@ def _loss_findings(file: FileContext, loss: LossDef, shapes: shape_context.Shape
     errors: list[InputError] = []
     if len(subtree(loss.fn)) > MAX_LINE_NODES:
         return [], [InputError(file.path, f"analysis skipped: {loss.name} is too complex")]
-    enclosing = loss.enclosing or ([loss.factory] if loss.factory is not None else [])
+    enclosing = list(loss.enclosing) or ([loss.factory] if loss.factory is not None else [])
     computation = loss.kind == "computation"
     try:
         flow = Flow(module, loss.fn, _seeds(loss, shapes), loss.block.start, cls=loss.cls, enclosing=enclosing,
@@ -239,8 +239,11 @@ def _helper_block_texts(module: ModuleInfo, loss: LossDef) -> tuple[str, ...]:
     return tuple(texts)
 
 
-def _module_fingerprint(module: ModuleInfo, settings: Settings) -> str:
+def _module_fingerprint(module: ModuleInfo, settings: Settings, rules: Mapping[str, RuleChecks]) -> str:
+    """What every loss's result depends on besides its own code; the rule set too (one string in each
+    per-loss key rather than a tuple of codes hashed again for every loss)."""
     digest = hashlib.blake2b(digest_size=16)
+    digest.update(" ".join(rules).encode())
     digest.update(repr(sorted(module.imports.items())).encode())
     digest.update(repr(sorted(module.classes)).encode())
     digest.update(repr((sorted(module.functions), module.uses_keras_ops, sorted(module.metric_names))).encode())

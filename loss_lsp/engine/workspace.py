@@ -210,7 +210,7 @@ class Workspace:
                 loss.seeds[name] = loss.seeds[name].join(value) if name in loss.seeds else value
         loss.external_sites.append(use.site)
         if use.sink not in loss.sink_notes:
-            loss.sink_notes.append(use.sink)
+            loss.sink_notes = [*loss.sink_notes, use.sink]
 
     @staticmethod
     def _adopt(module: ModuleInfo, name: str, losses: list[LossDef]) -> LossDef | None:
