@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,4 +46,10 @@ class Rule:
     @property
     def url(self) -> str:
         """The rule's page, shipped inside the package (clickable from editors and SARIF)."""
-        return self.doc_path.as_uri()
+        return _doc_url(self.code)
+
+
+@functools.cache
+def _doc_url(code: str) -> str:
+    """Asked for every finding on every analysis: the path is made into a URI once per rule."""
+    return (DOCS_DIR / f"{code}.md").as_uri()
