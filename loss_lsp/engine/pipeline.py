@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import ast
 import hashlib
+from bisect import bisect_right
 import logging
 import time
 from dataclasses import replace
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from loss_lsp.engine.chunks import PARSE_CACHE, Block, split_blocks, split_lines
+from loss_lsp.engine.chunks import PARSE_CACHE, split_blocks, split_lines
 from loss_lsp.engine.context import FileContext, LossContext, ModuleContext, RuleChecks
 from loss_lsp.engine.dataflow import Flow
 from loss_lsp.engine.discovery import LossDef, discover, header_span
@@ -183,15 +184,18 @@ def _loss_findings(file: FileContext, loss: LossDef, shapes: shape_context.Shape
     if computation:
         found = [replace(f, sink=loss.sink_description) for f in found]
     if not errors:
-        _CACHE.put(key, [(*_anchor(module.blocks, finding), finding) for finding in found])
+        _CACHE.put(key, [(*_anchor(module, finding), finding) for finding in found])
     return found, errors
 
 
-def _anchor(blocks: list[Block], finding: Finding) -> tuple[str, int]:
-    """The block a finding lies in, by text, and the block's first line."""
+def _anchor(module: ModuleInfo, finding: Finding) -> tuple[str, int]:
+    """The block a finding lies in, by text, and the block's first line (the blocks are in line order)."""
     line = finding.span.start_line
-    for block in blocks:
-        if block.start <= line < block.start + block.text.count("\n") + 1:
+    starts = on_node(module, "block_starts", lambda: [block.start for block in module.blocks])  # type: ignore[arg-type]
+    index = bisect_right(starts, line) - 1
+    if index >= 0:
+        block = module.blocks[index]
+        if line < block.start + block.text.count("\n") + 1:
             return block.text, block.start
     return "", 0
 

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 from loss_lsp.engine.context import LossContext
 from loss_lsp.engine.findings import Finding
+from loss_lsp.engine.memo import on_node
+from loss_lsp.engine.module import ModuleInfo
 from loss_lsp.rules.rule import Rule
 
 _SYMBOLIC_ATTRS = {"output", "input", "outputs", "inputs"}
@@ -19,7 +21,7 @@ _WORDS = (".output", ".input", "layers[", "get_layer", "Input", ")(")
 
 def check(ctx: LossContext) -> Iterator[Finding]:
     text = ctx.loss.block.text
-    tensor_names = {name for name, (value, _) in ctx.module.assignments.items() if _maybe_keras_tensor(value)}
+    tensor_names = _tensor_names(ctx.module)
     if not (any(word in text for word in _WORDS) or any(name in text for name in tensor_names)):
         return  # nothing symbolic can be named here: skip the walk
     enclosing_bound = _bound_names(ctx.loss.factory) if ctx.loss.factory is not None else set()
@@ -45,6 +47,12 @@ def check(ctx: LossContext) -> Iterator[Finding]:
                 if _keras_object(ctx, node, bound, enclosing_bound, enclosing_values) == "tensor":
                     yield ctx.finding(RULE, node, _message(f"`{node.id}`", "a KerasTensor built with the model "
                                                            "(`Input(...)` or a layer's output)"))
+
+
+def _tensor_names(module: ModuleInfo) -> set[str]:
+    """Module-level names that may hold a KerasTensor (once per analysis, not once per loss)."""
+    return on_node(module, "LL405 tensor names", lambda: {  # type: ignore[arg-type]
+        name for name, (value, _) in module.assignments.items() if _maybe_keras_tensor(value)})
 
 
 def _maybe_keras_tensor(value: ast.expr) -> bool:
