@@ -175,6 +175,9 @@ def _callable_target(module: ModuleInfo, target: ast.expr | None,
 def find_units(module: ModuleInfo) -> list[Unit]:
     units: dict[int, Unit] = {}
     module_sinks = False
+    text = on_node(module, "text", lambda: "\n".join(module.lines))  # type: ignore[arg-type]
+    if not any(word in text for word in _SINK_TEXT):
+        return []  # most scripts that only compile losses: one search of the text instead of one per block
     for block in module.blocks:
         if block.tree is None or not on_node(
                 block.tree, "sink_text", lambda text=block.text: any(word in text for word in _SINK_TEXT)):

@@ -844,26 +844,52 @@ def program_facts(module: ModuleInfo) -> ProgramFacts:
     return memo.on_node(module, "shape_facts", lambda: _reused_or_interpreted(module))  # type: ignore[arg-type]
 
 
-# path -> (what the run read, its facts, the definitions it never looked into, the trees it read).
-# Holding the trees keeps their node ids (the facts' keys) from being reused by new trees.
-_LAST_RUN: dict[str, tuple[tuple, ProgramFacts, frozenset[int], tuple]] = {}
+@dataclass(frozen=True)
+class _Run:
+    """One interpretation of a file and what it read."""
+
+    trees: tuple[ast.Module | None, ...]  # every block's tree (held: the facts' keys are ids of their nodes)
+    starts: tuple[int, ...]  # every block's first line
+    outlines: dict[int, tuple]  # block index -> outline, for the definitions the run never looked into
+    facts: ProgramFacts
+
+
+_LAST_RUN: dict[str, _Run] = {}  # path -> the file's last run
 _MAX_FILES = 64
 
 
 def _reused_or_interpreted(module: ModuleInfo) -> ProgramFacts:
     last = _LAST_RUN.get(module.path)
-    if last is not None and _inputs(module, last[2]) == last[0]:
-        return last[1]
+    if last is not None and _unchanged(module, last):
+        return last.facts
     interpreter = Interpreter(module)
     facts = _interpret(interpreter)
-    unread = frozenset(index for index, block in enumerate(module.blocks)
-                       if (node := _lone_definition(block)) is not None and id(node) not in interpreter.read)
+    outlines = {index: outline for index, block in enumerate(module.blocks)
+                if (node := _lone_definition(block)) is not None and id(node) not in interpreter.read
+                and (outline := _outline_of(block)) is not None}
     _LAST_RUN.pop(module.path, None)
     while len(_LAST_RUN) >= _MAX_FILES:
         _LAST_RUN.pop(next(iter(_LAST_RUN)))
-    trees = tuple(block.tree for block in module.blocks)
-    _LAST_RUN[module.path] = (_inputs(module, unread), facts, unread, trees)
+    _LAST_RUN[module.path] = _Run(tuple(block.tree for block in module.blocks),
+                                  tuple(block.start for block in module.blocks), outlines, facts)
     return facts
+
+
+def _unchanged(module: ModuleInfo, run: _Run) -> bool:
+    """Whether a run would read the same again: every block's tree and place, except the definitions it never
+    looked into, of which only the outline counts (kept with the tree: an edit recomputes the edited block's)."""
+    blocks = module.blocks
+    if len(blocks) != len(run.trees):
+        return False
+    outlines, trees, starts = run.outlines, run.trees, run.starts
+    for index, block in enumerate(blocks):
+        outline = outlines.get(index)
+        if outline is not None:
+            if block.tree is None or _outline_of(block) != outline:
+                return False
+        elif block.tree is not trees[index] or block.start != starts[index]:
+            return False
+    return True
 
 
 def forget_runs(path: str | None = None) -> None:
@@ -905,24 +931,13 @@ def _outline(tree: ast.Module, node: Definition) -> tuple:
             len(args.defaults), args.vararg is not None, args.kwarg is not None, imports)
 
 
-def _inputs(module: ModuleInfo, unread: frozenset[int]) -> tuple:
-    """What a run reads: every block's tree and place, except the definitions it never looked into, of
-    which only the outline counts. Both parts are kept on the tree: an edit recomputes the edited block's."""
-    parts: list[object] = []
-    for index, block in enumerate(module.blocks):
-        tree = block.tree
-        if index in unread and tree is not None:
-            outline = memo.on_node(tree, "run_outline", lambda: _outline_of(block))
-            if outline is not None:
-                parts.append(outline)
-                continue
-        parts.append((id(tree), block.start))
-    return tuple(parts)
-
-
 def _outline_of(block: Block) -> tuple | None:
-    node = _lone_definition(block)
-    return _outline(block.tree, node) if node is not None else None  # type: ignore[arg-type]
+    """The block's outline if it is a lone definition (kept with its tree)."""
+    def compute() -> tuple | None:
+        node = _lone_definition(block)
+        return _outline(block.tree, node) if node is not None else None  # type: ignore[arg-type]
+
+    return memo.on_node(block.tree, "run_outline", compute) if block.tree is not None else None
 
 
 def _interpret(interpreter: Interpreter) -> ProgramFacts:
