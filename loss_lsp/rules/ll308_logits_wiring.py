@@ -20,6 +20,9 @@ from loss_lsp.rules.rule import Rule
 _WITH_LOGITS = {"softmax_cross_entropy_with_logits", "softmax_cross_entropy_with_logits_v2",
                 "sparse_softmax_cross_entropy_with_logits", "sigmoid_cross_entropy_with_logits",
                 "weighted_cross_entropy_with_logits"}
+# tf.compat.v1.losses.* take (labels, logits, ...) too, under these names.
+_TF1_LOSSES = {"softmax_cross_entropy": ("onehot_labels",), "sigmoid_cross_entropy": ("multi_class_labels",),
+               "sparse_softmax_cross_entropy": ("labels",)}
 # Keras's loss functions take (y_true, y_pred, from_logits=...).
 _KERAS_FUNCTIONS = {"categorical_crossentropy", "binary_crossentropy", "sparse_categorical_crossentropy",
                     "categorical_focal_crossentropy", "binary_focal_crossentropy"}
@@ -36,6 +39,8 @@ def _wiring(op: Op, node: ast.Call) -> _Wiring | None:
     name = short(op)
     if op.namespace == "tf" and name in _WITH_LOGITS:
         return _Wiring(("labels", "targets"), "logits", True)
+    if op.namespace == "tf" and op.name.startswith("losses.") and name in _TF1_LOSSES:
+        return _Wiring(_TF1_LOSSES[name], "logits", True)
     if op.namespace == "losses" and name in _KERAS_FUNCTIONS:
         from_logits = next((kw.value for kw in node.keywords if kw.arg == "from_logits"), None)
         return _Wiring(("y_true",), "y_pred", isinstance(from_logits, ast.Constant) and from_logits.value is True)
