@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import math
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -518,7 +519,14 @@ class Flow:
         cls = self.cls
         if cls is None or self.depth >= _MAX_HELPER_DEPTH or id(cls) in _COLLECTING:
             return {}
-        return on_node(cls, ("class_tensors", id(self.module)), lambda: self._collect_class_tensors(cls))
+        # Kept on the class node for the module it was computed in (an unchanged class outlives edits
+        # elsewhere, which may change the module-level tensors its methods read).
+        stored = cls.__dict__.get("_loss_lsp_class_tensors")
+        if stored is not None and stored[0]() is self.module:
+            return stored[1]  # type: ignore[no-any-return]
+        held = self._collect_class_tensors(cls)
+        cls.__dict__["_loss_lsp_class_tensors"] = (weakref.ref(self.module), held)
+        return held
 
     def _collect_class_tensors(self, cls: ast.ClassDef) -> dict[str, Val]:
         held: dict[str, Val] = {}
