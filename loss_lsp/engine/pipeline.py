@@ -226,6 +226,8 @@ def _import_line(module: ModuleInfo) -> int:
 
 
 def _helper_block_texts(module: ModuleInfo, loss: LossDef) -> tuple[str, ...]:
+    if loss.block.tree is not None and not called_names(loss.block.tree) & module.functions.keys():
+        return ()  # most losses call none of the module's functions
     texts = []
     seen = {loss.block.text}
     frontier = [loss.block] if loss.block.tree is not None else [
