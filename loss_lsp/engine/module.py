@@ -155,6 +155,11 @@ def summary_of(tree: ast.Module) -> BlockSummary:
     return on_node(tree, "summary", lambda: summarize(tree))
 
 
+def module_text(module: ModuleInfo) -> str:
+    """The module's text, joined once per analysis: one search of it spares a test per block or per loss."""
+    return on_node(module, "text", lambda: "\n".join(module.lines))  # type: ignore[arg-type]
+
+
 def called_names(tree: ast.Module) -> frozenset[str]:
     """Names a block calls (``name(...)``) or otherwise reads (``self.loss_fn = name``, ``minimize(name)``):
     the functions its analysis may depend on."""

@@ -27,7 +27,7 @@ from loss_lsp.engine.limits import MAX_CHARS
 from loss_lsp.engine.memo import PinnedCache, on_node, subtree
 from loss_lsp.engine.shapes.wiring import forget_runs
 from loss_lsp.engine.findings import Analysis, Finding, InputError, LossInfo, Related, Span
-from loss_lsp.engine.module import ModuleInfo, build_module, called_names
+from loss_lsp.engine.module import ModuleInfo, build_module, called_names, module_text
 from loss_lsp.engine import shapes as shape_context
 from loss_lsp.engine.suppression import is_suppressed
 from loss_lsp.engine.values import Val
@@ -69,7 +69,6 @@ def run(source: str, path: str, settings: Settings | None, workspace: Workspace 
     file = FileContext(module, settings, path)
     module_fp = _module_fingerprint(module, settings, rules)
     findings: list[Finding] = []
-    hints = "loss-lsp" in source
     deadline = time.monotonic() + BUDGET_SECONDS
     for number, loss in enumerate(losses):
         if time.monotonic() > deadline:
@@ -77,7 +76,7 @@ def run(source: str, path: str, settings: Settings | None, workspace: Workspace 
                                                     f"file too complex (over {BUDGET_SECONDS:.0f} s)"))
             break
         try:
-            shapes = _shapes_for(module, loss, settings, hints)
+            shapes = _shapes_for(module, loss, settings)
             found, errors = _loss_findings(file, loss, shapes, module_fp, rules)
             info = _loss_info(module, loss, shapes)
         except Exception as exc:  # an engine bug on one loss must not hide the other losses' findings
@@ -292,12 +291,11 @@ def _module_findings(ctx: ModuleContext, rules: Mapping[str, RuleChecks]) -> tup
 _NO_SHAPES = shape_context.Shapes()
 
 
-def _shapes_for(module: ModuleInfo, loss: LossDef, settings: Settings, hints: bool) -> shape_context.Shapes:
-    """``hints``: whether the file mentions ``loss-lsp`` at all (most do not: no lines to look through)."""
+def _shapes_for(module: ModuleInfo, loss: LossDef, settings: Settings) -> shape_context.Shapes:
     if loss.kind == "computation":
         return _NO_SHAPES  # no y_true/y_pred pair: the shape rules see ranks only where the code states them
     hint_lines: list[str] = []
-    if hints:
+    if "loss-lsp" in module_text(module):  # most files have no hints: no lines to look through per loss
         first = loss.block.start + loss.fn.lineno - 1
         last = loss.block.start + (loss.fn.end_lineno or loss.fn.lineno) - 1
         hint_lines = [line for line in module.lines[max(first - 3, 0):last + 1] if "loss-lsp" in line]

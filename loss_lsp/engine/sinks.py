@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from loss_lsp.engine.chunks import PARSE_CACHE, Block
 from loss_lsp.engine.memo import on_node
-from loss_lsp.engine.module import ModuleInfo, dotted
+from loss_lsp.engine.module import ModuleInfo, dotted, module_text
 from loss_lsp.engine.sources import SOURCE
 from loss_lsp.engine.values import Val
 
@@ -175,7 +175,7 @@ def _callable_target(module: ModuleInfo, target: ast.expr | None,
 def find_units(module: ModuleInfo) -> list[Unit]:
     units: dict[int, Unit] = {}
     module_sinks = False
-    text = on_node(module, "text", lambda: "\n".join(module.lines))  # type: ignore[arg-type]
+    text = module_text(module)
     if not any(word in text for word in _SINK_TEXT):
         return []  # most scripts that only compile losses: one search of the text instead of one per block
     for block in module.blocks:
