@@ -295,7 +295,8 @@ def _shapes_for(module: ModuleInfo, loss: LossDef, settings: Settings) -> shape_
     if loss.kind == "computation":
         return _NO_SHAPES  # no y_true/y_pred pair: the shape rules see ranks only where the code states them
     hint_lines: list[str] = []
-    if "loss-lsp" in module_text(module):  # most files have no hints: no lines to look through per loss
+    if on_node(module, "hints", lambda: "loss-lsp" in module_text(module)):  # type: ignore[arg-type]
+        # only then: most files have no hints, and no lines to look through for each loss
         first = loss.block.start + loss.fn.lineno - 1
         last = loss.block.start + (loss.fn.end_lineno or loss.fn.lineno) - 1
         hint_lines = [line for line in module.lines[max(first - 3, 0):last + 1] if "loss-lsp" in line]
