@@ -20,7 +20,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,6 +30,7 @@ from loss_lsp.engine.suppression import is_suppressed
 from loss_lsp.gradcheck import verdicts
 from loss_lsp.gradcheck.cases import loss_constraints, shape_cases
 from loss_lsp.gradcheck.client import WorkerClient
+from loss_lsp.gradcheck.lifting import Lifted, LiftError, lift
 from loss_lsp.gradcheck.protocol import PROBES_VERSION
 from loss_lsp.gradcheck.registry import NUMERIC_RULES, ON_DEMAND_CODES
 from loss_lsp.gradcheck.slicer import LossSlice, SliceError, slice_loss
@@ -206,14 +207,21 @@ class GradientChecker:
 
     def _check_loss(self, source: str, path: str, lines: list[str], root: Path, loss: LossInfo,
                     findings: list[Finding], cancelled: Callable[[], bool] | None) -> tuple[LossReport, list[Finding]]:
-        if loss.kind == "computation":  # found from its sink (issue 10): not lifted into a (y_true, y_pred) function
-            reason = (f"not a loss function the check can call: {loss.name} is training code "
-                      f"({loss.sink}) that needs the model")
-            return LossReport(loss.name, "not_run", reason), [
-                verdicts.apply(f, verdicts.Verdict("not_run", reason, "")) for f in findings]
+        lifted: Lifted | None = None
+        original = loss
+        constraints_source, constraints_loss = source, loss
+        if loss.kind == "computation":  # found from its sink (issue 10): lifted into a (y_true, y_pred) function
+            try:
+                lifted = lift(source, path, loss, [f.span.start_line for f in findings])
+            except LiftError as exc:
+                reason = f"training code that cannot be lifted into a loss of (targets, predictions): {exc}"
+                return LossReport(loss.name, "not_run", reason), [
+                    verdicts.apply(f, verdicts.Verdict("not_run", reason, "")) for f in findings]
+            source, loss = lifted.source, lifted.loss(loss)
+            constraints_source, constraints_loss = source, replace(loss, span=lifted.header_span())
         started = time.perf_counter()
-        cases = shape_cases(loss, self._settings, loss_constraints(source, loss))
-        bare = loss.name if loss.kind == "function" and "LL404" in {f.code for f in findings} else ""
+        cases = shape_cases(loss, self._settings, loss_constraints(constraints_source, constraints_loss))
+        bare = loss.name if loss.kind == "function" and lifted is None and "LL404" in {f.code for f in findings} else ""
         codes = sorted({f.code for f in findings})
         runs: list[verdicts.LossRun] = []
         cached = True
@@ -243,10 +251,14 @@ class GradientChecker:
         numeric = {f.code for f in findings if f.code in NUMERIC_RULES}
         decided = [verdicts.apply(finding, verdicts.decide_all(finding, runs, numeric)) for finding in findings]
         confirmed = {f.code for f in decided if f.verdict == "confirmed"}
+        where = f"; {lifted.describe(path)}" if lifted is not None else ""
 
         def make(code: str, evidence: str, probe: str, line: int | None) -> Finding:
-            return self._gradient_finding(code, evidence, probe, line, loss, path, lines)
+            return self._gradient_finding(code, evidence + where, probe, line, original, path, lines)
 
+        if lifted is not None:  # the evidence names the lines the loss was lifted from
+            decided = [replace(f, evidence=f.evidence + where) if f.verdict != "not_run" or f.evidence else f
+                       for f in decided]
         decided += [f for f in verdicts.new_findings_all(runs, confirmed, make)
                     if self._settings.enabled(f.code) and not is_suppressed(f, lines)]
         status: LossStatus = "cached" if cached else "checked"
@@ -256,7 +268,8 @@ class GradientChecker:
         elif reason := verdicts.call_error_reason(runs):
             if not any(f.verdict == "confirmed" for f in decided):
                 status = "not_run"  # it raised, and that explains nothing the rules or the check report
-        report = LossReport(loss.name, status, reason, time.perf_counter() - started)
+        report = LossReport(original.name, status, reason + (where if reason else ""),
+                            time.perf_counter() - started)
         return report, decided
 
     def _worth_another_case(self, run: verdicts.LossRun, findings: list[Finding], lines: list[str], loss: LossInfo,

@@ -1,0 +1,734 @@
+"""Lift training code into a loss the gradient check can call: ``def f(y_true, y_pred)``.
+
+A computation found from its sink (a tape block, ``train_step``, ``compute_loss``, ``add_loss``,
+``minimize``, TF1 graph code) has no ``(y_true, y_pred)`` signature. When the path from the model's
+output to the differentiated value is straight-line code, it is one: the model output (``model(x)``,
+``self(x)``, a sub-layer call, ``tf.matmul(x, W) + b`` over variables, ``compute_loss``'s ``y_pred``)
+becomes ``y_pred``, the one data value the path reads (a ``y`` argument, a dataset label, a
+placeholder) becomes ``y_true``, and every statement in between is copied in order. The function is
+written into the module's text on the original lines (the training code around it is blanked), so
+the slicer, the worker and the verdicts see the user's line numbers.
+
+Anything else -- the loss set inside an ``if`` or a loop, carried around a loop, two model outputs,
+a variable used directly, a method of the model, a data value besides the labels -- raises
+``LiftError`` with the reason; the check then says ``not_run`` with it. Pure Python: no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from loss_lsp.engine.chunks import split_blocks, split_lines
+from loss_lsp.engine.findings import LossInfo, Span
+from loss_lsp.engine.module import ModuleInfo, build_module, dotted
+from loss_lsp.engine.sinks import FunctionNode, Sink, Unit, find_units
+from loss_lsp.engine.sources import SOURCE, is_model_constructor, is_model_name, is_source_op, not_loss_like
+
+LIFTED = "__loss_lsp_lifted__"
+_GRAPH_SINKS = ("minimize", "compute_gradients", "tf.gradients", "get_updates")  # a value, not a callable: TF1
+# Ops through which a variable's value stays "the model's output" (logits = matmul(x, W) + b).
+_AFFINE = {"matmul", "add", "bias_add", "xw_plus_b", "conv1d", "conv2d", "conv3d", "tensordot", "einsum", "dense",
+           "fully_connected", "conv2d_transpose", "reshape", "squeeze", "expand_dims", "concat"}
+_READS = {"next", "get_next", "next_batch", "get_batch", "sample_batch"}  # calls that read a batch of data
+_STOP = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+
+
+class LiftError(Exception):
+    """The computation cannot be lifted (the message says why, for the user)."""
+
+
+@dataclass(frozen=True)
+class Lifted:
+    source: str  # the module's text with the lifted function in place of the training code around it
+    header: int  # 0-based line of ``def __loss_lsp_lifted__(y_true, y_pred):``
+    first: int  # 0-based first and last line of the copied code (the return included)
+    last: int
+    sink: Sink
+    prediction: str  # the expression that became y_pred
+    target: str  # the data value that became y_true ("" when the loss reads no labels)
+    y_true_shape: tuple[int, ...] | None = None
+    y_true_dtype: str | None = None
+    y_pred_shape: tuple[int, ...] | None = None
+    y_pred_range: str | None = None
+
+    def loss(self, original: LossInfo) -> LossInfo:
+        """The lifted function as a loss the check runs (the original's span, so findings land on it)."""
+        return replace(original, kind="function", construct=LIFTED, call_path="direct",
+                       y_true_shape=self.y_true_shape, y_pred_shape=self.y_pred_shape,
+                       y_true_dtype=self.y_true_dtype, y_pred_range=self.y_pred_range, y_true_domain=None)
+
+    def header_span(self) -> Span:
+        return Span(self.header, 0, self.header, len(LIFTED) + 4)
+
+    def describe(self, path: str) -> str:
+        lines = f"line {self.first + 1}" if self.first == self.last else f"lines {self.first + 1}-{self.last + 1}"
+        labels = f"y_true is `{self.target}`" if self.target else "no labels are read"
+        assumed = []
+        if self.target and self.y_true_shape is None:
+            assumed.append("y_true's shape")
+        if self.y_pred_shape is None:
+            assumed.append("y_pred's shape")
+        if self.y_pred_range is None:
+            assumed.append("y_pred's value range")
+        note = f"; assumed {', '.join(assumed)} (the program does not state them)" if assumed else ""
+        return (f"lifted {lines} of {Path(path).name} (`{self.sink.kind}` at line {self.sink.line + 1}): "
+                f"y_pred is `{self.prediction}`, {labels}{note}")
+
+
+def lift(source: str, path: str, loss: LossInfo, finding_lines: list[int] = ()) -> Lifted:  # type: ignore[assignment]
+    """The computation ``loss`` (kind "computation") as a function of (y_true, y_pred), or LiftError."""
+    lines = split_lines(source)
+    module = build_module(path, lines, split_blocks(lines))
+    unit = next((u for u in find_units(module) if u.name == loss.name
+                 and u.block.start + (u.cls or u.fn).lineno - 1 == loss.span.start_line), None)
+    if unit is None:
+        raise LiftError("the code that differentiates it is in another file")
+    errors: list[str] = []
+    done: set[str] = set()
+    for sink in unit.sinks:
+        key = ast.dump(sink.target) if sink.target is not None else ""
+        if key in done:
+            continue
+        done.add(key)
+        try:
+            lifted = _Lifter(module, unit, sink).run()
+        except LiftError as exc:
+            errors.append(str(exc))
+            continue
+        inside = [line for line in finding_lines if _unit_first(unit) <= line <= _unit_last(unit)]
+        if all(lifted.first <= line <= lifted.last for line in inside):
+            return lifted
+        errors.append(f"the finding at line {inside[0] + 1} is not on the path to `{sink.kind}` "
+                      f"at line {sink.line + 1}")
+    raise LiftError(errors[0] if errors else "nothing is differentiated")
+
+
+def _unit_first(unit: Unit) -> int:
+    return unit.block.start + min(s.lineno for s in unit.fn.body) - 1
+
+
+def _unit_last(unit: Unit) -> int:
+    return unit.block.start + max(s.end_lineno or s.lineno for s in unit.fn.body) - 1
+
+
+# --- the lifting of one sink -------------------------------------------------------------------------
+@dataclass
+class _Leaf:
+    name: str
+    line: int
+    placeholder: ast.Call | None = None
+
+
+class _Lifter:
+    def __init__(self, module: ModuleInfo, unit: Unit, sink: Sink) -> None:
+        self.module = module
+        self.unit = unit
+        self.sink = sink
+        self.start = unit.block.start
+        self.scopes: list[FunctionNode] = [unit.fn, *unit.enclosing]
+        self.params = {a.arg for fn in self.scopes for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs}
+        self.predictions = {name for name, seed in unit.seeds.items() if seed == SOURCE}
+        self.variables: dict[str, ast.expr] = {}  # name -> the value that made it a variable
+        self.data: dict[str, _Leaf] = {}
+        self.kept: list[ast.stmt] = []
+        self.bindings = self._local_bindings()  # local name -> its value (for is_model_name)
+        self.self_attrs = self._constructor_attributes()
+        for name, value in self.bindings.items():
+            if self._is_variable_value(value):
+                self.variables[name] = value
+
+    def line(self, node: ast.AST) -> int:
+        return self.start + getattr(node, "lineno", 1) - 1
+
+    # --- the target and the statements before it ---------------------------------------------
+    def run(self) -> Lifted:
+        target, holder = self._target()
+        needed = _loads(target)
+        for stmt in self._preceding(holder, needed):
+            self._take(stmt, needed)
+        self._globals(needed)
+        self.kept.reverse()
+        return self._render(target, holder)
+
+    def _target(self) -> tuple[ast.expr, ast.stmt]:
+        """What is differentiated, and the statement holding it (the return goes on that statement's line)."""
+        target = self.sink.target
+        if target is not None:
+            if isinstance(target, ast.Lambda):
+                target = target.body
+            holder = self._statement_of(target)
+            return target, holder
+        returns = [n for n in _walk_local(self.unit.fn) if isinstance(n, ast.Return)]
+        if len(returns) != 1 or returns[0].value is None or returns[0] is not self.unit.fn.body[-1]:
+            raise LiftError("the differentiated value is returned from more than one place (control flow)")
+        return returns[0].value, returns[0]
+
+    def _statement_of(self, node: ast.AST) -> ast.stmt:
+        for stmt in _walk_local(self.unit.fn):
+            if isinstance(stmt, ast.stmt) and not isinstance(stmt, _COMPOUND) and node in set(ast.walk(stmt)):
+                return stmt
+        raise LiftError("the differentiated value is not a statement of this function")
+
+    def _preceding(self, holder: ast.stmt, needed: set[str]):  # type: ignore[no-untyped-def]
+        """The statements before ``holder`` that run before it, nearest first, through every scope;
+        compound statements around it are checked (a loop may carry a value around)."""
+        inner: ast.AST = holder
+        for scope in self.scopes:
+            chain = _chain(scope, inner)
+            if chain is None:
+                raise LiftError("cannot follow the code around the differentiated value")
+            for body, index, owner in reversed(chain):
+                for stmt in reversed(body[:index]):
+                    yield from self._flat(stmt, needed)
+                if isinstance(owner, (ast.For, ast.AsyncFor, ast.While)):
+                    self._loop(owner, needed)
+            inner = scope
+
+    def _flat(self, stmt: ast.stmt, needed: set[str]):  # type: ignore[no-untyped-def]
+        if isinstance(stmt, (ast.With, ast.AsyncWith)):
+            for inner in reversed(stmt.body):
+                yield from self._flat(inner, needed)
+            return
+        if isinstance(stmt, (ast.If, ast.For, ast.AsyncFor, ast.While, ast.Try, ast.Match)):
+            bound = _bound(stmt) & needed
+            if bound:
+                kind = {ast.If: "an `if`", ast.For: "a `for` loop", ast.AsyncFor: "a `for` loop",
+                        ast.While: "a `while` loop", ast.Try: "a `try` block"}.get(type(stmt), "a `match`")
+                name = sorted(bound)[0]
+                raise LiftError(f"`{name}` is set inside {kind} (line {self.line(stmt) + 1}): "
+                                "its value depends on control flow")
+            return
+        yield stmt
+
+    def _loop(self, loop: ast.For | ast.AsyncFor | ast.While, needed: set[str]) -> None:
+        carried = sorted(_bound(ast.Module(body=loop.body, type_ignores=[])) & needed)
+        if carried:
+            raise LiftError(f"`{carried[0]}` is carried around the loop at line {self.line(loop) + 1}")
+        if isinstance(loop, (ast.For, ast.AsyncFor)):
+            for name in sorted(_names_in_target(loop.target) & needed):
+                self.data[name] = _Leaf(name, self.line(loop))
+                needed.discard(name)
+
+    # --- one statement ---------------------------------------------------------------------------
+    def _take(self, stmt: ast.stmt, needed: set[str]) -> None:
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+            func = stmt.value.func
+            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in needed \
+                    and func.attr not in ("watch", "assert_equal"):
+                raise LiftError(f"`{func.value.id}` is changed by `{dotted(func) or func.attr}(...)` "
+                                f"(line {self.line(stmt) + 1}), a Python side effect")
+            return
+        if not isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)) or stmt.value is None:
+            return
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        bound = set().union(*(_names_in_target(t) for t in targets))
+        hit = bound & needed
+        if not hit:
+            return
+        value = stmt.value
+        line = self.line(stmt)
+        if self._is_variable_value(value):  # the model's weights: they stay inside the prediction
+            for name in hit:
+                self.variables[name] = value
+            needed -= hit
+            return
+        if self._is_placeholder(value):
+            for name in hit:
+                self.data[name] = _Leaf(name, line, value)  # type: ignore[arg-type]
+            needed -= hit
+            return
+        if self._has_source(value):
+            if len(bound) > 1:
+                raise LiftError(f"line {line + 1} unpacks several outputs of the model: "
+                                "the check lifts a loss of one prediction")
+            self._keep(stmt, needed, bound, value)
+            return
+        if self._is_data_read(value):
+            for name in hit:
+                self.data[name] = _Leaf(name, line)
+            needed -= hit
+            return
+        self._keep(stmt, needed, bound, value)
+
+    def _keep(self, stmt: ast.stmt, needed: set[str], bound: set[str], value: ast.expr) -> None:
+        self.kept.append(stmt)
+        if not isinstance(stmt, ast.AugAssign):
+            needed -= bound
+        needed |= _loads(value)
+
+    def _local_bindings(self) -> dict[str, ast.expr]:
+        out: dict[str, ast.expr] = {}
+        for scope in reversed(self.scopes):
+            for node in _walk_local(scope):
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                    out[node.targets[0].id] = node.value
+        return out
+
+    def _globals(self, needed: set[str]) -> None:
+        """Names the path reads from outside the function: parameters are data (or the prediction),
+        module-level placeholders data, module-level variables the model; the rest is for the slicer."""
+        for name in sorted(needed):
+            if name in self.predictions:
+                continue
+            if name in self.params and name not in ("self", "cls"):
+                self.data[name] = _Leaf(name, self.line(self.unit.fn))
+                continue
+            found = self.module.assignments.get(name)
+            if found is None:
+                continue
+            value, block = found
+            if self._is_placeholder(value):
+                self.data[name] = _Leaf(name, block.start + value.lineno - 1, value)  # type: ignore[arg-type]
+            elif self._is_variable_value(value):
+                self.variables[name] = value
+
+    # --- what values are -------------------------------------------------------------------------
+    def _op_name(self, call: ast.Call) -> str:
+        op = self.module.op(call.func)
+        return op.name.rsplit(".", 1)[-1] if op is not None else ""
+
+    def _is_placeholder(self, value: ast.expr) -> bool:
+        return isinstance(value, ast.Call) and self._op_name(value) in ("placeholder", "placeholder_with_default")
+
+    def _is_variable_value(self, value: ast.expr) -> bool:
+        if isinstance(value, ast.Dict):  # weights = {"h1": tf.Variable(...), ...}
+            return bool(value.values) and all(self._is_variable_value(v) for v in value.values)
+        if isinstance(value, (ast.List, ast.Tuple)):
+            return bool(value.elts) and all(self._is_variable_value(v) for v in value.elts)
+        if not isinstance(value, ast.Call):
+            return False
+        op = self.module.op(value.func)
+        if op is not None:
+            return is_source_op(op) and not op.name.startswith(("layers.", "contrib.layers.", "contrib.slim.",
+                                                                 "slim."))
+        name = dotted(value.func) or ""
+        helper = self.module.functions.get(name)
+        if helper is None:
+            return False
+        return any(isinstance(n, ast.Call) and self.module.op(n.func) is not None
+                   and is_source_op(self.module.op(n.func)) for n in ast.walk(helper[0]))  # type: ignore[arg-type]
+
+    def _is_data_read(self, value: ast.expr) -> bool:
+        """A value read from the data (``x, y = data``, ``batch["label"]``, ``next(it)``), not computed."""
+        calls = [n for n in ast.walk(value) if isinstance(n, ast.Call)]
+        if not calls:
+            return not isinstance(value, ast.Constant) and any(isinstance(n, ast.Name) for n in ast.walk(value))
+        return any((dotted(call.func) or "").rsplit(".", 1)[-1] in _READS for call in calls)
+
+    def _model_call(self, node: ast.AST) -> bool:
+        if not isinstance(node, ast.Call):
+            return False
+        func = node.func
+        cls = self.unit.cls
+        if isinstance(func, ast.Name):
+            if func.id == "self":
+                return cls is not None
+            if func.id in self.module.functions or not node.args:
+                return False
+            binding = self.bindings.get(func.id)
+            return is_model_name(self.module, func.id, binding if isinstance(binding, ast.Call) else None,
+                                 self.params)
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self":
+            stored = self.self_attrs.get(func.attr)
+            if stored is None or not node.args or not not_loss_like(func.attr):
+                return False
+            if isinstance(stored, ast.Call):
+                return is_model_constructor(self.module, stored)
+            return isinstance(stored, ast.Name)  # a model handed to the constructor
+        if isinstance(func, ast.Call):
+            return is_model_constructor(self.module, func)
+        op = self.module.op(func)
+        return op is not None and is_source_op(op) and op.name.startswith(("layers.", "contrib.layers.", "slim."))
+
+    def model_value(self, call: ast.Call) -> ast.expr | None:
+        """What the called model was built from: ``keras.Sequential([...])``, ``layers.Dense(3, ...)``."""
+        func = call.func
+        if isinstance(func, ast.Call):
+            return func
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self":
+            return self.self_attrs.get(func.attr)
+        if isinstance(func, ast.Name):
+            found = self.bindings.get(func.id) or (self.module.assignments.get(func.id) or (None,))[0]
+            return found
+        return None
+
+    def _is_source_leaf(self, node: ast.AST) -> bool:
+        key = _key(node)
+        if key is not None and isinstance(getattr(node, "ctx", None), ast.Load):
+            return key in self.variables or key in self.predictions
+        if isinstance(node, ast.Subscript):  # weights["h1"]
+            return self._is_source_leaf(node.value)
+        return self._model_call(node)
+
+    def _has_source(self, value: ast.expr) -> bool:
+        return any(self._is_source_leaf(n) for n in ast.walk(value))
+
+    def _constructor_attributes(self) -> dict[str, ast.expr]:
+        """``self.head = layers.Dense(3)`` / ``self.net = net`` in the class's methods."""
+        out: dict[str, ast.expr] = {}
+        cls = self.unit.cls
+        if cls is None:
+            return out
+        for method in cls.body:
+            if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) and method.name == "__init__":
+                for node in ast.walk(method):
+                    if isinstance(node, ast.Assign):
+                        for target in node.targets:
+                            if isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name) \
+                                    and target.value.id == "self":
+                                out.setdefault(target.attr, node.value)
+        return out
+
+    # --- the function ------------------------------------------------------------------------------
+    def _render(self, target: ast.expr, holder: ast.stmt) -> Lifted:
+        # TF1 graph code: module level, or a value (not a callable) handed to minimize / tf.gradients.
+        graph = self.unit.name == "<module>" or (self.sink.kind in _GRAPH_SINKS and self.sink.target is not None
+                                                 and not isinstance(self.sink.target, ast.Lambda))
+        rewriter = _Rewriter(self, graph)
+        returned = rewriter.visit(copy.deepcopy(target))
+        records = list(rewriter.take())
+        live = _loads(returned)
+        statements: list[ast.stmt] = []
+        originals: list[ast.stmt] = []
+        for stmt in reversed(self.kept):  # a hidden layer read only by the model's output is part of the model
+            if not _bound(stmt) & live:
+                continue
+            new = rewriter.visit(copy.deepcopy(stmt))
+            records += rewriter.take()
+            live = (live - _bound(new)) | _loads(new) | (_bound(new) if isinstance(new, ast.AugAssign) else set())
+            statements.insert(0, new)
+            originals.insert(0, stmt)
+        if not records:
+            raise LiftError("no model output, variable or watched tensor reaches the differentiated value")
+        shown = list(dict.fromkeys(record[0] for record in records))
+        if len(shown) > 1:
+            raise LiftError(f"several model outputs reach the loss ({', '.join(f'`{p}`' for p in shown)}): "
+                            "the check lifts a loss of one prediction")
+        free = _free(statements, returned)
+        labels = sorted(name for name in free if name in self.data)
+        if len(labels) > 1:
+            raise LiftError(f"the loss reads more data than one label tensor ({', '.join(f'`{n}`' for n in labels)})")
+        for name in sorted(free):
+            if name in self.variables:
+                raise LiftError(f"the loss uses the variable `{name}` itself, not only the model's output: "
+                                "it needs the model")
+            if name in self.data:
+                continue
+            if name in ("self", "cls") or name.startswith("self.") or (name in self.predictions and name != "y_pred"):
+                raise LiftError(f"the loss uses `{name}` (the model object) beyond its output: it needs the model")
+        target_name = labels[0] if labels else ""
+        renamer = _Rename(target_name)
+        statements = [renamer.visit(stmt) for stmt in statements]
+        returned = renamer.visit(returned)
+        return self._write(statements, originals, returned, holder, records[0], target_name)
+
+    def _write(self, statements: list[ast.stmt], originals: list[ast.stmt], returned: ast.expr, holder: ast.stmt,
+               record: tuple[str, tuple[int | None, ...] | None, str | None], target_name: str) -> Lifted:
+        module = self.module
+        lines = list(module.lines)
+        ret_line = self.line(holder)
+        starts = [self.line(s) for s in originals]
+        first = min([*starts, ret_line])
+        header = first - 1
+        if header < 0:
+            raise LiftError("the training code starts on the file's first line: no line is free for the lifted loss")
+        used = set().union(*(_loads(s) for s in statements), _loads(returned))
+        last_line = self.start + (holder.end_lineno or holder.lineno) - 1
+        for block in module.blocks:
+            if block.tree is None:
+                continue
+            for top in block.tree.body:
+                top_first = block.start + min([top.lineno, *(d.lineno for d in getattr(top, "decorator_list", []))]) - 1
+                top_last = block.start + (top.end_lineno or top.lineno) - 1
+                if top_last < header or top_first > last_line:
+                    continue
+                holds = any(top_first <= self.line(s) <= top_last for s in [*originals, holder])
+                clash = _top_bound(top) & used
+                if clash and not holds:
+                    name = sorted(clash)[0]
+                    raise LiftError(f"`{name}` (line {top_first + 1}) is defined among the lines the loss is "
+                                    "lifted from")
+                for index in range(top_first, min(top_last, len(lines) - 1) + 1):
+                    lines[index] = ""
+        lines[header] = f"def {LIFTED}(y_true, y_pred):"
+        placed: dict[int, list[str]] = {}
+        for stmt, original in zip(statements, originals):
+            placed.setdefault(self.line(original), []).append(ast.unparse(stmt))
+        placed.setdefault(ret_line, []).append(f"return {ast.unparse(returned)}")
+        for line, texts in placed.items():
+            lines[line] = "    " + "; ".join(text.replace("\n", " ") for text in texts)
+        try:
+            ast.parse("\n".join(lines[header:ret_line + 1]))
+        except SyntaxError as exc:
+            raise LiftError(f"the lifted code does not parse ({exc.msg})") from exc
+        leaf = self.data.get(target_name)
+        y_true_shape, y_true_dtype = _declared_placeholder(leaf.placeholder) if leaf and leaf.placeholder else (None,
+                                                                                                             None)
+        return Lifted(source="\n".join(lines), header=header, first=first, last=ret_line, sink=self.sink,
+                      prediction=record[0], target=target_name, y_true_shape=y_true_shape,  # type: ignore[arg-type]
+                      y_true_dtype=y_true_dtype, y_pred_shape=record[1], y_pred_range=record[2])  # type: ignore[arg-type]
+
+
+class _Rewriter(ast.NodeTransformer):
+    """Model outputs become ``y_pred``; in TF1 graph code ``tf.X`` becomes ``tf.compat.v1.X``."""
+
+    def __init__(self, lifter: _Lifter, graph: bool) -> None:
+        self.lifter = lifter
+        self.graph = graph
+        self.records: list[tuple[str, tuple[int | None, ...] | None, str | None]] = []  # (text, shape, range)
+
+    def take(self) -> list[tuple[str, tuple[int | None, ...] | None, str | None]]:
+        out, self.records = self.records, []
+        return out
+
+    def visit(self, node: ast.AST) -> ast.AST:  # type: ignore[override]
+        if isinstance(node, ast.expr) and self._model_like(node):
+            self.records.append(self._record(node))
+            return ast.copy_location(ast.Name(id="y_pred", ctx=ast.Load()), node)
+        if isinstance(node, _STOP):
+            return node
+        if self.graph and isinstance(node, ast.Attribute):
+            rewritten = self._compat(node)
+            if rewritten is not None:
+                return rewritten
+        return super().visit(node)
+
+    def _record(self, node: ast.expr) -> tuple[str, tuple[int | None, ...] | None, str | None]:
+        text = ast.unparse(node)
+        lifter = self.lifter
+        if _key(node) in lifter.predictions:
+            return text, None, None
+        if lifter._model_call(node) and not any(_key(n) in lifter.variables for n in ast.walk(node)):
+            # A Keras model or layer: what its definition states; a TF1 layer function
+            # (tf.layers.dense(x, 10, activation=...)) states its units and activation.
+            if isinstance(node, ast.Call) and lifter.module.op(node.func) is not None:
+                units = _int_arg(node, 1, "units")
+                return text, ((None, units) if units else None), _activation(node) or "linear"
+            shape, activation = _declared_output(lifter.model_value(node)) if isinstance(node, ast.Call) \
+                else (None, None)
+            return text, shape, activation
+        # An affine function of variables (logits = matmul(x, W) + b): any value; its columns are the
+        # last dimension the weight matrix declares.
+        shapes = [_declared_shape(lifter.variables[k]) for n in ast.walk(node)
+                  if (k := _key(n)) is not None and k in lifter.variables]
+        matrices = [shape for shape in shapes if shape is not None and len(shape) == 2]
+        return text, ((None, matrices[-1][-1]) if matrices else None), "linear"
+
+    def _model_like(self, node: ast.expr) -> bool:
+        """The model's output before its last activation: a model call, a variable, or an affine op of them."""
+        lifter = self.lifter
+        if lifter._is_source_leaf(node):
+            return True
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
+            return self._model_like(node.right) or self._model_like(node.left)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+            parts = [node.left, node.right]
+            return any(self._model_like(p) for p in parts) and all(
+                self._model_like(p) or isinstance(p, ast.Constant) for p in parts)
+        if isinstance(node, ast.Call) and lifter._op_name(node) in _AFFINE:
+            return any(self._model_like(a) for a in [*node.args, *(k.value for k in node.keywords)])
+        return False
+
+    def _compat(self, node: ast.Attribute) -> ast.AST | None:
+        path = self.lifter.module.resolve(node) or ""
+        if not path.startswith("tensorflow.") or path.startswith(("tensorflow.compat.", "tensorflow.keras")):
+            return None
+        local = dotted(node) or ""
+        alias, _, rest = local.partition(".")
+        if self.lifter.module.imports.get(alias, "") != "tensorflow" or not rest:
+            return None
+        return ast.copy_location(ast.parse(f"{alias}.compat.v1.{rest}", mode="eval").body, node)
+
+
+class _Rename(ast.NodeTransformer):
+    """The label becomes ``y_true``; tensors kept on ``self`` become locals (``self.pred`` -> ``self_pred``)."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def visit_Name(self, node: ast.Name) -> ast.Name:
+        if node.id == self.target:
+            return ast.copy_location(ast.Name(id="y_true", ctx=node.ctx), node)
+        return node
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.AST:
+        key = _key(node)
+        if key is None:
+            return self.generic_visit(node)
+        name = "y_true" if key == self.target else key.replace(".", "_")
+        return ast.copy_location(ast.Name(id=name, ctx=node.ctx), node)
+
+
+# --- small AST helpers --------------------------------------------------------------------------------
+_COMPOUND = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.Try, ast.With, ast.AsyncWith, ast.FunctionDef,
+             ast.AsyncFunctionDef, ast.ClassDef, ast.Match)
+
+
+def _walk_local(fn: FunctionNode):  # type: ignore[no-untyped-def]
+    """The nodes of a function, not of the functions and classes nested in it."""
+    stack: list[ast.AST] = list(fn.body)
+    while stack:
+        node = stack.pop()
+        yield node
+        if not isinstance(node, _STOP):
+            stack.extend(ast.iter_child_nodes(node))
+
+
+def _chain(scope: FunctionNode, inner: ast.AST) -> list[tuple[list[ast.stmt], int, ast.AST]] | None:
+    """The bodies from ``scope`` down to the statement ``inner``: (body, index in it, the body's owner)."""
+    def search(body: list[ast.stmt], owner: ast.AST) -> list[tuple[list[ast.stmt], int, ast.AST]] | None:
+        for index, stmt in enumerate(body):
+            if stmt is inner:
+                return [(body, index, owner)]
+            if isinstance(stmt, _STOP):
+                continue
+            for field in ("body", "orelse", "finalbody"):
+                sub = getattr(stmt, field, None)
+                if isinstance(sub, list) and sub and isinstance(sub[0], ast.stmt):
+                    found = search(sub, stmt)
+                    if found is not None:
+                        return [(body, index, owner), *found]
+            for handler in getattr(stmt, "handlers", []):
+                found = search(handler.body, stmt)
+                if found is not None:
+                    return [(body, index, owner), *found]
+        return None
+
+    found = search(scope.body, scope)
+    if found is None:
+        return None
+    # (body, index, owner): the statements before index in body run first; owner encloses body.
+    return [(body, index, owner) for body, index, owner in found]
+
+
+def _key(node: ast.AST) -> str | None:
+    """A value's name: ``x``, or ``self.x`` (TF1 graph code keeps its tensors on self)."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
+        return f"self.{node.attr}"
+    return None
+
+
+def _keys(node: ast.AST, ctx: type) -> set[str]:
+    out: set[str] = set()
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        key = _key(current)
+        if key is not None and isinstance(getattr(current, "ctx", None), ctx):
+            out.add(key)
+            continue
+        stack.extend(ast.iter_child_nodes(current))
+    return out
+
+
+def _loads(node: ast.AST) -> set[str]:
+    return _keys(node, ast.Load)
+
+
+def _free(statements: list[ast.stmt], returned: ast.expr) -> set[str]:
+    """Names read before the lifted code assigns them."""
+    defined: set[str] = set()
+    free: set[str] = set()
+    for stmt in statements:
+        value = stmt.value if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)) else stmt
+        free |= _loads(value) - defined  # type: ignore[arg-type]
+        if isinstance(stmt, ast.AugAssign) and isinstance(stmt.target, ast.Name):
+            free |= {stmt.target.id} - defined
+        defined |= _keys(stmt, ast.Store)
+    return free | (_loads(returned) - defined)
+
+
+def _top_bound(node: ast.stmt) -> set[str]:
+    """The module-level names a top-level statement binds (not the locals of a function it defines)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    out = set()
+    stack: list[ast.AST] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(current.name)
+            continue
+        if isinstance(current, ast.Name) and isinstance(current.ctx, ast.Store):
+            out.add(current.id)
+        elif isinstance(current, (ast.Import, ast.ImportFrom)):
+            out.update((a.asname or a.name.split(".", 1)[0]) for a in current.names)
+        stack.extend(ast.iter_child_nodes(current))
+    return out
+
+
+def _names_in_target(target: ast.AST) -> set[str]:
+    return _keys(target, ast.Store)
+
+
+def _bound(node: ast.AST) -> set[str]:
+    return _keys(node, ast.Store)
+
+
+def _int_arg(call: ast.Call, index: int, keyword: str) -> int | None:
+    value = call.args[index] if len(call.args) > index else next(
+        (k.value for k in call.keywords if k.arg == keyword), None)
+    return value.value if isinstance(value, ast.Constant) and type(value.value) is int else None
+
+
+def _activation(call: ast.Call) -> str | None:
+    value = next((k.value for k in call.keywords if k.arg == "activation"), None)
+    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+        return value.value
+    name = dotted(value) if value is not None else None
+    return name.rsplit(".", 1)[-1] if name else None
+
+
+def _declared_output(model: ast.expr | None) -> tuple[tuple[int | None, ...] | None, str | None]:
+    """The output shape and activation a model's definition states: a ``Dense(3, activation="softmax")``
+    layer, or a ``Sequential([...])`` ending in one (or in ``Softmax()`` / ``Activation("sigmoid")``)."""
+    if not isinstance(model, ast.Call):
+        return None, None
+    name = (dotted(model.func) or "").rsplit(".", 1)[-1]
+    if name == "Sequential" and model.args and isinstance(model.args[0], ast.List) and model.args[0].elts:
+        last = model.args[0].elts[-1]
+        if isinstance(last, ast.Call):
+            last_name = (dotted(last.func) or "").rsplit(".", 1)[-1]
+            if last_name in ("Softmax", "Activation"):
+                previous = model.args[0].elts[-2] if len(model.args[0].elts) > 1 else None
+                shape, _ = _declared_output(previous)
+                if last_name == "Softmax":
+                    return shape, "softmax"
+                value = last.args[0] if last.args else None
+                return shape, value.value if isinstance(value, ast.Constant) and isinstance(value.value, str) else None
+            return _declared_output(last)
+        return None, None
+    if name == "Dense":
+        units = _int_arg(model, 0, "units")
+        return ((None, units) if units else None), _activation(model) or "linear"
+    return None, None
+
+
+def _declared_shape(value: ast.expr) -> tuple[int | None, ...] | None:
+    """The first literal shape in a variable's definition: ``tf.Variable(tf.zeros([784, 10]))``,
+    ``get_variable("W", [784, 10])``, ``weight_variable([784, 10])``."""
+    for node in ast.walk(value):
+        if isinstance(node, (ast.List, ast.Tuple)) and node.elts and all(
+                isinstance(e, ast.Constant) and (e.value is None or type(e.value) is int) for e in node.elts):
+            return tuple(e.value for e in node.elts)  # type: ignore[misc]
+    return None
+
+
+def _declared_placeholder(call: ast.Call) -> tuple[tuple[int, ...] | None, str | None]:
+    """``tf.placeholder(tf.float32, [None, 10])``: its shape (the batch as 0) and dtype, as declared."""
+    dtype_node = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "dtype"), None)
+    dtype = (dotted(dtype_node) or "").rsplit(".", 1)[-1] or None if dtype_node is not None else None
+    shape_node = call.args[1] if len(call.args) > 1 else next((k.value for k in call.keywords if k.arg == "shape"),
+                                                                 None)
+    shape = None
+    if isinstance(shape_node, (ast.List, ast.Tuple)) and all(
+            isinstance(e, ast.Constant) and (e.value is None or type(e.value) is int) for e in shape_node.elts):
+        dims = [e.value for e in shape_node.elts]  # type: ignore[attr-defined]
+        if dims and dims[0] is None and all(d is not None for d in dims[1:]):
+            shape = (None, *dims[1:])  # the batch
+    return shape, dtype
