@@ -53,6 +53,9 @@ class Lifted:
     y_true_dtype: str | None = None
     y_pred_shape: tuple[int, ...] | None = None
     y_pred_range: str | None = None
+    lines: frozenset[int] = frozenset()  # the original lines of the copied statements and of the sink's
+    unit_first: int = 0  # the lines of the training code it was lifted from
+    unit_last: int = 0
 
     def loss(self, original: LossInfo) -> LossInfo:
         """The lifted function as a loss the check runs (the original's span, so findings land on it)."""
@@ -78,14 +81,16 @@ class Lifted:
                 f"y_pred is `{self.prediction}`, {labels}{note}")
 
 
-def lift(source: str, path: str, loss: LossInfo, finding_lines: list[int] = ()) -> Lifted:  # type: ignore[assignment]
-    """The computation ``loss`` (kind "computation") as a function of (y_true, y_pred), or LiftError."""
+def lift(source: str, path: str, loss: LossInfo) -> tuple[list[Lifted], list[str]]:
+    """The computation ``loss`` (kind "computation") as functions of (y_true, y_pred), one per value its
+    sinks differentiate, and why the others could not be lifted. Raises LiftError when none can."""
     lines = split_lines(source)
     module = build_module(path, lines, split_blocks(lines))
     unit = next((u for u in find_units(module) if u.name == loss.name
                  and u.block.start + (u.cls or u.fn).lineno - 1 == loss.span.start_line), None)
     if unit is None:
         raise LiftError("the code that differentiates it is in another file")
+    lifted: list[Lifted] = []
     errors: list[str] = []
     done: set[str] = set()
     for sink in unit.sinks:
@@ -94,16 +99,17 @@ def lift(source: str, path: str, loss: LossInfo, finding_lines: list[int] = ()) 
             continue
         done.add(key)
         try:
-            lifted = _Lifter(module, unit, sink).run()
+            lifted.append(_Lifter(module, unit, sink).run())
         except LiftError as exc:
             errors.append(str(exc))
-            continue
-        inside = [line for line in finding_lines if _unit_first(unit) <= line <= _unit_last(unit)]
-        if all(lifted.first <= line <= lifted.last for line in inside):
-            return lifted
-        errors.append(f"the finding at line {inside[0] + 1} is not on the path to `{sink.kind}` "
-                      f"at line {sink.line + 1}")
-    raise LiftError(errors[0] if errors else "nothing is differentiated")
+    if not lifted:
+        raise LiftError(errors[0] if errors else "nothing is differentiated")
+    return lifted, errors
+
+
+def in_unit(lifted: Lifted, line: int) -> bool:
+    """Whether a line lies in the training code the loss was lifted from (not in a helper it calls)."""
+    return lifted.unit_first <= line <= lifted.unit_last
 
 
 def _unit_first(unit: Unit) -> int:
@@ -179,7 +185,9 @@ class _Lifter:
         for scope in self.scopes:
             chain = _chain(scope, inner)
             if chain is None:
-                raise LiftError("cannot follow the code around the differentiated value")
+                if scope is self.unit.fn:
+                    raise LiftError("cannot follow the code around the differentiated value")
+                return  # a function handed to minimize from another function: it does not see that one's locals
             for body, index, owner in reversed(chain):
                 for stmt in reversed(body[:index]):
                     yield from self._flat(stmt, needed)
@@ -418,7 +426,8 @@ class _Lifter:
             if name in self.data:
                 continue
             if name in ("self", "cls") or name.startswith("self.") or (name in self.predictions and name != "y_pred"):
-                raise LiftError(f"the loss uses `{name}` (the model object) beyond its output: it needs the model")
+                raise LiftError(f"the loss reads `{name}` from the model object, not only the model's output: "
+                                "it needs the model")
         target_name = labels[0] if labels else ""
         renamer = _Rename(target_name)
         statements = [renamer.visit(stmt) for stmt in statements]
@@ -467,7 +476,10 @@ class _Lifter:
         leaf = self.data.get(target_name)
         y_true_shape, y_true_dtype = _declared_placeholder(leaf.placeholder) if leaf and leaf.placeholder else (None,
                                                                                                              None)
+        covered = frozenset(line for stmt in [*originals, holder]
+                            for line in range(self.line(stmt), self.start + (stmt.end_lineno or stmt.lineno)))
         return Lifted(source="\n".join(lines), header=header, first=first, last=ret_line, sink=self.sink,
+                      lines=covered, unit_first=_unit_first(self.unit), unit_last=_unit_last(self.unit),
                       prediction=record[0], target=target_name, y_true_shape=y_true_shape,  # type: ignore[arg-type]
                       y_true_dtype=y_true_dtype, y_pred_shape=record[1], y_pred_range=record[2])  # type: ignore[arg-type]
 
