@@ -1,0 +1,134 @@
+"""Training code (tape blocks, train_step, compute_loss, add_loss, minimize, TF1 graph code) is lifted
+into a (y_true, y_pred) function and checked by a real TensorFlow run like a compiled loss: the same
+buggy loss is confirmed through every sink, its fixed version is not, code that cannot be lifted is
+not run (the reason says why), and the evidence names the original lines."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from loss_lsp.checker import analyze
+from loss_lsp.gradcheck.lifting import LIFTED, LiftError, lift
+from loss_lsp.settings import Settings
+from tests.expectations import FIXTURES
+from tests.gradcheck.conftest import DATA, Checked, markers, run_check
+
+SINKS = FIXTURES / "sinks"
+NOT_RUN = re.compile(r"#\s*gc-not-run:\s*(.+)$")
+
+
+@pytest.fixture(scope="module")
+def checked(checker) -> dict[str, Checked]:
+    files = [DATA / "training.py", SINKS / "each_sink.py", SINKS / "tf1_graph_buggy.py", SINKS / "tf1_graph_fixed.py",
+             SINKS / "tf1_graph_methods.py", SINKS / "custom_loops.py"]
+    return {path.name: run_check(checker, path) for path in files}
+
+
+def _cases() -> list[tuple[int, str, str]]:
+    source = (DATA / "training.py").read_text()
+    out = [(line, kind, " ".join(sorted(codes))) for line, kind, codes in markers(source)]
+    for number, text in enumerate(source.splitlines()):
+        match = NOT_RUN.search(text)
+        if match:
+            out.append((number, "not-run", match.group(1).strip()))
+    return out
+
+
+@pytest.mark.parametrize(("line", "kind", "detail"), _cases(), ids=[f"{c[0] + 1}:{c[1]}" for c in _cases()])
+def test_training_code_verdicts(checked: dict[str, Checked], line: int, kind: str, detail: str) -> None:
+    run = checked["training.py"]
+    loss = run.loss_at(line)
+    findings = run.findings_of(loss)
+    report = run.report(loss)
+    if kind == "confirms":
+        static = [f for f in findings if f.code in detail.split()]
+        assert static, f"the static rules {detail} did not fire on {loss}"
+        for finding in static:
+            assert finding.verdict == "confirmed", (finding.code, finding.verdict, finding.evidence)
+            assert "lifted line" in finding.evidence
+    elif kind == "refutes":
+        assert report.status == "checked", report
+        static = [f for f in findings if f.code in detail.split()]
+        assert static and all(f.verdict == "not_reproduced" for f in static), [(f.code, f.verdict) for f in static]
+    elif kind == "clean":
+        assert report.status == "checked", report  # it was lifted and ran
+        assert not [f for f in findings if f.verdict == "confirmed"], [(f.code, f.evidence) for f in findings]
+    else:
+        assert report.status == "not_run" and detail in report.reason, report
+        assert "cannot be lifted" in report.reason
+        for finding in findings:
+            assert finding.verdict == "not_run" and detail in finding.evidence
+
+
+def test_the_same_bug_is_confirmed_through_every_sink(checked: dict[str, Checked]) -> None:
+    run = checked["each_sink.py"]
+    ll201 = [f for f in run.result.findings if f.code == "LL201"]
+    assert len(ll201) == 10  # compile, tape.gradient, tape.jacobian, minimize, tf.gradients, add_loss,
+    # compute_loss, train_step, compute_gradients, backend.gradients
+    assert [(f.span.start_line + 1, f.verdict) for f in ll201 if f.verdict != "confirmed"] == []
+    lifted = [f for f in ll201 if f.loss != "compiled"]
+    assert all("lifted line" in f.evidence for f in lifted)
+
+
+def test_evidence_names_the_original_lines(checked: dict[str, Checked]) -> None:
+    [tape] = [f for f in checked["each_sink.py"].result.findings if f.loss == "by_tape"]
+    assert "lifted lines 20-21 of each_sink.py (`tape.gradient` at line 21)" in tape.evidence
+    assert "y_pred is `model(x)`, y_true is `y`" in tape.evidence
+    assert "Log (line 20)" in tape.evidence  # the NaN's op, on the user's line
+    [graph] = checked["tf1_graph_buggy.py"].result.findings
+    assert graph.code == "LL205" and graph.verdict == "confirmed", graph.evidence
+    assert "lifted lines 15-17 of tf1_graph_buggy.py (`minimize` at line 17)" in graph.evidence
+    assert "y_pred is `tf.matmul(x, W) + b`, y_true is `y_`" in graph.evidence
+    assert "assumed" not in graph.evidence  # the placeholders and the weight matrix state every shape
+
+
+def test_fixed_graph_code_runs_and_stays_quiet(checked: dict[str, Checked]) -> None:
+    run = checked["tf1_graph_fixed.py"]
+    assert [(r.name, r.status) for r in run.result.losses] == [("<module>", "checked")]
+    assert run.result.findings == []
+
+
+def test_graph_classes_keep_their_tensors_on_self(checked: dict[str, Checked]) -> None:
+    run = checked["tf1_graph_methods.py"]
+    statuses = {r.name: r.status for r in run.result.losses}
+    assert statuses["SoftmaxNet.__init__"] == statuses["CostNet.__init__"] == "checked"
+    assert statuses["LogitsNet.__init__"] == "checked"  # the correct one runs too
+    confirmed = {f.loss for f in run.result.findings if f.verdict == "confirmed"}
+    assert {"SoftmaxNet.__init__", "SigmoidNet.build", "CostNet.__init__"} <= confirmed
+    assert "LogitsNet.__init__" not in confirmed
+
+
+def test_data_besides_the_labels_is_not_guessed(checked: dict[str, Checked]) -> None:
+    """log(counts) of a data statistic must never be confirmed as the model's NaN."""
+    run = checked["custom_loops.py"]
+    report = run.report("log_of_labels_only")
+    assert report.status == "not_run" and "more data than one label tensor" in report.reason
+    assert not [f for f in run.result.findings if f.loss == "log_of_labels_only" and f.verdict == "confirmed"]
+
+
+# --- the lifted text, without TensorFlow -------------------------------------------------------------------
+def _lifted(path: Path, name: str):
+    source = path.read_text()
+    analysis = analyze(source, str(path), Settings())
+    loss = next(info for info in analysis.losses if info.name == name)
+    return lift(source, str(path), loss)
+
+
+def test_lifted_code_keeps_the_original_lines() -> None:
+    [lifted], errors = _lifted(SINKS / "tf1_graph_buggy.py", "<module>")
+    assert errors == []
+    lines = lifted.source.split("\n")
+    assert lines[13] == f"def {LIFTED}(y_true, y_pred):"
+    assert lines[14] == "    y_conv = tf.compat.v1.nn.softmax(y_pred)"  # line 15: TF1 names through tf.compat.v1
+    assert lines[15] == "    cross_entropy = -tf.compat.v1.reduce_sum(y_true * tf.compat.v1.log(y_conv))"
+    assert lines[16] == "    return cross_entropy"
+    assert lifted.y_true_shape == (None, 10) and lifted.y_pred_shape == (None, 10)
+    assert lifted.y_pred_range == "linear"  # logits of matmul(x, W) + b: any value
+
+
+def test_a_loss_set_in_a_loop_is_not_lifted() -> None:
+    with pytest.raises(LiftError, match="inside a `for` loop"):
+        _lifted(DATA / "training.py", "accumulated_step")
