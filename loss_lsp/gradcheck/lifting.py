@@ -33,6 +33,8 @@ _GRAPH_SINKS = ("minimize", "compute_gradients", "tf.gradients", "get_updates") 
 _AFFINE = {"matmul", "add", "bias_add", "xw_plus_b", "conv1d", "conv2d", "conv3d", "tensordot", "einsum", "dense",
            "fully_connected", "conv2d_transpose", "reshape", "squeeze", "expand_dims", "concat"}
 _READS = {"next", "get_next", "next_batch", "get_batch", "sample_batch"}  # calls that read a batch of data
+_LIBRARY_ALIASES = {"tf", "np", "K", "keras", "ops", "jnp", "math", "tfp"}  # also through a package's re-export
+_BUILTIN_CALLS = {"float", "int", "abs", "len", "min", "max", "sum", "range", "zip", "list", "tuple", "dict"}
 _STOP = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
 
@@ -410,7 +412,7 @@ class _Lifter:
             statements.insert(0, new)
             originals.insert(0, stmt)
         if not records:
-            raise LiftError("no model output, variable or watched tensor reaches the differentiated value")
+            raise LiftError(self._hidden_model(target))
         shown = list(dict.fromkeys(record[0] for record in records))
         if len(shown) > 1:
             raise LiftError(f"several model outputs reach the loss ({', '.join(f'`{p}`' for p in shown)}): "
@@ -433,6 +435,18 @@ class _Lifter:
         statements = [renamer.visit(stmt) for stmt in statements]
         returned = renamer.visit(returned)
         return self._write(statements, originals, returned, holder, records[0], target_name)
+
+    def _hidden_model(self, target: ast.expr) -> str:
+        """Why no model output was found: the first call the path makes into code the lift does not enter."""
+        for node in [target, *reversed(self.kept)]:
+            for call in ast.walk(node):
+                root = (dotted(call.func) or "").split(".", 1)[0]
+                if isinstance(call, ast.Call) and self.module.op(call.func) is None \
+                        and root not in _BUILTIN_CALLS and root not in _LIBRARY_ALIASES:
+                    text = ast.unparse(call.func)
+                    return (f"no model output is visible on the path: it comes from `{text}(...)` "
+                            f"(line {self.line(call) + 1}), a call the lift does not enter")
+        return "no model output, variable or watched tensor reaches the differentiated value"
 
     def _write(self, statements: list[ast.stmt], originals: list[ast.stmt], returned: ast.expr, holder: ast.stmt,
                record: tuple[str, tuple[int | None, ...] | None, str | None], target_name: str) -> Lifted:
