@@ -440,9 +440,10 @@ class _Lifter:
         """Why no model output was found: the first call the path makes into code the lift does not enter."""
         for node in [target, *reversed(self.kept)]:
             for call in ast.walk(node):
+                if not isinstance(call, ast.Call):
+                    continue
                 root = (dotted(call.func) or "").split(".", 1)[0]
-                if isinstance(call, ast.Call) and self.module.op(call.func) is None \
-                        and root not in _BUILTIN_CALLS and root not in _LIBRARY_ALIASES:
+                if self.module.op(call.func) is None and root not in _BUILTIN_CALLS and root not in _LIBRARY_ALIASES:
                     text = ast.unparse(call.func)
                     return (f"no model output is visible on the path: it comes from `{text}(...)` "
                             f"(line {self.line(call) + 1}), a call the lift does not enter")
