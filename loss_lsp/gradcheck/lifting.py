@@ -100,13 +100,40 @@ def lift(source: str, path: str, loss: LossInfo) -> tuple[list[Lifted], list[str
         if key in done:
             continue
         done.add(key)
+        # TF1 graph code: module level, or a value (not a callable) handed to minimize / tf.gradients.
+        graph = unit.name == "<module>" or (sink.kind in _GRAPH_SINKS and sink.target is not None
+                                            and not isinstance(sink.target, ast.Lambda))
         try:
-            lifted.append(_Lifter(module, unit, sink).run())
+            lifted.append(_Lifter(module, unit, sink, graph).run())
         except LiftError as exc:
-            errors.append(str(exc))
+            builder = _graph_builder(module, unit, sink)
+            if builder is None:
+                errors.append(str(exc))
+                continue
+            try:  # minimize(build_graph(x, y)): the loss is what the graph-building function returns
+                lifted.append(_Lifter(module, builder, builder.sinks[0], graph).run())
+            except LiftError as inner:
+                errors.append(str(inner))
     if not lifted:
         raise LiftError(errors[0] if errors else "nothing is differentiated")
     return lifted, errors
+
+
+def _graph_builder(module: ModuleInfo, unit: Unit, sink: Sink) -> Unit | None:
+    """The module function whose return value the sink differentiates (``minimize(build_graph(x, y))``, or
+    ``loss = build_graph(x, y)`` then ``minimize(loss)``), as a unit of its own: its parameters are data."""
+    target = sink.target
+    if isinstance(target, ast.Name):
+        values = [n.value for n in _walk_local(unit.fn) if isinstance(n, ast.Assign) and len(n.targets) == 1
+                  and isinstance(n.targets[0], ast.Name) and n.targets[0].id == target.id]
+        target = values[0] if len(values) == 1 else None
+    if not (isinstance(target, ast.Call) and isinstance(target.func, ast.Name)
+            and target.func.id in module.functions):
+        return None
+    fn, block = module.functions[target.func.id]
+    if not fn.body or not isinstance(fn.body[-1], ast.Return):
+        return None
+    return Unit(fn.name, fn, block, None, [], [Sink(sink.kind, sink.line, None)], {})
 
 
 def in_unit(lifted: Lifted, line: int) -> bool:
@@ -131,8 +158,9 @@ class _Leaf:
 
 
 class _Lifter:
-    def __init__(self, module: ModuleInfo, unit: Unit, sink: Sink) -> None:
+    def __init__(self, module: ModuleInfo, unit: Unit, sink: Sink, graph: bool) -> None:
         self.module = module
+        self.graph = graph
         self.unit = unit
         self.sink = sink
         self.start = unit.block.start
@@ -353,11 +381,48 @@ class _Lifter:
         op = self.module.op(func)
         return op is not None and is_source_op(op) and op.name.startswith(("layers.", "contrib.layers.", "slim."))
 
+    def declared_shape(self, node: ast.AST) -> tuple[int | None, ...] | None:
+        """The shape a variable's definition states; ``weights["out"]`` looks the entry up."""
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+            container = self.variables.get(str(_key(node.value)))
+            if isinstance(container, ast.Dict):
+                for key, value in zip(container.keys, container.values):
+                    if isinstance(key, ast.Constant) and key.value == node.slice.value:
+                        return _declared_shape(value)
+            return None
+        key = _key(node)
+        value = self.variables.get(key) if key is not None else None
+        return _declared_shape(value) if value is not None and not isinstance(value, ast.Dict) else None
+
+    def stored_value(self, node: ast.AST) -> ast.expr | None:
+        """What ``self.x`` holds when ``__init__`` stores a loss object or a module function in it."""
+        key = _key(node)
+        if not (key and key.startswith("self.") and isinstance(getattr(node, "ctx", None), ast.Load)):
+            return None
+        value = self.self_attrs.get(key[len("self."):])
+        if isinstance(value, ast.Name) and value.id in self.module.functions:
+            return value
+        if isinstance(value, ast.Call) and all(isinstance(a, ast.Constant) for a in value.args) and all(
+                isinstance(k.value, ast.Constant) for k in value.keywords):
+            op = self.module.op(value.func)
+            if op is not None and (op.namespace == "losses" or op.name.startswith("losses.")):
+                return value
+        return None
+
     def model_value(self, call: ast.Call) -> ast.expr | None:
         """What the called model was built from: ``keras.Sequential([...])``, ``layers.Dense(3, ...)``."""
         func = call.func
         if isinstance(func, ast.Call):
             return func
+        if isinstance(func, ast.Name) and func.id == "self" and self.unit.cls is not None:
+            # self(x): what the class's call() returns, when that is one of its stored layers
+            method = next((m for m in self.unit.cls.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))
+                           and m.name == "call"), None)
+            last = method.body[-1] if method is not None and method.body else None
+            if isinstance(last, ast.Return) and isinstance(last.value, ast.Call) \
+                    and _key(last.value.func) is not None and _key(last.value.func) != "self":
+                return self.self_attrs.get(str(_key(last.value.func))[len("self."):])
+            return None
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self":
             return self.self_attrs.get(func.attr)
         if isinstance(func, ast.Name):
@@ -394,10 +459,7 @@ class _Lifter:
 
     # --- the function ------------------------------------------------------------------------------
     def _render(self, target: ast.expr, holder: ast.stmt) -> Lifted:
-        # TF1 graph code: module level, or a value (not a callable) handed to minimize / tf.gradients.
-        graph = self.unit.name == "<module>" or (self.sink.kind in _GRAPH_SINKS and self.sink.target is not None
-                                                 and not isinstance(self.sink.target, ast.Lambda))
-        rewriter = _Rewriter(self, graph)
+        rewriter = _Rewriter(self, self.graph)
         returned = rewriter.visit(copy.deepcopy(target))
         records = list(rewriter.take())
         live = _loads(returned)
@@ -512,6 +574,9 @@ class _Rewriter(ast.NodeTransformer):
         return out
 
     def visit(self, node: ast.AST) -> ast.AST:  # type: ignore[override]
+        stored = self.lifter.stored_value(node)
+        if stored is not None:  # self.loss_fn = keras.losses.X(...) in __init__: the same object here
+            return ast.copy_location(self.visit(copy.deepcopy(stored)), node)
         if isinstance(node, ast.expr) and self._model_like(node):
             self.records.append(self._record(node))
             return ast.copy_location(ast.Name(id="y_pred", ctx=ast.Load()), node)
@@ -539,10 +604,9 @@ class _Rewriter(ast.NodeTransformer):
             return text, shape, activation
         # An affine function of variables (logits = matmul(x, W) + b): any value; its columns are the
         # last dimension the weight matrix declares.
-        shapes = [_declared_shape(lifter.variables[k]) for n in ast.walk(node)
-                  if (k := _key(n)) is not None and k in lifter.variables]
-        matrices = [shape for shape in shapes if shape is not None and len(shape) == 2]
-        return text, ((None, matrices[-1][-1]) if matrices else None), "linear"
+        matrices = [shape for n in ast.walk(node)  # outermost first: the output layer's weights
+                    if (shape := lifter.declared_shape(n)) is not None and len(shape) == 2]
+        return text, ((None, matrices[0][-1]) if matrices else None), "linear"
 
     def _model_like(self, node: ast.expr) -> bool:
         """The model's output before its last activation: a model call, a variable, or an affine op of them."""

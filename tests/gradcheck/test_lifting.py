@@ -99,6 +99,10 @@ def test_graph_classes_keep_their_tensors_on_self(checked: dict[str, Checked]) -
     confirmed = {f.loss for f in run.result.findings if f.verdict == "confirmed"}
     assert {"SoftmaxNet.__init__", "SigmoidNet.build", "CostNet.__init__"} <= confirmed
     assert "LogitsNet.__init__" not in confirmed
+    # minimize(build_graph(X, Y)) at module level: the graph-building function's return value is lifted
+    [built] = [f for f in run.result.findings if f.span.start_line == 32]
+    assert built.verdict == "confirmed" and "lifted lines 32-33" in built.evidence, built.evidence
+    assert "y_pred is `tf.matmul(layer, weights['out'])`" in built.evidence  # the MLP's hidden layer is the model's
 
 
 def test_data_besides_the_labels_is_not_guessed(checked: dict[str, Checked]) -> None:
