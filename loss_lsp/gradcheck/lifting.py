@@ -72,8 +72,8 @@ class Lifted:
         lines = f"line {self.first + 1}" if self.first == self.last else f"lines {self.first + 1}-{self.last + 1}"
         labels = f"y_true is `{self.target}`" if self.target else "no labels are read"
         assumed = []
-        if self.target and self.y_true_shape is None:
-            assumed.append("y_true's shape")
+        if self.target:
+            assumed.append("y_true's values" if self.y_true_shape is not None else "y_true's shape and values")
         if self.y_pred_shape is None:
             assumed.append("y_pred's shape")
         if self.y_pred_range is None:
@@ -171,6 +171,8 @@ class _Lifter:
         self.data: dict[str, _Leaf] = {}
         self.kept: list[ast.stmt] = []
         self.bindings = self._local_bindings()  # local name -> its value (for is_model_name)
+        self.local_names = set().union(*(_keys(n, ast.Store) for scope in self.scopes for n in _walk_local(scope)
+                                         if isinstance(n, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For))))
         self.self_attrs = self._constructor_attributes()
         for name, value in self.bindings.items():
             if self._is_variable_value(value):
@@ -284,7 +286,7 @@ class _Lifter:
                                 "the check lifts a loss of one prediction")
             self._keep(stmt, needed, bound, value)
             return
-        if self._is_data_read(value):
+        if self._is_data_read(value, len(bound) > 1):
             for name in hit:
                 self.data[name] = _Leaf(name, line)
             needed -= hit
@@ -349,11 +351,13 @@ class _Lifter:
         return any(isinstance(n, ast.Call) and self.module.op(n.func) is not None
                    and is_source_op(self.module.op(n.func)) for n in ast.walk(helper[0]))  # type: ignore[arg-type]
 
-    def _is_data_read(self, value: ast.expr) -> bool:
-        """A value read from the data (``x, y = data``, ``batch["label"]``, ``next(it)``), not computed."""
+    def _is_data_read(self, value: ast.expr, unpacked: bool) -> bool:
+        """A value read from the data (``x, y = data``, ``batch["label"]``, ``next(it)``), not computed here;
+        ``out = logits`` only renames a value of the path."""
         calls = [n for n in ast.walk(value) if isinstance(n, ast.Call)]
         if not calls:
-            return not isinstance(value, ast.Constant) and any(isinstance(n, ast.Name) for n in ast.walk(value))
+            names = _loads(value)
+            return bool(names) and (unpacked or not names & self.local_names)
         return any((dotted(call.func) or "").rsplit(".", 1)[-1] in _READS for call in calls)
 
     def _model_call(self, node: ast.AST) -> bool:
