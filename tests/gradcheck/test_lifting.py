@@ -82,7 +82,8 @@ def test_evidence_names_the_original_lines(checked: dict[str, Checked]) -> None:
     assert graph.code == "LL205" and graph.verdict == "confirmed", graph.evidence
     assert "lifted lines 15-17 of tf1_graph_buggy.py (`minimize` at line 17)" in graph.evidence
     assert "y_pred is `tf.matmul(x, W) + b`, y_true is `y_`" in graph.evidence
-    assert "assumed" not in graph.evidence  # the placeholders and the weight matrix state every shape
+    # the placeholders and the weight matrix state every shape; only the label values are the probe's own
+    assert "assumed y_true's values (" in graph.evidence and "shape" not in graph.evidence.split("assumed")[1]
 
 
 def test_fixed_graph_code_runs_and_stays_quiet(checked: dict[str, Checked]) -> None:
