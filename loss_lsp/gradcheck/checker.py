@@ -287,7 +287,7 @@ class GradientChecker:
         where = f"; {lifted.describe(path)}" if lifted is not None else ""
 
         def make(code: str, evidence: str, probe: str, line: int | None) -> Finding:
-            return self._gradient_finding(code, evidence + where, probe, line, loss, path, lines)
+            return self._gradient_finding(code, evidence, probe, line, loss, path, lines, where)
 
         if lifted is not None:  # the evidence names the lines the loss was lifted from
             decided = [replace(f, evidence=f.evidence + where) if f.verdict != "not_run" or f.evidence else f
@@ -349,11 +349,11 @@ class GradientChecker:
         return reply, False
 
     def _gradient_finding(self, code: str, evidence: str, probe: str, line: int | None, loss: LossInfo, path: str,
-                          lines: list[str]) -> Finding:
+                          lines: list[str], where: str = "") -> Finding:
         from loss_lsp.rules import RULES
 
         rule = RULES[code]
-        evidence = verdicts._one_line(evidence)
+        evidence = verdicts._one_line(evidence) + where  # the lifted lines are never cut off
         severity = self._settings.severity_for(code, rule.severity)
         related = verdicts.related_line(path, lines, line, "the gradient check points here")
         return Finding(code=code, name=rule.name, message=f"{rule.summary}: {evidence}", severity=severity,  # type: ignore[arg-type]

@@ -137,3 +137,20 @@ def test_lifted_code_keeps_the_original_lines() -> None:
 def test_a_loss_set_in_a_loop_is_not_lifted() -> None:
     with pytest.raises(LiftError, match="inside a `for` loop"):
         _lifted(DATA / "training.py", "accumulated_step")
+
+
+def test_the_cli_confirms_graph_code_with_the_lifted_lines(tmp_path: Path) -> None:
+    """The form of most NaN-loss questions: a TF1 script, checked with `loss-lsp check --gradients`."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    script = tmp_path / "mnist_softmax.py"
+    shutil.copy(SINKS / "tf1_graph_buggy.py", script)
+    result = subprocess.run([sys.executable, "-m", "loss_lsp", "check", "--gradients", "--format", "json", str(script)],
+                            capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    [item] = json.loads(result.stdout)
+    assert item["code"] == "LL205" and item["verdict"] == "confirmed", item
+    assert "lifted lines 15-17 of mnist_softmax.py (`minimize` at line 17)" in item["evidence"]
