@@ -106,12 +106,13 @@ def lift(source: str, path: str, loss: LossInfo) -> tuple[list[Lifted], list[str
         try:
             lifted.append(_Lifter(module, unit, sink, graph).run())
         except LiftError as exc:
-            builder = _graph_builder(module, unit, sink)
-            if builder is None:
+            built = _graph_builder(module, unit, sink)
+            if built is None:
                 errors.append(str(exc))
                 continue
+            builder, arguments = built
             try:  # minimize(build_graph(x, y)): the loss is what the graph-building function returns
-                lifted.append(_Lifter(module, builder, builder.sinks[0], graph).run())
+                lifted.append(_Lifter(module, builder, builder.sinks[0], graph, arguments).run())
             except LiftError as inner:
                 errors.append(str(inner))
     if not lifted:
@@ -119,7 +120,7 @@ def lift(source: str, path: str, loss: LossInfo) -> tuple[list[Lifted], list[str
     return lifted, errors
 
 
-def _graph_builder(module: ModuleInfo, unit: Unit, sink: Sink) -> Unit | None:
+def _graph_builder(module: ModuleInfo, unit: Unit, sink: Sink) -> tuple[Unit, dict[str, ast.expr]] | None:
     """The module function whose return value the sink differentiates (``minimize(build_graph(x, y))``, or
     ``loss = build_graph(x, y)`` then ``minimize(loss)``), as a unit of its own: its parameters are data."""
     target = sink.target
@@ -133,7 +134,10 @@ def _graph_builder(module: ModuleInfo, unit: Unit, sink: Sink) -> Unit | None:
     fn, block = module.functions[target.func.id]
     if not fn.body or not isinstance(fn.body[-1], ast.Return):
         return None
-    return Unit(fn.name, fn, block, None, [], [Sink(sink.kind, sink.line, None)], {})
+    params = [a.arg for a in fn.args.posonlyargs + fn.args.args]
+    arguments = dict(zip(params, target.args))  # build_graph(X, Y): the placeholders X and Y
+    arguments.update({k.arg: k.value for k in target.keywords if k.arg})
+    return Unit(fn.name, fn, block, None, [], [Sink(sink.kind, sink.line, None)], {}), arguments
 
 
 def in_unit(lifted: Lifted, line: int) -> bool:
@@ -158,8 +162,10 @@ class _Leaf:
 
 
 class _Lifter:
-    def __init__(self, module: ModuleInfo, unit: Unit, sink: Sink, graph: bool) -> None:
+    def __init__(self, module: ModuleInfo, unit: Unit, sink: Sink, graph: bool,
+                 arguments: dict[str, ast.expr] | None = None) -> None:
         self.module = module
+        self.arguments = arguments or {}  # parameter -> what the caller passes (a graph-building function)
         self.graph = graph
         self.unit = unit
         self.sink = sink
@@ -314,7 +320,9 @@ class _Lifter:
             if name in self.predictions:
                 continue
             if name in self.params and name not in ("self", "cls"):
-                self.data[name] = _Leaf(name, self.line(self.unit.fn))
+                passed = self.module.assignments.get(str(_key(self.arguments.get(name, ast.Constant(None)))))
+                declared = passed[0] if passed is not None and self._is_placeholder(passed[0]) else None
+                self.data[name] = _Leaf(name, self.line(self.unit.fn), declared)  # type: ignore[arg-type]
                 continue
             found = self.module.assignments.get(name)
             if found is None:
