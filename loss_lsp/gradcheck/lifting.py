@@ -100,9 +100,8 @@ def lift(source: str, path: str, loss: LossInfo) -> tuple[list[Lifted], list[str
         if key in done:
             continue
         done.add(key)
-        # TF1 graph code: module level, or a value (not a callable) handed to minimize / tf.gradients.
-        graph = unit.name == "<module>" or (sink.kind in _GRAPH_SINKS and sink.target is not None
-                                            and not isinstance(sink.target, ast.Lambda))
+        # TF1 graph code: a value (not a callable) handed to minimize / tf.gradients; a tape is TF2's.
+        graph = sink.kind in _GRAPH_SINKS and sink.target is not None and not isinstance(sink.target, ast.Lambda)
         try:
             lifted.append(_Lifter(module, unit, sink, graph).run())
         except LiftError as exc:

@@ -22,7 +22,7 @@ NOT_RUN = re.compile(r"#\s*gc-not-run:\s*(.+)$")
 
 @pytest.fixture(scope="module")
 def checked(checker) -> dict[str, Checked]:
-    files = [DATA / "training.py", SINKS / "each_sink.py", SINKS / "tf1_graph_buggy.py", SINKS / "tf1_graph_fixed.py",
+    files = [DATA / "training.py", DATA / "training_script.py", SINKS / "each_sink.py", SINKS / "tf1_graph_buggy.py", SINKS / "tf1_graph_fixed.py",
              SINKS / "tf1_graph_methods.py", SINKS / "custom_loops.py"]
     return {path.name: run_check(checker, path) for path in files}
 
@@ -154,3 +154,14 @@ def test_the_cli_confirms_graph_code_with_the_lifted_lines(tmp_path: Path) -> No
     [item] = json.loads(result.stdout)
     assert item["code"] == "LL205" and item["verdict"] == "confirmed", item
     assert "lifted lines 15-17 of mnist_softmax.py (`minimize` at line 17)" in item["evidence"]
+
+
+def test_a_scripts_loop_body_is_lifted_without_its_loops(checked: dict[str, Checked]) -> None:
+    """The loss in `for epoch: for images, labels in dataset:` at module level: the loop variables are
+    data, the batch's labels become y_true, and TF2 code keeps its TF2 names."""
+    [finding] = checked["training_script.py"].result.findings
+    assert finding.code == "LL201" and finding.verdict == "confirmed", finding.evidence
+    assert "lifted lines 16-18 of training_script.py (`tape.gradient` at line 18)" in finding.evidence
+    assert "y_pred is `model(images, training=True)`, y_true is `labels`" in finding.evidence
+    [lifted], _ = _lifted(DATA / "training_script.py", "<module>")
+    assert "compat" not in lifted.source.split("\n")[16]  # a tape is TF2 code: no tf.compat.v1 rewrite
