@@ -11,7 +11,9 @@ which verdicts come back, and whether they agree with TensorFlow running the ori
    at inputs the program can produce (a saturated model: large weights or large inputs) says whether the
    problem happens. A verdict agrees when it is "confirmed" and TensorFlow shows the problem, or it is not
    "confirmed" (or the code is clean) and TensorFlow shows none.
-3. The training-code corpus (``benchmarks/training_code.py``'s pinned wheels): how many computations lift,
+3. Real programs of published loss bugs, buggy and fixed (the cache ``benchmarks/bug_programs.py`` fills, when
+   present): the training code in them, how much lifts, the verdicts per file.
+4. The training-code corpus (``benchmarks/training_code.py``'s pinned wheels): how many computations lift,
    and why the others do not (no TensorFlow run: the packages' own imports are not installed).
 """
 
@@ -41,7 +43,7 @@ from loss_lsp.settings import Settings  # noqa: E402
 
 SINKS = ROOT / "fixtures" / "sinks"
 TRAINING = ROOT / "tests" / "gradcheck" / "data" / "training.py"
-FILES = sorted(SINKS.glob("*.py")) + [TRAINING]
+FILES = sorted(SINKS.glob("*.py")) + [TRAINING, TRAINING.with_name("training_script.py")]
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(8, 4)).astype("float32")
 Y = np.eye(3, dtype="float32")[RNG.integers(0, 3, size=8)]
@@ -305,6 +307,55 @@ def corpus() -> None:
         print(f"  not lifted, {count}: {reason}")
 
 
+BUGSETS = Path.home() / ".cache" / "loss-lsp" / "bugsets"  # filled by benchmarks/bug_programs.py (not read here)
+
+
+def version_of(path: Path) -> str:
+    parts = [part.lower() for part in path.parts]
+    if any(p.endswith("buggy") or p.startswith("buggy") for p in parts):
+        return "buggy"
+    if any(p.endswith(("fix", "fixed")) or p.startswith("correct") for p in parts):
+        return "fixed"
+    return "?"
+
+
+def bug_programs(checker: GradientChecker) -> None:
+    """Real programs of published loss bugs (buggy and fixed versions), where that cache exists: the
+    training code found in them, how much lifts, and the verdicts."""
+    files = sorted(BUGSETS.rglob("*.py")) if BUGSETS.is_dir() else []
+    if not files:
+        print(f"\nbug programs: none cached in {BUGSETS} (run benchmarks/bug_programs.py first)")
+        return
+    print(f"\nbug programs in {BUGSETS}: {len(files)} files")
+    counts: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    for path in files:
+        source = path.read_text(encoding="utf-8", errors="replace")
+        analysis = analyze(source, str(path), checker.settings)
+        computations = sorted(info.name for info in analysis.losses if info.kind == "computation")
+        if not computations:
+            continue
+        version = version_of(path)
+        result = checker.check(source, str(path), analysis, loss_names=computations)
+        for report in result.losses:
+            counts["computations"] += 1
+            if report.reason.startswith(NOT_LIFTED):
+                counts["not lifted"] += 1
+                reasons[category(report.reason)] += 1
+            else:
+                counts["lifted"] += 1
+                counts[f"lifted, {report.status}"] += 1
+        verdicts = Counter(f.verdict for f in result.findings)
+        confirmed = verdicts.get("confirmed", 0)
+        counts[f"{version} files with training code"] += 1
+        counts[f"{version} files with a confirmed finding"] += bool(confirmed)
+        shown = ", ".join(f"{k} {v}" for k, v in sorted(verdicts.items())) or "no findings"
+        print(f"  {str(path.relative_to(BUGSETS))[:78]:78} {version:5} {shown}")
+    print("  " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
+    for reason, count in reasons.most_common():
+        print(f"  not lifted, {count}: {reason}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--no-corpus", action="store_true", help="skip the training-code corpus")
@@ -312,6 +363,7 @@ def main() -> None:
     checker = GradientChecker(Settings())
     try:
         results = check_fixtures(checker)
+        bug_programs(checker)
     finally:
         checker.close()
     agreement(results)

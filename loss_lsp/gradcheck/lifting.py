@@ -34,6 +34,9 @@ _AFFINE = {"matmul", "add", "bias_add", "xw_plus_b", "conv1d", "conv2d", "conv3d
            "fully_connected", "conv2d_transpose", "reshape", "squeeze", "expand_dims", "concat"}
 _READS = {"next", "get_next", "next_batch", "get_batch", "sample_batch"}  # calls that read a batch of data
 _LIBRARY_ALIASES = {"tf", "np", "K", "keras", "ops", "jnp", "math", "tfp"}  # also through a package's re-export
+# Methods that change the value they are called on (a list of losses, a variable): a Python side effect.
+_MUTATING = {"append", "extend", "insert", "update", "add", "pop", "clear", "remove", "setdefault", "assign",
+             "assign_add", "assign_sub", "scatter_update", "scatter_add"}
 _BUILTIN_CALLS = {"float", "int", "abs", "len", "min", "max", "sum", "range", "zip", "list", "tuple", "dict"}
 _STOP = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 
@@ -262,7 +265,8 @@ class _Lifter:
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
             func = stmt.value.func
             if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in needed \
-                    and func.attr not in ("watch", "assert_equal"):
+                    and func.attr in _MUTATING and func.value.id in self.local_names \
+                    and not self._model_call(ast.Call(func=func.value, args=[func.value], keywords=[])):
                 raise LiftError(f"`{func.value.id}` is changed by `{dotted(func) or func.attr}(...)` "
                                 f"(line {self.line(stmt) + 1}), a Python side effect")
             return
