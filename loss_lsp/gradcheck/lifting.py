@@ -105,18 +105,18 @@ def lift(source: str, path: str, loss: LossInfo) -> tuple[list[Lifted], list[str
         done.add(key)
         # TF1 graph code: a value (not a callable) handed to minimize / tf.gradients; a tape is TF2's.
         graph = sink.kind in _GRAPH_SINKS and sink.target is not None and not isinstance(sink.target, ast.Lambda)
+        built = _graph_builder(module, unit, sink)
+        if built is not None:  # minimize(build_graph(x, y)): the loss is what the graph-building function returns
+            builder, arguments = built
+            try:
+                lifted.append(_Lifter(module, builder, builder.sinks[0], graph, arguments).run())
+                continue
+            except LiftError:
+                pass
         try:
             lifted.append(_Lifter(module, unit, sink, graph).run())
         except LiftError as exc:
-            built = _graph_builder(module, unit, sink)
-            if built is None:
-                errors.append(str(exc))
-                continue
-            builder, arguments = built
-            try:  # minimize(build_graph(x, y)): the loss is what the graph-building function returns
-                lifted.append(_Lifter(module, builder, builder.sinks[0], graph, arguments).run())
-            except LiftError as inner:
-                errors.append(str(inner))
+            errors.append(str(exc))
     if not lifted:
         raise LiftError(errors[0] if errors else "nothing is differentiated")
     return lifted, errors
@@ -355,12 +355,41 @@ class _Lifter:
         if op is not None:
             return is_source_op(op) and not op.name.startswith(("layers.", "contrib.layers.", "contrib.slim.",
                                                                  "slim."))
-        name = dotted(value.func) or ""
-        helper = self.module.functions.get(name)
+        return self._helper_output(value) == "variable"
+
+    def _helper_output(self, call: ast.Call) -> str | None:
+        """What a module function that creates variables returns: "variable" (``weight_variable(shape)``
+        returns ``tf.Variable(...)``) or "model" (``neural_network_model(x)`` returns the network's output)."""
+        helper = self.module.functions.get(dotted(call.func) or "")
         if helper is None:
-            return False
-        return any(isinstance(n, ast.Call) and self.module.op(n.func) is not None
-                   and is_source_op(self.module.op(n.func)) for n in ast.walk(helper[0]))  # type: ignore[arg-type]
+            return None
+        fn = helper[0]
+        if not any(isinstance(n, ast.Call) and (op := self.module.op(n.func)) is not None and is_source_op(op)
+                   for n in ast.walk(fn)):
+            return None
+        returned = fn.body[-1].value if fn.body and isinstance(fn.body[-1], ast.Return) else None
+        if isinstance(returned, ast.Call) and (op := self.module.op(returned.func)) is not None and is_source_op(op):
+            return "variable"
+        # One parameter, the input: the network's output. With more (inputs and labels) it may return the loss.
+        return "model" if returned is not None and len(fn.args.args) == 1 else None
+
+    def helper_range(self, call: ast.Call) -> str | None:
+        """The activation a model-building function's return applies: softmax/sigmoid/..., linear for an
+        affine output, None when it does not say."""
+        fn = self.module.functions[dotted(call.func) or ""][0]
+        returned = fn.body[-1].value  # type: ignore[attr-defined]
+        if isinstance(returned, ast.Name):  # output = ...; return output
+            values = [n.value for n in ast.walk(fn) if isinstance(n, ast.Assign) and len(n.targets) == 1
+                      and isinstance(n.targets[0], ast.Name) and n.targets[0].id == returned.id]
+            returned = values[-1] if len(values) == 1 else None
+        if isinstance(returned, ast.Call):
+            name = self._op_name(returned)
+            if name in ("softmax", "sigmoid", "relu", "tanh", "log_softmax"):
+                return name
+            return "linear" if name in ("matmul", "add", "bias_add", "xw_plus_b") else None
+        if isinstance(returned, ast.BinOp) and isinstance(returned.op, (ast.Add, ast.Sub, ast.MatMult)):
+            return "linear"
+        return None
 
     def _is_data_read(self, value: ast.expr, unpacked: bool) -> bool:
         """A value read from the data (``x, y = data``, ``batch["label"]``, ``next(it)``), not computed here;
@@ -379,7 +408,9 @@ class _Lifter:
         if isinstance(func, ast.Name):
             if func.id == "self":
                 return cls is not None
-            if func.id in self.module.functions or not node.args:
+            if func.id in self.module.functions:
+                return self._helper_output(node) == "model"
+            if not node.args:
                 return False
             binding = self.bindings.get(func.id)
             return is_model_name(self.module, func.id, binding if isinstance(binding, ast.Call) else None,
@@ -614,6 +645,8 @@ class _Rewriter(ast.NodeTransformer):
             if isinstance(node, ast.Call) and lifter.module.op(node.func) is not None:
                 units = _int_arg(node, 1, "units")
                 return text, ((None, units) if units else None), _activation(node) or "linear"
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in lifter.module.functions:
+                return text, None, lifter.helper_range(node)
             shape, activation = _declared_output(lifter.model_value(node)) if isinstance(node, ast.Call) \
                 else (None, None)
             return text, shape, activation

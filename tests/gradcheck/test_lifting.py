@@ -165,3 +165,31 @@ def test_a_scripts_loop_body_is_lifted_without_its_loops(checked: dict[str, Chec
     assert "y_pred is `model(images, training=True)`, y_true is `labels`" in finding.evidence
     [lifted], _ = _lifted(DATA / "training_script.py", "<module>")
     assert "compat" not in lifted.source.split("\n")[16]  # a tape is TF2 code: no tf.compat.v1 rewrite
+
+
+TF1_SCRIPT = '''import tensorflow as tf
+
+tf.set_random_seed(0)
+x = tf.placeholder(tf.float32, [None, 784])
+y = tf.placeholder(tf.float32, [None, 10])
+
+
+def network(data):
+    w = tf.Variable(tf.random_normal([784, 10]))
+    return tf.nn.softmax(tf.matmul(data, w))
+
+
+prediction = network(x)
+cost = -tf.reduce_sum(y * tf.log(prediction))
+train = tf.train.AdamOptimizer().minimize(cost)
+'''
+
+
+def test_a_network_built_by_a_function_is_the_prediction_with_its_activation(tmp_path: Path) -> None:
+    """`network(x)` creates variables and returns the softmax of its output: that is y_pred, with the range
+    the function states (never large logits a softmax cannot produce); tf.set_random_seed is no side effect."""
+    path = tmp_path / "script.py"
+    path.write_text(TF1_SCRIPT)
+    [lifted], _ = _lifted(path, "<module>")
+    assert lifted.prediction == "network(x)" and lifted.target == "y"
+    assert lifted.y_pred_range == "softmax" and lifted.y_true_shape == (None, 10)
