@@ -168,6 +168,7 @@ class _Lifter:
                  arguments: dict[str, ast.expr] | None = None) -> None:
         self.module = module
         self.arguments = arguments or {}  # parameter -> what the caller passes (a graph-building function)
+        self.foreign: set[str] = set()  # arguments of another method of the class (hyperparameters, not data)
         self.graph = graph
         self.unit = unit
         self.sink = sink
@@ -195,6 +196,7 @@ class _Lifter:
         needed = _loads(target)
         for stmt in self._preceding(holder, needed):
             self._take(stmt, needed)
+        self._class_held(needed)
         self._globals(needed)
         self.kept.reverse()
         return self._render(target, holder)
@@ -251,6 +253,39 @@ class _Lifter:
             return
         yield stmt
 
+    def _class_held(self, needed: set[str]) -> None:
+        """Tensors a graph-building class keeps on ``self`` in ``__init__`` or a build method: the walk goes on
+        in the method that sets them, from that statement back (it must come earlier in the file)."""
+        cls = self.unit.cls
+        visited: set[int] = set()
+        while cls is not None:
+            keys = sorted(k for k in needed if k.startswith("self.") and k not in self.variables and k not in self.data)
+            found = None
+            for key in keys:
+                for method in cls.body:
+                    if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) and method is not self.unit.fn \
+                            and id(method) not in visited:
+                        stmt = next((n for n in _walk_local(method) if isinstance(n, ast.Assign)
+                                     and key in _names_in_target(ast.Module(body=[n], type_ignores=[]))), None)
+                        if stmt is not None:
+                            found = (key, method, stmt)
+                            break
+                if found:
+                    break
+            if found is None:
+                return
+            key, method, stmt = found
+            visited.add(id(method))
+            if method.lineno > self.unit.fn.lineno:
+                raise LiftError(f"`{key}` is set in `{method.name}` (line {self.line(stmt) + 1}), after the code "
+                                "that differentiates it")
+            self.foreign |= {a.arg for a in method.args.args[1:] + method.args.kwonlyargs}
+            self.local_names |= set().union(*(_keys(n, ast.Store) for n in _walk_local(method)
+                                              if isinstance(n, (ast.Assign, ast.AnnAssign, ast.AugAssign))))
+            for earlier in reversed(method.body):  # the whole method has run before the code that differentiates
+                for flat in self._flat(earlier, needed):
+                    self._take(flat, needed)
+
     def _loop(self, loop: ast.For | ast.AsyncFor | ast.While, needed: set[str]) -> None:
         carried = sorted(_bound(ast.Module(body=loop.body, type_ignores=[])) & needed)
         if carried:
@@ -296,6 +331,9 @@ class _Lifter:
             self._keep(stmt, needed, bound, value)
             return
         if self._is_data_read(value, len(bound) > 1):
+            if _loads(value) & self.foreign:
+                raise LiftError(f"`{sorted(hit)[0]}` (line {line + 1}) is an argument of the model's constructor or "
+                                "build method: not data the check can feed")
             for name in hit:
                 self.data[name] = _Leaf(name, line)
             needed -= hit
@@ -322,6 +360,9 @@ class _Lifter:
         for name in sorted(needed):
             if name in self.predictions:
                 continue
+            if name in self.foreign and name not in self.params:
+                raise LiftError(f"the loss reads `{name}`, an argument of the model's constructor or build method: "
+                                "not data the check can feed")
             if name in self.params and name not in ("self", "cls"):
                 passed = self.module.assignments.get(str(_key(self.arguments.get(name, ast.Constant(None)))))
                 declared = passed[0] if passed is not None and self._is_placeholder(passed[0]) else None
@@ -364,14 +405,37 @@ class _Lifter:
         if helper is None:
             return None
         fn = helper[0]
-        if not any(isinstance(n, ast.Call) and (op := self.module.op(n.func)) is not None and is_source_op(op)
-                   for n in ast.walk(fn)):
+        creates = any(isinstance(n, ast.Call) and (op := self.module.op(n.func)) is not None and is_source_op(op)
+                      for n in ast.walk(fn))
+        reads = any(isinstance(n, ast.Name) and n.id in self.module.assignments
+                    and self._is_variable_value(self.module.assignments[n.id][0]) for n in ast.walk(fn))
+        if not creates and not reads:
             return None
         returned = fn.body[-1].value if fn.body and isinstance(fn.body[-1], ast.Return) else None
         if isinstance(returned, ast.Call) and (op := self.module.op(returned.func)) is not None and is_source_op(op):
             return "variable"
         # One parameter, the input: the network's output. With more (inputs and labels) it may return the loss.
         return "model" if returned is not None and len(fn.args.args) == 1 else None
+
+    def helper_shape(self, call: ast.Call) -> tuple[int | None, ...] | None:
+        """The columns of a model-building function's output: the last dimension of the weight matrix its
+        return statement multiplies by (``tf.matmul(hidden, weights["out"])`` with a declared [64, 10])."""
+        fn = self.module.functions[dotted(call.func) or ""][0]
+        returned = fn.body[-1].value  # type: ignore[attr-defined]
+        for node in ast.walk(returned):
+            base = node.value if isinstance(node, ast.Subscript) else node
+            name = _key(base)
+            found = self.module.assignments.get(name) if name else None
+            if found is None or not self._is_variable_value(found[0]):
+                continue
+            value = found[0]
+            if isinstance(node, ast.Subscript) and isinstance(value, ast.Dict) and isinstance(node.slice, ast.Constant):
+                value = next((v for k, v in zip(value.keys, value.values)
+                              if isinstance(k, ast.Constant) and k.value == node.slice.value), None)
+            shape = _declared_shape(value) if value is not None and not isinstance(value, ast.Dict) else None
+            if shape is not None and len(shape) == 2:
+                return (None, shape[-1])
+        return None
 
     def helper_range(self, call: ast.Call) -> str | None:
         """The activation a model-building function's return applies: softmax/sigmoid/..., linear for an
@@ -628,10 +692,8 @@ class _Rewriter(ast.NodeTransformer):
             return ast.copy_location(ast.Name(id="y_pred", ctx=ast.Load()), node)
         if isinstance(node, _STOP):
             return node
-        if self.graph and isinstance(node, ast.Attribute):
-            rewritten = self._compat(node)
-            if rewritten is not None:
-                return rewritten
+        if self.graph and isinstance(node, ast.Attribute) and dotted(node):
+            return self._compat(node) or node  # a dotted name: nothing inside it to rewrite
         return super().visit(node)
 
     def _record(self, node: ast.expr) -> tuple[str, tuple[int | None, ...] | None, str | None]:
@@ -646,7 +708,7 @@ class _Rewriter(ast.NodeTransformer):
                 units = _int_arg(node, 1, "units")
                 return text, ((None, units) if units else None), _activation(node) or "linear"
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in lifter.module.functions:
-                return text, None, lifter.helper_range(node)
+                return text, lifter.helper_shape(node), lifter.helper_range(node)
             shape, activation = _declared_output(lifter.model_value(node)) if isinstance(node, ast.Call) \
                 else (None, None)
             return text, shape, activation
@@ -677,7 +739,7 @@ class _Rewriter(ast.NodeTransformer):
             return None
         local = dotted(node) or ""
         alias, _, rest = local.partition(".")
-        if self.lifter.module.imports.get(alias, "") != "tensorflow" or not rest:
+        if self.lifter.module.imports.get(alias, "") != "tensorflow" or not rest or rest.split(".")[0] == "compat":
             return None
         return ast.copy_location(ast.parse(f"{alias}.compat.v1.{rest}", mode="eval").body, node)
 
