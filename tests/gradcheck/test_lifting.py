@@ -23,7 +23,7 @@ NOT_RUN = re.compile(r"#\s*gc-not-run:\s*(.+)$")
 @pytest.fixture(scope="module")
 def checked(checker) -> dict[str, Checked]:
     files = [DATA / "training.py", DATA / "training_script.py", SINKS / "each_sink.py", SINKS / "tf1_graph_buggy.py", SINKS / "tf1_graph_fixed.py",
-             SINKS / "tf1_graph_methods.py", SINKS / "custom_loops.py"]
+             SINKS / "tf1_graph_methods.py", SINKS / "custom_loops.py", SINKS / "tf1_class_graph.py"]
     return {path.name: run_check(checker, path) for path in files}
 
 
@@ -193,3 +193,15 @@ def test_a_network_built_by_a_function_is_the_prediction_with_its_activation(tmp
     [lifted], _ = _lifted(path, "<module>")
     assert lifted.prediction == "network(x)" and lifted.target == "y"
     assert lifted.y_pred_range == "softmax" and lifted.y_true_shape == (None, 10)
+
+
+def test_tensors_a_class_keeps_on_self_are_followed_into_its_constructor(checked: dict[str, Checked]) -> None:
+    run = checked["tf1_class_graph.py"]
+    [log] = [f for f in run.result.findings if f.loss == "SoftmaxRegression.build_loss"]
+    assert log.code == "LL205" and log.verdict == "confirmed", log.evidence
+    assert "lifted lines 12-18 of tf1_class_graph.py" in log.evidence  # __init__'s self.probs, then build_loss
+    assert "y_pred is `tf.matmul(self.features, self.weights)`, y_true is `self.labels`" in log.evidence
+    assert run.report("StableRegression.build_loss").status == "checked"
+    assert not [f for f in run.result.findings if f.loss == "StableRegression.build_loss"]
+    scaled = run.report("ScaledLoss.train")  # self.scale = scale: a hyperparameter is not the labels
+    assert scaled.status == "not_run" and "argument of the model's constructor" in scaled.reason
