@@ -223,11 +223,13 @@ _CATEGORIES = [  # (words in the reason, the category printed)
     ("more data than one label", "reads more data than one label tensor"),
     ("side effect", "a Python side effect on a value of the path"),
     ("another file", "differentiated in another file"),
+    ("constructor or build method", "reads an argument of the model's constructor (a hyperparameter)"),
 ]
 
 
 def category(reason: str) -> str:
-    return next((name for words, name in _CATEGORIES if words in reason), reason[:70])
+    reason = reason.removeprefix(NOT_LIFTED + ": ")
+    return next((name for words, name in _CATEGORIES if words in reason), reason[:90])
 
 
 # --- the check over the fixtures -------------------------------------------------------------------------

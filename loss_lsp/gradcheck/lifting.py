@@ -602,6 +602,12 @@ class _Lifter:
             if name in ("self", "cls") or name.startswith("self.") or (name in self.predictions and name != "y_pred"):
                 raise LiftError(f"the loss reads `{name}` from the model object, not only the model's output: "
                                 "it needs the model")
+        called = next((n for s in [*statements, returned] for n in ast.walk(s) if isinstance(n, ast.Call)
+                       and isinstance(n.func, ast.Attribute) and _key(n.func) not in (None, "self")
+                       and str(_key(n.func)).startswith("self.")), None)
+        if called is not None:
+            raise LiftError(f"the loss calls `{ast.unparse(called.func)}(...)` (line {self.line(called) + 1}), "
+                            "a method or attribute of the model object: it needs the model")
         target_name = labels[0] if labels else ""
         renamer = _Rename(target_name)
         statements = [renamer.visit(stmt) for stmt in statements]
@@ -815,10 +821,14 @@ def _key(node: ast.AST) -> str | None:
 
 
 def _keys(node: ast.AST, ctx: type) -> set[str]:
+    """Names and ``self.x`` values read (or stored); ``self.method(...)`` calls a method, it reads no value."""
     out: set[str] = set()
     stack = [node]
     while stack:
         current = stack.pop()
+        if isinstance(current, ast.Call) and isinstance(current.func, ast.Attribute) and _key(current.func):
+            stack.extend([*current.args, *current.keywords])
+            continue
         key = _key(current)
         if key is not None and isinstance(getattr(current, "ctx", None), ctx):
             out.add(key)
