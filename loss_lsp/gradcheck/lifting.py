@@ -169,6 +169,7 @@ class _Lifter:
         self.module = module
         self.arguments = arguments or {}  # parameter -> what the caller passes (a graph-building function)
         self.foreign: set[str] = set()  # arguments of another method of the class (hyperparameters, not data)
+        self._resolving: set[str] = set()
         self.graph = graph
         self.unit = unit
         self.sink = sink
@@ -255,7 +256,7 @@ class _Lifter:
 
     def _class_held(self, needed: set[str]) -> None:
         """Tensors a graph-building class keeps on ``self`` in ``__init__`` or a build method: the walk goes on
-        in the method that sets them, from that statement back (it must come earlier in the file)."""
+        through the whole method that sets them (it must come earlier in the file: it has run by then)."""
         cls = self.unit.cls
         visited: set[int] = set()
         while cls is not None:
@@ -401,10 +402,18 @@ class _Lifter:
     def _helper_output(self, call: ast.Call) -> str | None:
         """What a module function that creates variables returns: "variable" (``weight_variable(shape)``
         returns ``tf.Variable(...)``) or "model" (``neural_network_model(x)`` returns the network's output)."""
-        helper = self.module.functions.get(dotted(call.func) or "")
-        if helper is None:
+        name = dotted(call.func) or ""
+        helper = self.module.functions.get(name)
+        if helper is None or name in self._resolving:
             return None
         fn = helper[0]
+        self._resolving.add(name)  # a function that reads a module-level value built by itself
+        try:
+            return self._helper_kind(fn)
+        finally:
+            self._resolving.discard(name)
+
+    def _helper_kind(self, fn: FunctionNode) -> str | None:
         creates = any(isinstance(n, ast.Call) and (op := self.module.op(n.func)) is not None and is_source_op(op)
                       for n in ast.walk(fn))
         reads = any(isinstance(n, ast.Name) and n.id in self.module.assignments
