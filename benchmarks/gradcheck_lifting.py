@@ -185,6 +185,56 @@ def graph_nan(path: Path, fetch: str, scale: float = 100.0) -> bool:
     return not (np.all(np.isfinite(value)) and all(np.all(np.isfinite(g)) for g in gradients))
 
 
+_NOT_BUILDING = {"read_data_sets", "Session", "InteractiveSession", "run", "load_data", "set_random_seed"}
+
+
+def _builds_graph(stmt: ast.stmt) -> bool:
+    """A top-level statement that builds the graph (not one that loads data or opens a session)."""
+    if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+        return "examples" not in ast.unparse(stmt) and "input_data" not in ast.unparse(stmt)
+    if not isinstance(stmt, (ast.Assign, ast.FunctionDef, ast.ClassDef)):
+        return False
+    return not any(isinstance(n, ast.Call) and ast.unparse(n.func).rsplit(".", 1)[-1] in _NOT_BUILDING
+                   for n in ast.walk(stmt))
+
+
+def script_nan(path: Path, fetch: str, labels: str, scale: float = 100.0) -> bool:
+    """A TF1 script's own graph (its top-level assignments, under tf.compat.v1 in graph mode; data loading,
+    sessions, loops and prints left out), with non-zero weights (as training leaves them) and fed large
+    inputs and one-hot labels: is the loss or a gradient of it non-finite?"""
+    import tensorflow as tf
+
+    text = path.read_text(encoding="utf-8", errors="replace")
+    tree = ast.parse(text.replace("import tensorflow as tf", "import tensorflow.compat.v1 as tf"))
+    tree.body = [stmt for stmt in tree.body if _builds_graph(stmt)]
+    graph = tf.Graph()
+    with graph.as_default():
+        namespace: dict[str, Any] = {}
+        exec(compile(tree, str(path), "exec"), namespace)  # noqa: S102 - a cached bug program's graph, never trained
+        loss = namespace[fetch]
+        grads = [g for g in tf.compat.v1.gradients(loss, tf.compat.v1.trainable_variables()) if g is not None]
+        feeds = {}
+        for op in graph.get_operations():
+            if op.type != "Placeholder":
+                continue
+            tensor = op.outputs[0]
+            shape = [8 if d is None else d for d in tensor.shape.as_list()] if tensor.shape.rank is not None else []
+            if tensor is namespace.get(labels):
+                feeds[tensor] = np.eye(shape[-1], dtype="float32")[RNG.integers(0, shape[-1], size=shape[0])] \
+                    if len(shape) == 2 else RNG.integers(0, 2, size=shape).astype(tensor.dtype.as_numpy_dtype)
+            elif not shape:
+                feeds[tensor] = 1.0  # keep_prob and other scalar switches (an undeclared shape too)
+            else:
+                feeds[tensor] = (RNG.normal(size=shape) * scale).astype(tensor.dtype.as_numpy_dtype)
+        with tf.compat.v1.Session(graph=graph) as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            for variable in tf.compat.v1.trainable_variables():  # a trained model's weights: not all zero
+                shape = variable.shape.as_list()
+                variable.load(RNG.normal(size=shape).astype(variable.dtype.as_numpy_dtype), session)
+            value, gradients = session.run([loss, grads], feed_dict=feeds)
+    return not (np.all(np.isfinite(value)) and all(np.all(np.isfinite(g)) for g in gradients))
+
+
 EACH = SINKS / "each_sink.py"
 LOOPS = SINKS / "custom_loops.py"
 # (file, computation, rule or "" for a clean computation, the TensorFlow run: True = the problem happens)
@@ -321,6 +371,25 @@ def version_of(path: Path) -> str:
     return "?"
 
 
+def _script_truth(path: Path, source: str, analysis: Any) -> bool | None:
+    """The direct TensorFlow run of a TF1 script whose module-level loss lifted (None: none written)."""
+    module = next((info for info in analysis.losses if info.kind == "computation" and info.name == "<module>"), None)
+    if module is None:
+        return None
+    try:
+        [lifted, *_], _errors = lift(source, str(path), module)
+    except (LiftError, ValueError):
+        return None
+    target = lifted.sink.target
+    if not isinstance(target, ast.Name) or not lifted.target:
+        return None
+    try:
+        return script_nan(path, target.id, lifted.target)
+    except Exception as exc:  # noqa: BLE001 - the script's graph does not build in TF2's compat.v1
+        print(f"  (no TensorFlow run of {path.name}: {type(exc).__name__}: {str(exc)[:80]})")
+        return None
+
+
 def bug_programs(checker: GradientChecker) -> None:
     """Real programs of published loss bugs (buggy and fixed versions), where that cache exists: the
     training code found in them, how much lifts, and the verdicts."""
@@ -349,6 +418,12 @@ def bug_programs(checker: GradientChecker) -> None:
                 counts[f"lifted, {report.status}"] += 1
         verdicts = Counter(f.verdict for f in result.findings)
         confirmed = verdicts.get("confirmed", 0)
+        truth = _script_truth(path, source, analysis)
+        if truth is not None:
+            agrees = truth == bool(confirmed)
+            counts["TensorFlow runs of the script"] += 1
+            counts["verdicts agreeing with them"] += agrees
+            verdicts[f"TensorFlow: {'NaN/Inf' if truth else 'finite'}{'' if agrees else ' (DISAGREES)'}"] += 1
         counts[f"{version} files with training code"] += 1
         counts[f"{version} files with a confirmed finding"] += bool(confirmed)
         shown = ", ".join(f"{k} {v}" for k, v in sorted(verdicts.items())) or "no findings"
