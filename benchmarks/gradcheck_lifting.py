@@ -12,7 +12,8 @@ which verdicts come back, and whether they agree with TensorFlow running the ori
    problem happens. A verdict agrees when it is "confirmed" and TensorFlow shows the problem, or it is not
    "confirmed" (or the code is clean) and TensorFlow shows none.
 3. Real programs of published loss bugs, buggy and fixed (the cache ``benchmarks/bug_programs.py`` fills, when
-   present): the training code in them, how much lifts, the verdicts per file.
+   present): the training code in them, how much lifts, the verdicts per file, and for TF1 scripts whose loss
+   lifted, a direct run of the script's own graph in ``tf.compat.v1`` that the verdict must agree with.
 4. The training-code corpus (``benchmarks/training_code.py``'s pinned wheels): how many computations lift,
    and why the others do not (no TensorFlow run: the packages' own imports are not installed).
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import logging
 import importlib.util
 import sys
 import time
@@ -437,6 +439,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--no-corpus", action="store_true", help="skip the training-code corpus")
     args = parser.parse_args()
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # TF1 deprecation notices of the scripts' graphs
     checker = GradientChecker(Settings())
     try:
         results = check_fixtures(checker)
