@@ -618,6 +618,8 @@ class _Lifter:
             raise LiftError(f"the loss calls `{ast.unparse(called.func)}(...)` (line {self.line(called) + 1}), "
                             "a method or attribute of the model object: it needs the model")
         target_name = labels[0] if labels else ""
+        if target_name:
+            _check_label_use(target_name, [*statements, returned])
         renamer = _Rename(target_name)
         statements = [renamer.visit(stmt) for stmt in statements]
         returned = renamer.visit(returned)
@@ -776,6 +778,14 @@ class _Rename(ast.NodeTransformer):
             return self.generic_visit(node)
         name = "y_true" if key == self.target else key.replace(".", "_")
         return ast.copy_location(ast.Name(id=name, ctx=node.ctx), node)
+
+
+def _check_label_use(name: str, nodes: list[ast.AST]) -> None:
+    """The one data value left is the labels only if it is used as a value: a function the code calls is not
+    something the check can feed."""
+    uses = {id(n) for node in nodes for n in ast.walk(node) if _key(n) == name}
+    if any(isinstance(n, ast.Call) and id(n.func) in uses for node in nodes for n in ast.walk(node)):
+        raise LiftError(f"the loss calls `{name}`, a function the training code receives: not data the check can feed")
 
 
 # --- small AST helpers --------------------------------------------------------------------------------

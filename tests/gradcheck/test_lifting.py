@@ -205,3 +205,13 @@ def test_tensors_a_class_keeps_on_self_are_followed_into_its_constructor(checked
     assert not [f for f in run.result.findings if f.loss == "StableRegression.build_loss"]
     scaled = run.report("ScaledLoss.train")  # self.scale = scale: a hyperparameter is not the labels
     assert scaled.status == "not_run" and "argument of the model's constructor" in scaled.reason
+
+
+def test_a_function_argument_is_never_taken_for_the_labels(tmp_path: Path) -> None:
+    """`fn(model(x))` with `fn` an argument: the one value left is called, so it is not the labels."""
+    path = tmp_path / "quantize.py"
+    path.write_text("import tensorflow as tf\n\nmodel = tf.keras.Sequential([tf.keras.layers.Dense(1)])\n\n\n"
+                    "def step(x, fn):\n    with tf.GradientTape() as tape:\n        out = fn(model(x))\n"
+                    "    return tape.gradient(out, model.trainable_variables)\n")
+    with pytest.raises(LiftError, match="calls `fn`"):
+        _lifted(path, "step")
