@@ -89,9 +89,15 @@ def _archive(pin: str) -> Path | None:
     return None
 
 
+def _wanted(member: str) -> bool:
+    """The Python files, and the wheel's own declaration of what it needs (``*.dist-info/METADATA``: an
+    installed package's requirements decide which Keras it targets, as in a site-packages)."""
+    return member.endswith(".py") or (".dist-info/" in member and member.endswith(("/METADATA", "/top_level.txt")))
+
+
 def fetch(pin: str) -> Path:
     """The unpacked source tree of one pinned package (downloaded from PyPI when missing)."""
-    target = corpus_dir() / "src" / pin.replace("==", "-")
+    target = corpus_dir() / "unpacked" / pin.replace("==", "-")
     if target.is_dir():
         return target
     archive = _archive(pin)
@@ -106,10 +112,10 @@ def fetch(pin: str) -> Path:
     partial.mkdir(parents=True, exist_ok=True)
     if archive.suffix == ".whl" or archive.suffix == ".zip":
         with zipfile.ZipFile(archive) as z:
-            z.extractall(partial, [m for m in z.namelist() if m.endswith(".py")])
+            z.extractall(partial, [m for m in z.namelist() if _wanted(m)])
     else:
         with tarfile.open(archive) as t:
-            t.extractall(partial, [m for m in t.getmembers() if m.name.endswith(".py") and m.isfile()],
+            t.extractall(partial, [m for m in t.getmembers() if _wanted(m.name) and m.isfile()],
                          filter="data")
     partial.rename(target)
     return target
