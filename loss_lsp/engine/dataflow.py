@@ -213,6 +213,11 @@ class Flow:
                     default = param_default(init, value.id) if isinstance(value, ast.Name) else None
                     if default is not None:  # self.epsilon = epsilon: the value is the parameter's default
                         self._self_defaults[attr] = default
+                    elif isinstance(value, ast.BoolOp) and isinstance(value.op, ast.Or) and \
+                            isinstance(value.values[0], ast.Name):  # self.eps = eps or K.epsilon()
+                        default = param_default(init, value.values[0].id)
+                        if default is not None:
+                            self._self_defaults[attr] = ast.BoolOp(ast.Or(), [default, *value.values[1:]])
 
     def _run(self) -> None:
         if isinstance(self.fn, ast.Lambda):
@@ -636,6 +641,8 @@ class Flow:
                 return False
             if func.attr == "add_weight":
                 return True
+            if self.fn.name == "compute_loss":
+                return False  # the model already ran (y_pred): layers called here encode x and y (label encoders)
             # A sub-model or layer the constructor stores (``self.encoder = encoder`` / ``= layers.Dense(4)``);
             # attributes set elsewhere (a base class, build) are not known to be models.
             value = self._self_attrs.get(func.attr)
@@ -685,6 +692,7 @@ class Flow:
             return self._hard(node, "round", joined)
         if name == "abs" and args:
             return args[0].taint_only().but(nonneg=True, positive=args[0].positive)
+        joined = joined.but(opaque=joined.pred and name in self._parameters())  # a callable passed in
         return joined.but(tensor=False) if self.sources else joined  # training code: not known to be a tensor
 
     def _helper(self, node: ast.Call, fn: FunctionNode, args: list[Val], kwargs: dict[str, Val],
@@ -847,6 +855,13 @@ def _constant_val(module: ModuleInfo, node: ast.expr, depth: int = 0) -> Val:
             return Val(positive=True, nonneg=True, bounded=True)
     if isinstance(node, ast.Name) and node.id in module.assignments and depth < 4:
         return _constant_val(module, module.assignments[node.id][0], depth + 1)
+    if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or) and depth < 4:
+        first = const_number(node.values[0])
+        if first is not None or (isinstance(node.values[0], ast.Constant) and node.values[0].value is None):
+            # `1e-6 or eps()` is its first operand, `None or eps()` the rest
+            rest = node.values[1:]
+            chosen = node.values[0] if first or not rest else (rest[0] if len(rest) == 1 else ast.BoolOp(ast.Or(), rest))
+            return _constant_val(module, chosen, depth + 1)
     return CLEAN
 
 

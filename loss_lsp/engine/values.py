@@ -34,6 +34,9 @@ class Val:
     thresholds: frozenset[int] = frozenset()
     source_op: str = ""  # "log"/"sqrt"/"divide" when produced by one whose operand may be 0 (LL206)
     high: float | None = None  # every element <= high (sigmoid: 1, 64 * sigmoid: 64): exp overflows past ~88.7
+    # Computed by a function the engine cannot see (a callable parameter such as `distance(a, b)`): its range
+    # is unknown, not unbounded, so rules that need "unbounded" say nothing about it.
+    opaque: bool = False
 
     def join(self, other: Val) -> Val:
         """Either of two values (branches, loop iterations): taints add up, guarantees must hold for both."""
@@ -55,12 +58,13 @@ class Val:
             thresholds=self.thresholds | other.thresholds,
             source_op=self.source_op if self.source_op == other.source_op else "",
             high=max(self.high, other.high) if self.high is not None and other.high is not None else None,
+            opaque=self.opaque or other.opaque,
         )
 
     def taint_only(self) -> Val:
         """Keep where it came from, forget what it is."""
         return Val(pred=self.pred, data=self.data, true=self.true, cut=self.cut, tensor=self.tensor,
-                   rank=self.rank, integer=self.integer, thresholds=self.thresholds)
+                   rank=self.rank, integer=self.integer, thresholds=self.thresholds, opaque=self.opaque)
 
     def but(self, **changes: object) -> Val:
         return replace(self, **changes)
@@ -81,6 +85,7 @@ def combine(*vals: Val) -> Val:
             cut=out.cut or v.cut,
             tensor=out.tensor or v.tensor,
             thresholds=out.thresholds | v.thresholds,
+            opaque=out.opaque or v.opaque,
         )
     rank = max(ranks) if ranks and all(r is not None for r in ranks) else None
     return out.but(rank=rank, integer=bool(vals) and all(v.integer for v in vals if v.tensor) and out.tensor)

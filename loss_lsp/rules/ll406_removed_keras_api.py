@@ -146,6 +146,8 @@ def _compute_scan(tree: ast.Module) -> _Scan:
     for top in tree.body:
         cls = top.name if isinstance(top, ast.ClassDef) else None
         for node in ast.walk(top):
+            if isinstance(node, ast.Attribute) and not isinstance(node.ctx, ast.Load):
+                continue  # `keras.backend.name_scope = keras.name_scope` adds the name: nothing is read
             if isinstance(node, ast.Attribute):
                 inner = node.value
                 inner_name = (inner.attr if isinstance(inner, ast.Attribute)
