@@ -860,7 +860,8 @@ def _constant_val(module: ModuleInfo, node: ast.expr, depth: int = 0) -> Val:
         if first is not None or (isinstance(node.values[0], ast.Constant) and node.values[0].value is None):
             # `1e-6 or eps()` is its first operand, `None or eps()` the rest
             rest = node.values[1:]
-            chosen = node.values[0] if first or not rest else (rest[0] if len(rest) == 1 else ast.BoolOp(ast.Or(), rest))
+            chosen = node.values[0] if first or not rest else (
+                rest[0] if len(rest) == 1 else ast.BoolOp(ast.Or(), rest))
             return _constant_val(module, chosen, depth + 1)
     return CLEAN
 

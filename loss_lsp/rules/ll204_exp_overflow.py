@@ -50,7 +50,8 @@ def _penalised_exponent(flow, exp: ast.Call) -> list[str]:  # type: ignore[no-un
         if isinstance(parent, ast.UnaryOp) and isinstance(parent.op, ast.USub):
             sign[id(parent)] = -sign[id(top)]
         elif isinstance(parent, ast.BinOp) and isinstance(parent.op, (ast.Add, ast.Sub)):
-            sign[id(parent)] = -sign[id(top)] if (isinstance(parent.op, ast.Sub) and parent.right is top) else sign[id(top)]
+            flips = isinstance(parent.op, ast.Sub) and parent.right is top
+            sign[id(parent)] = -sign[id(top)] if flips else sign[id(top)]
         else:
             break
         top = parent
@@ -71,8 +72,8 @@ def _term_signs(node: ast.AST, name: str, sign: int) -> Iterator[int]:
 def _scaled_name(node: ast.AST) -> str:
     """``v`` for ``v``, ``0.5 * v`` or ``v / 2`` (a factor of at most 1: the sampling step's exp(0.5 * v))."""
     if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div)):
-        factor, inner = (node.left, node.right) if isinstance(node.op, ast.Mult) and isinstance(node.left, ast.Constant) \
-            else (node.right, node.left)
+        constant_first = isinstance(node.op, ast.Mult) and isinstance(node.left, ast.Constant)
+        factor, inner = (node.left, node.right) if constant_first else (node.right, node.left)
         if isinstance(factor, ast.Constant) and isinstance(factor.value, (int, float)) and factor.value > 0 and (
                 factor.value <= 1 if isinstance(node.op, ast.Mult) else factor.value >= 1):
             node = inner
