@@ -74,6 +74,7 @@ class Flow:
         self._constants: dict[str, Val] = {}
         self._self_attrs: dict[str, ast.expr] = {}
         self._elements: dict[int, list[Val]] = {}  # call node id -> the tuple a helper returns, element-wise
+        self._mapped: dict[int, Val] = {}  # lambda node id -> the value of each element it is mapped over
         self._fields: dict[int, dict[object, Val]] = {}  # call/literal node id -> a dict's (or tuple's) items by key
         self._containers: dict[str, dict[object, Val]] = {}  # name -> the items it holds, by constant key
         self._init_params: set[str] = set()
@@ -162,12 +163,15 @@ class Flow:
 
     def _item(self, node: ast.Subscript) -> Val | None:
         """``out["loss"]`` / ``parts[0]`` of a container whose items are known by constant key."""
-        if not (isinstance(node.value, ast.Name) and isinstance(node.slice, ast.Constant)):
+        key = const_number(node.slice) if isinstance(node.slice, ast.UnaryOp) else None  # parts[-1]
+        if key is None and isinstance(node.slice, ast.Constant):
+            key = node.slice.value
+        if not isinstance(node.value, ast.Name) or key is None:
             return None
         fields = self._containers.get(node.value.id)
-        if fields is None or node.slice.value not in fields:
+        if fields is None or key not in fields:
             return None
-        return fields[node.slice.value]
+        return fields[key]
 
     def returned_elements(self) -> list[Val] | None:
         """Element-wise values when every return is a tuple of the same length (``return a, b, mask``)."""
@@ -328,6 +332,7 @@ class Flow:
             self.ev(target.slice)
             base = target.value
             if isinstance(base, ast.Name):
+                self._containers.pop(base.id, None)  # pair[0] = x: the items known by index are not the items now
                 self.env[base.id] = self.env.get(base.id, CLEAN).join(v).but(
                     pred=self.env.get(base.id, CLEAN).pred or v.pred)
         elif isinstance(target, ast.Starred):
@@ -376,6 +381,7 @@ class Flow:
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 and isinstance(node.func.value, ast.Name) and node.func.attr in ("append", "extend", "insert", "add")):
             name = node.func.value.id
+            self._containers.pop(name, None)  # items added (or shifted, by insert): no longer known by index
             args = combine(*(self.val(a) for a in node.args))
             self.env[name] = self.env.get(name, CLEAN).join(args).but(
                 pred=self.env.get(name, CLEAN).pred or args.pred)
@@ -433,7 +439,12 @@ class Flow:
             self.ev(node.test)
             return self.ev(node.body).join(self.ev(node.orelse))
         if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
-            return combine(*(self.ev(e) for e in node.elts))
+            values = [self.ev(e) for e in node.elts]
+            if not isinstance(node, ast.Set) and not any(isinstance(e, ast.Starred) for e in node.elts):
+                # pair = [a, b]; pair[1] is b alone (a threshold or a log in a is not on its path)
+                by_index = {**dict(enumerate(values)), **{i - len(values): v for i, v in enumerate(values)}}
+                self._fields[id(node)] = by_index
+            return combine(*values)
         if isinstance(node, ast.Dict):
             values = [self.ev(v) for v in node.values if v is not None]
             if all(isinstance(k, ast.Constant) for k in node.keys):
@@ -445,8 +456,9 @@ class Flow:
             return self.ev(node.value)
         if isinstance(node, ast.Lambda):  # tf.cond(p, lambda: a, lambda: b): the body's value, params unknown
             saved = dict(self.env)
+            element = self._mapped.pop(id(node), CLEAN)  # map_fn(lambda p: ..., elems): p is an element
             for param in node.args.posonlyargs + node.args.args + node.args.kwonlyargs:
-                self.env[param.arg] = CLEAN
+                self.env[param.arg] = element
             out = self.ev(node.body)
             self.env = saved
             return out
@@ -589,6 +601,9 @@ class Flow:
     # --- calls -------------------------------------------------------------------------------
     def _call(self, node: ast.Call) -> Val:
         func = node.func
+        if len(node.args) > 1 and isinstance(node.args[0], ast.Lambda) and \
+                (dotted(func) or "").rsplit(".", 1)[-1] in _MAPS:
+            self._mapped[id(node.args[0])] = self.ev(node.args[1]).taint_only().but(rank=None)
         op = self.module.op(func, self.local_imports) if not (
             isinstance(func, ast.Name) and (func.id in self.env or func.id in self.local_functions)) else None
         self.ops[id(node)] = op
@@ -738,6 +753,9 @@ class Flow:
         if entry.hard and (entry.hard_when is None or entry.hard_when(call)):
             v = self._hard(node, entry.hard, v)
         return v
+
+
+_MAPS = {"map_fn", "vectorized_map", "map"}  # functions that call a lambda on each element of their 2nd argument
 
 
 def param_default(fn: FunctionNode, name: str) -> ast.expr | None:
