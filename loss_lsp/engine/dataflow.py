@@ -74,6 +74,7 @@ class Flow:
         self._constants: dict[str, Val] = {}
         self._self_attrs: dict[str, ast.expr] = {}
         self._elements: dict[int, list[Val]] = {}  # call node id -> the tuple a helper returns, element-wise
+        self._dead_items: set[int] | None = None  # nodes inside container items nothing reads (computed once)
         self._mapped: dict[int, Val] = {}  # lambda node id -> the value of each element it is mapped over
         self._fields: dict[int, dict[object, Val]] = {}  # call/literal node id -> a dict's (or tuple's) items by key
         self._containers: dict[str, dict[object, Val]] = {}  # name -> the items it holds, by constant key
@@ -98,7 +99,11 @@ class Flow:
 
     def is_live(self, node: ast.AST) -> bool:
         stmt = self.stmt_of.get(id(node))
-        return stmt is not None and id(stmt) in self.live
+        if stmt is None or id(stmt) not in self.live:
+            return False
+        if self._dead_items is None:
+            self._dead_items = _unread_items(self.fn)
+        return id(node) not in self._dead_items
 
     def nodes(self, kind: type | tuple[type, ...] = ast.AST, live: bool = True) -> Iterator[ast.AST]:
         """Expressions of this function (not helpers) in evaluation order, live ones by default."""
@@ -753,6 +758,52 @@ class Flow:
         if entry.hard and (entry.hard_when is None or entry.hard_when(call)):
             v = self._hard(node, entry.hard, v)
         return v
+
+
+def _unread_items(fn: FunctionNode) -> set[int]:
+    """Nodes inside the items of a list/tuple/dict literal that nothing reads: ``pair = [log(p), sq]`` where
+    the function reads only ``pair[1]``. Only for a name bound once and read only by constant subscripts."""
+    if isinstance(fn, ast.Lambda):
+        return set()
+    literals: dict[str, ast.List | ast.Tuple | ast.Dict] = {}
+    stores: dict[str, int] = {}
+    reads: dict[str, set[object] | None] = {}
+    subscripted: set[int] = set()
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) and \
+                isinstance(node.value, (ast.List, ast.Tuple, ast.Dict)):
+            literals[node.targets[0].id] = node.value
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and isinstance(node.ctx, ast.Load):
+            key = const_number(node.slice) if isinstance(node.slice, ast.UnaryOp) else (
+                node.slice.value if isinstance(node.slice, ast.Constant) else None)
+            if key is not None:
+                subscripted.add(id(node.value))
+                used = reads.setdefault(node.value.id, set())
+                if used is not None:
+                    used.add(key)
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Name) and node.id in literals:
+            if not isinstance(node.ctx, ast.Load):
+                stores[node.id] = stores.get(node.id, 0) + 1
+            elif id(node) not in subscripted:
+                reads[node.id] = None  # read whole (passed, unpacked, mutated): every item may be used
+    dead: set[int] = set()
+    for name, literal in literals.items():
+        used = reads.get(name)
+        starred = any(isinstance(e, ast.Starred) for e in getattr(literal, "elts", []))
+        if used is None or stores.get(name) != 1 or starred:
+            continue
+        if isinstance(literal, ast.Dict):
+            if not all(isinstance(k, ast.Constant) for k in literal.keys):
+                continue
+            items = [(k.value, v) for k, v in zip(literal.keys, literal.values)]  # type: ignore[union-attr]
+        else:
+            items = [(i, e) for i, e in enumerate(literal.elts)]
+            used = {int(i) + len(items) if isinstance(i, (int, float)) and i < 0 else i for i in used}  # pair[-1]
+        for key, item in items:
+            if key not in used:
+                dead.update(id(n) for n in ast.walk(item))
+    return dead
 
 
 _MAPS = {"map_fn", "vectorized_map", "map"}  # functions that call a lambda on each element of their 2nd argument

@@ -67,3 +67,31 @@ def per_label(y_true, y_pred):
     return tf.reduce_mean(masks * tf.square(y_true - y_pred))
 '''
     assert lines_of(source, "LL103") == [5]
+
+
+def test_an_operation_in_an_item_the_loss_never_reads_is_dead_code() -> None:
+    source = '''import tensorflow as tf
+
+
+def unused_log(y_true, y_pred):
+    pair = [tf.math.log(y_pred), tf.square(y_true - y_pred)]
+    return tf.reduce_mean(pair[-1])
+
+
+def unused_key(y_true, y_pred):
+    parts = {"ce": tf.math.log(y_pred), "mse": tf.square(y_true - y_pred)}
+    return tf.reduce_mean(parts["mse"])
+
+
+def read_whole(y_true, y_pred):
+    pair = [tf.math.log(y_pred), tf.square(y_true - y_pred)]
+    first, second = pair
+    return tf.reduce_mean(second)
+
+
+def read_item(y_true, y_pred):
+    pair = [tf.math.log(y_pred), tf.square(y_true - y_pred)]
+    return tf.reduce_mean(pair[0])
+'''
+    # Unpacking reads every item (which one is used is not tracked through the names): reported.
+    assert lines_of(source, "LL201") == [15, 21]
