@@ -204,6 +204,10 @@ class Flow:
     def _collect_locals(self) -> None:
         local = _locals_of(self.fn)
         self.local_imports.update(local.imports)
+        for name, value in local.aliases.items():  # ops = keras.ops inside the function: an import by that name
+            path = self.module.resolve(value, self.local_imports)
+            if path is not None and path.split(".", 1)[0] in ("tensorflow", "keras", "tf_keras", "numpy"):
+                self.local_imports.setdefault(name, path)
         for name, node in local.functions:
             if node is not self.fn:
                 self.local_functions[name] = node
@@ -879,6 +883,7 @@ class _Locals:
     functions: list[tuple[str, FunctionNode]] = field(default_factory=list)
     bindings: dict[str, ast.Call] = field(default_factory=dict)  # name -> the call it was assigned from
     self_attrs: dict[str, ast.expr] = field(default_factory=dict)  # self.x = value
+    aliases: dict[str, ast.Attribute] = field(default_factory=dict)  # ops = keras.ops (resolved by the Flow)
 
 
 def _locals_of(fn: FunctionNode) -> _Locals:
@@ -892,6 +897,8 @@ def _scan_locals(fn: FunctionNode) -> _Locals:
             for target in node.targets:
                 if isinstance(target, ast.Name) and isinstance(node.value, ast.Call):
                     out.bindings[target.id] = node.value
+                elif isinstance(target, ast.Name) and isinstance(node.value, ast.Attribute):
+                    out.aliases[target.id] = node.value
                 elif (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
                       and target.value.id == "self"):
                     out.self_attrs[target.attr] = node.value

@@ -62,3 +62,20 @@ def unknown(y_true, y_pred):
     return other.mean(other.log(y_pred))
 ''', encoding="utf-8")
     assert lines_of(path) == [7, 11]
+
+
+def test_a_namespace_assigned_inside_the_loss(tmp_path: Path) -> None:
+    path = tmp_path / "losses.py"
+    path.write_text('''import keras
+
+
+def with_local_alias(y_true, y_pred):
+    ops = keras.ops
+    return ops.mean(ops.log(y_pred))
+
+
+def with_attribute_of_data(y_true, y_pred):
+    ops = y_true.dtype
+    return keras.ops.mean(y_pred)
+''', encoding="utf-8")
+    assert lines_of(path) == [6]
