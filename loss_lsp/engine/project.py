@@ -2,9 +2,10 @@
 
 Read from the requirements the project declares nearest to the file (``pyproject.toml`` [project]
 dependencies or Poetry's, ``setup.cfg`` install_requires, ``setup.py`` install_requires as literals,
-``requirements*.txt`` with the files they include by ``-r`` / ``-c``, or the ``*.dist-info/METADATA`` of
-the installed wheel the file belongs to; their optional extras when the required ones say nothing; a
-requirement whose environment marker does not hold for this interpreter does not count);
+``requirements*.txt`` and ``requirements/*.txt`` with the files they include by ``-r`` / ``-c``, or the
+``*.dist-info/METADATA`` of the installed wheel the file belongs to; their optional extras when the
+required ones say nothing; a requirement whose environment marker does not hold for this interpreter
+does not count);
 failing that, from the versions installed in this interpreter (``importlib.metadata``: Keras and
 TensorFlow are never imported). A declaration that allows both majors (``tensorflow>=2.10``) decides
 nothing. Rules that depend on the answer stay quiet when it is unknown.
@@ -124,6 +125,13 @@ def _declared_in(directory: str, file_name: str) -> KerasTarget | None:
     except OSError:
         return None
     sources = [n for n in names if n in _DECLARATIONS or (n.startswith("requirements") and n.endswith(".txt"))]
+    if "requirements" in names and os.path.isdir(os.path.join(directory, "requirements")):
+        try:  # requirements/base.txt, requirements/prod.txt, ...: the folder's mtime sees files come and go
+            folder = os.path.join(directory, "requirements")
+            sources += sorted(f"requirements/{n}" for n in os.listdir(folder) if n.endswith(".txt"))
+            stamp += (os.stat(folder).st_mtime,)
+        except OSError:
+            pass
     owner = _dist_info_owner(directory, names, file_name) if any(n.endswith(".dist-info") for n in names) else ""
     if owner:
         sources.append(os.path.join(owner, "METADATA"))

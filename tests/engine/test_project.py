@@ -173,3 +173,9 @@ def test_requirements_files_that_include_each_other_end(tmp_path: Path) -> None:
     write(tmp_path, {"requirements.txt": "-r other.txt\n", "other.txt": "-r requirements.txt\nkeras>=3\n",
                      "losses.py": ""})
     assert keras_target(str(tmp_path / "losses.py")).major == 3
+
+
+def test_a_requirements_folder_declares_too(tmp_path: Path) -> None:
+    write(tmp_path, {"requirements/base.txt": "numpy\ntensorflow==2.15.1\n", "requirements/docs.txt": "sphinx\n",
+                     "src/losses.py": ""})
+    assert keras_target(str(tmp_path / "src" / "losses.py")).major == 2
