@@ -55,7 +55,7 @@ def _consequence(init: ast.FunctionDef | ast.AsyncFunctionDef, hyper: list[str])
     rejected = [] if init.args.kwarg is not None else [b for b in ("name", "reduction") if b not in defaults]
     if rejected:  # the base get_config saves name and reduction; from_config passes them back (Keras 3.15)
         return (f"`load_model` (or any config round trip) fails with a TypeError, since the saved config "
-                f"passes `{rejected[-1]}`, which `__init__` does not take")
+                f"passes `{rejected[0]}`, which `__init__` does not take")
     required = [h for h in hyper if defaults.get(h) is None]
     if required:
         return (f"`load_model` (or any config round trip) fails with a TypeError, since `{required[0]}` is "
