@@ -587,7 +587,7 @@ class Flow:
         if isinstance(op, ast.Pow):
             exponent = const_number(rnode)
             if exponent is not None and exponent == int(exponent) and int(exponent) % 2 == 0 and exponent > 0:
-                return base.but(nonneg=True, positive=left.positive)
+                return base.but(nonneg=True, positive=left.positive, below_one=left.unit)
             if exponent is not None and 0 < exponent < 1:
                 return base.but(nonneg=True, positive=left.positive, source_op="" if left.positive else "sqrt")
             if exponent is not None and exponent < 0:

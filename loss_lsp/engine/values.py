@@ -26,6 +26,7 @@ class Val:
     nonpos: bool = False  # <= 0 everywhere (-abs(x), log_sigmoid): exp() of it cannot overflow
     bounded: bool = False  # magnitude cannot blow up (sigmoid, tanh, clip)
     below_one: bool = False  # every element < 1 (clip(x, eps, 1 - eps)): 1 - x stays positive
+    unit: bool = False  # -1 < x < 1 everywhere (clip(x, -1 + eps, 1 - eps)): x**2 < 1, so 1 - x**2 stays positive
     prob: str = ""  # "sigmoid" / "softmax" when this is such an output, unclipped
     integer: bool = False  # an integer/bool tensor
     rank: int | None = None
@@ -51,6 +52,7 @@ class Val:
             nonpos=self.nonpos and other.nonpos,
             bounded=self.bounded and other.bounded,
             below_one=self.below_one and other.below_one,
+            unit=self.unit and other.unit,
             prob=self.prob if self.prob == other.prob else "",
             integer=self.integer and other.integer,
             rank=self.rank if self.rank == other.rank else None,

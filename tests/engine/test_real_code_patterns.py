@@ -170,3 +170,44 @@ def test_ll406_does_not_report_a_name_assigned_onto_keras_backend(tmp_path) -> N
     path.write_text(source, encoding="utf-8")
     found = [f.span.start_line + 1 for f in analyze(source, str(path)).findings if f.code == "LL406"]
     assert found == [4]
+
+
+def test_sqrt_of_one_minus_a_squared_cosine_clipped_inside_minus_one_one_is_guarded() -> None:
+    source = '''import tensorflow as tf
+
+
+def arcface_sin(y_true, y_pred, eps=1e-7):
+    cos_t = tf.clip_by_value(y_pred, -1.0 + eps, 1.0 - eps)
+    return tf.reduce_mean(tf.sqrt(1.0 - tf.square(cos_t)) + tf.sqrt(1.0 - cos_t ** 2))
+
+
+def unclipped(y_true, y_pred):
+    return tf.reduce_mean(tf.sqrt(1.0 - tf.square(y_pred)))
+
+
+def clipped_on_one_side(y_true, y_pred):
+    cos_t = tf.clip_by_value(y_pred, -1.0, 1.0 - 1e-7)
+    return tf.reduce_mean(tf.sqrt(1.0 - tf.square(cos_t)))
+'''
+    assert codes(source) == [(10, "LL203"), (15, "LL203")]
+
+
+def test_the_norm_of_a_gradient_penalty_is_not_an_unguarded_sqrt() -> None:
+    source = '''import tensorflow as tf
+
+
+def train_step(critic, real, fake, opt):
+    with tf.GradientTape() as tape:
+        alpha = tf.random.uniform([tf.shape(real)[0], 1])
+        mixed = real + alpha * (fake - real)
+        with tf.GradientTape() as gp_tape:
+            gp_tape.watch(mixed)
+            score = critic(mixed)
+        grads = gp_tape.gradient(score, [mixed])[0]
+        norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=1))
+        distance = tf.sqrt(tf.reduce_sum(tf.square(critic(real) - critic(fake)), axis=1))
+        loss = tf.reduce_mean(critic(fake)) - tf.reduce_mean(critic(real)) + 10.0 * tf.reduce_mean((norm - 1.0) ** 2)
+        loss += tf.reduce_mean(distance)
+    opt.apply_gradients(zip(tape.gradient(loss, critic.trainable_variables), critic.trainable_variables))
+'''
+    assert codes(source) == [(13, "LL203")]
