@@ -55,6 +55,7 @@ WIDENED = (
     "focal-loss==0.0.7",
     "tensorflow-similarity==0.17.1",
     "keras-cv==0.9.0",
+    "keras-cv-attention-models==1.4.3",
 )
 PINS = FIRST + WIDENED
 TRIAGE = Path(__file__).resolve().parent / "triage" / "real_code.toml"

@@ -211,3 +211,34 @@ def train_step(critic, real, fake, opt):
     opt.apply_gradients(zip(tape.gradient(loss, critic.trainable_variables), critic.trainable_variables))
 '''
     assert codes(source) == [(13, "LL203")]
+
+
+def test_guards_written_into_a_denominator_and_batch_counts_are_taken_as_guards() -> None:
+    source = '''import tensorflow as tf
+
+
+def ciou_alpha(y_true, y_pred, epsilon=1e-9):
+    iou = tf.reduce_sum(y_true * y_pred) / (tf.reduce_sum(y_true + y_pred) + epsilon)
+    vv = tf.square(y_pred - y_true)
+    return tf.reduce_mean(vv / (1 + epsilon - iou + vv))
+
+
+def per_image(y_true, y_pred):
+    valid = tf.maximum(tf.reduce_sum(y_pred), 1.0) / tf.cast(tf.shape(y_true)[0], tf.float32)
+    return tf.reduce_sum(tf.square(y_true - y_pred)) / valid
+
+
+def rescaled(y_true, y_pred):
+    p = y_pred / y_pred.sum(axis=-1, keepdims=True)
+    return -(y_true * p).sum(axis=-1).mean()
+
+
+def smooth_zero(y_true, y_pred, smooth=0.0):
+    inter = tf.reduce_sum(y_true * y_pred)
+    return 1.0 - inter / (tf.reduce_sum(y_true) + tf.reduce_sum(y_pred) - inter + smooth)
+
+
+def subtracted_eps(y_true, y_pred, eps=1e-7):
+    return tf.reduce_sum(y_pred) / (tf.reduce_sum(y_true) - eps)
+'''
+    assert codes(source) == [(22, "LL202"), (26, "LL202")]
