@@ -341,9 +341,6 @@ def _build() -> dict[str, OpEntry]:
             table.setdefault(name, OpEntry(transfer, **meta))  # type: ignore[arg-type]
 
     add(("epsilon",), lambda c: CONSTANT_POSITIVE)
-    # A dimension or a count of a tensor the loss is given: 0 only for an empty batch, where nothing trains.
-    add(("shape", "size", "rank", "ndim", "shape_n"), lambda c: Val(tensor=True, rank=c.first.rank, positive=True,
-                                                                    nonneg=True))
     add(ns.NON_VALUE, lambda c: Val(tensor=True, rank=c.first.rank))
     add(("constant", "convert_to_tensor", "identity"), lambda c: c.first.but(tensor=True))
     add(ns.DETACHING, _detached)

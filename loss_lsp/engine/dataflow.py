@@ -628,7 +628,13 @@ class Flow:
         if self.sources and op is None and self._model_call(node):
             return SOURCE
         if op is not None:
-            return self._library(node, op, OpCall(node, args, kwargs))
+            out = self._library(node, op, OpCall(node, args, kwargs))
+            if op.name.rsplit(".", 1)[-1] in ("shape", "size") and node.args and \
+                    isinstance(node.args[0], ast.Name) and node.args[0].id in self._parameters():
+                # the shape of a tensor the function is given (y_true, a batch): 0 only for an empty batch,
+                # where nothing trains; a masked or gathered tensor's shape can be 0 and stays unknown
+                out = out.but(positive=True, nonneg=True)
+            return out
         if isinstance(func, ast.Attribute):
             if (isinstance(func.value, ast.Name) and func.value.id == "self" and self.cls is not None):
                 method = next((n for n in self.cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
