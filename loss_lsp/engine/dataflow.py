@@ -96,6 +96,27 @@ class Flow:
     def op(self, node: ast.Call) -> Op | None:
         return self.ops.get(id(node))
 
+    def constructor(self, call: ast.Call) -> ast.Call | None:
+        """The call that built the object ``call`` invokes: ``Loss(...)(a, b)``; ``fn = Loss(...)`` then
+        ``fn(a, b)`` (bound in this function, an enclosing one, or at module level); ``self.fn = Loss(...)`` in
+        the class's ``__init__``. None when unknown (a parameter, a value computed some other way)."""
+        func = call.func
+        if isinstance(func, ast.Call):
+            return func
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self":
+            stored = self._self_attrs.get(func.attr)
+            return stored if isinstance(stored, ast.Call) else None
+        if not isinstance(func, ast.Name):
+            return None
+        for fn in (self.fn, *self.enclosing):
+            bound = _locals_of(fn).bindings.get(func.id)
+            if bound is not None:
+                return bound
+        if func.id in self.env:  # a parameter or a local bound to something other than a call
+            return None
+        value = self.module.assignments.get(func.id, (None, None))[0]
+        return value if isinstance(value, ast.Call) else None
+
     def is_live(self, node: ast.AST) -> bool:
         stmt = self.stmt_of.get(id(node))
         return stmt is not None and id(stmt) in self.live

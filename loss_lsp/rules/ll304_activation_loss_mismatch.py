@@ -56,6 +56,10 @@ def _loss_kind(ctx: ModuleContext, expr: ast.expr) -> tuple[str, bool | None] | 
             kw = _keyword(expr, "from_logits")
             value = kw.value.value if kw and isinstance(kw.value, ast.Constant) else None
             return _CLASSES[op.name], bool(value) if value is not None else None
+    if isinstance(expr, (ast.Name, ast.Attribute)):  # the function itself: loss=keras.losses.categorical_crossentropy
+        op = ctx.module.op(expr)
+        if op is not None and op.namespace == "losses" and op.name in _CROSSENTROPY:
+            return op.name, None
     return None
 
 

@@ -13,7 +13,7 @@ from loss_lsp.engine.dataflow import Flow
 from loss_lsp.engine.findings import Edit, Finding, Fix
 from loss_lsp.engine.namespaces import Op
 from loss_lsp.engine.values import Val
-from loss_lsp.rules.common import library_calls, short
+from loss_lsp.rules.common import short
 from loss_lsp.rules.rule import Rule
 
 # TF2 (and tf.compat.v1 since TF 2) take (labels, logits, ...) in this order; TF1's `targets=` is `labels=`.
@@ -23,9 +23,12 @@ _WITH_LOGITS = {"softmax_cross_entropy_with_logits", "softmax_cross_entropy_with
 # tf.compat.v1.losses.* take (labels, logits, ...) too, under these names.
 _TF1_LOSSES = {"softmax_cross_entropy": ("onehot_labels",), "sigmoid_cross_entropy": ("multi_class_labels",),
                "sparse_softmax_cross_entropy": ("labels",)}
-# Keras's loss functions take (y_true, y_pred, from_logits=...).
+# Keras's loss functions take (y_true, y_pred, from_logits=...); its loss objects take from_logits when built
+# and (y_true, y_pred) when called.
 _KERAS_FUNCTIONS = {"categorical_crossentropy", "binary_crossentropy", "sparse_categorical_crossentropy",
                     "categorical_focal_crossentropy", "binary_focal_crossentropy"}
+_KERAS_CLASSES = {"CategoricalCrossentropy", "BinaryCrossentropy", "SparseCategoricalCrossentropy",
+                  "CategoricalFocalCrossentropy", "BinaryFocalCrossentropy"}
 
 
 @dataclass(frozen=True)
@@ -42,9 +45,31 @@ def _wiring(op: Op, node: ast.Call) -> _Wiring | None:
     if op.namespace == "tf" and op.name.startswith("losses.") and name in _TF1_LOSSES:
         return _Wiring(_TF1_LOSSES[name], "logits", True)
     if op.namespace == "losses" and name in _KERAS_FUNCTIONS:
-        from_logits = next((kw.value for kw in node.keywords if kw.arg == "from_logits"), None)
-        return _Wiring(("y_true",), "y_pred", isinstance(from_logits, ast.Constant) and from_logits.value is True)
+        return _Wiring(("y_true",), "y_pred", _from_logits(node))
     return None
+
+
+def _from_logits(node: ast.Call) -> bool:
+    """``from_logits=True`` written out (a variable or an omitted keyword is not known to be True)."""
+    value = next((kw.value for kw in node.keywords if kw.arg == "from_logits"), None)
+    return isinstance(value, ast.Constant) and value.value is True
+
+
+def _wired_calls(ctx: LossContext) -> Iterator[tuple[Flow, ast.Call, str, _Wiring]]:
+    """Every cross-entropy call on the path, with its name and argument wiring: library functions, and calls
+    of Keras loss objects (``CategoricalCrossentropy(from_logits=True)`` built inline, in a name or on self)."""
+    for flow in ctx.flow.all_flows():
+        for node in flow.nodes(ast.Call):
+            op = flow.op(node)  # type: ignore[arg-type]
+            if op is not None and op.namespace in ("tf", "losses"):
+                wiring = _wiring(op, node)  # type: ignore[arg-type]
+                if wiring is not None:
+                    yield flow, node, short(op), wiring  # type: ignore[misc]
+                continue
+            built = flow.constructor(node) if op is None else None  # type: ignore[arg-type]
+            made = ctx.module.op(built.func, flow.local_imports) if built is not None else None
+            if made is not None and made.namespace == "losses" and short(made) in _KERAS_CLASSES:
+                yield flow, node, short(made), _Wiring(("y_true",), "y_pred", _from_logits(built))  # type: ignore[misc,arg-type]
 
 
 def operands(node: ast.Call, wiring: _Wiring) -> tuple[ast.expr | None, ast.expr | None]:
@@ -66,18 +91,14 @@ def _is_data(v: Val) -> bool:
 
 
 def check(ctx: LossContext) -> Iterator[Finding]:
-    for flow, node, op in library_calls(ctx, namespaces=("tf", "losses")):
-        wiring = _wiring(op, node)
-        if wiring is None:
-            continue
-        name = short(op)
+    for flow, node, name, wiring in _wired_calls(ctx):
         labels, scores = operands(node, wiring)
         if labels is None or scores is None:
             continue
         label_val, score_val = flow.val(labels), flow.val(scores)
         if wiring.activates and score_val.pred and score_val.prob and not score_val.prob.startswith("1-"):
             given = "passed as logits" if wiring.scores == "logits" else "given with from_logits=True"
-            again = "softmax" if "softmax" in name or name.startswith(("categorical", "sparse")) else "sigmoid"
+            again = "softmax" if "softmax" in name or name.lower().startswith(("categorical", "sparse")) else "sigmoid"
             yield ctx.finding(
                 RULE, scores,
                 f"`{ctx.text(scores, flow)}` is a {score_val.prob} output {given}: `{name}` applies {again} "
@@ -92,7 +113,7 @@ def check(ctx: LossContext) -> Iterator[Finding]:
                 f"{wiring.labels[0]} and {wiring.scores} are swapped ({where}): `{ctx.text(labels, flow)}` carries "
                 f"the gradient but is passed as {wiring.labels[0]}, and `{ctx.text(scores, flow)}` is data",
                 _swap_fix(ctx, flow, node, labels, scores, wiring), flow)
-        elif op.namespace == "tf" and name.startswith("sparse") and _one_hot_labels(label_val, score_val):
+        elif name.startswith("sparse_softmax") and _one_hot_labels(label_val, score_val):
             yield ctx.finding(
                 RULE, labels,
                 f"`{ctx.text(labels, flow)}` has the rank of the logits ({score_val.rank}): one-hot labels, but "
