@@ -24,6 +24,7 @@ from loss_lsp.engine.sources import (
     is_model_name,
     is_source_op,
     not_loss_like,
+    output_activation,
     source_rank,
 )
 from loss_lsp.engine.liveness import FunctionNode, live_statements, names_in
@@ -660,7 +661,10 @@ class Flow:
         if self.sources and op is not None and is_source_op(op):
             return SOURCE.but(rank=source_rank(op, node, args))
         if self.sources and op is None and self._model_call(node):
-            return SOURCE
+            built = self.constructor(node)
+            ends_in = output_activation(self.module, built, self.local_imports) if built is not None else ""
+            return SOURCE.but(prob=ends_in, nonneg=bool(ends_in), bounded=bool(ends_in),
+                              high=1.0 if ends_in else None)
         if op is not None:
             return self._library(node, op, OpCall(node, args, kwargs))
         if isinstance(func, ast.Attribute):

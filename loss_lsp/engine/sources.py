@@ -83,3 +83,35 @@ def is_model_name(module: ModuleInfo, name: str, binding: ast.Call | None, param
     if binding is not None:
         return is_model_constructor(module, binding)
     return name in parameters
+
+
+def output_activation(module: ModuleInfo, built: ast.Call, local_imports: dict[str, str] | None = None) -> str:
+    """"softmax" / "sigmoid" when the model or layer ``built`` makes is known to end in that activation: a Keras
+    layer (``Dense(10, activation="softmax")``, ``Activation("sigmoid")``, ``Softmax()``) or a ``Sequential`` of
+    a literal list whose last layer is one. "" when it ends otherwise or the code does not say."""
+    op = module.op(built.func, local_imports)
+    if op is None:
+        return ""
+    name = op.name.rsplit(".", 1)[-1]
+    if op.namespace == "keras" and name == "Sequential":
+        layers = built.args[0] if built.args else next((k.value for k in built.keywords if k.arg == "layers"), None)
+        last = layers.elts[-1] if isinstance(layers, (ast.List, ast.Tuple)) and layers.elts else None
+        return output_activation(module, last, local_imports) if isinstance(last, ast.Call) else ""
+    if op.namespace != "layers":
+        return ""
+    if name == "Softmax":
+        return "softmax"
+    if name == "Activation":
+        given = built.args[0] if built.args else next((k.value for k in built.keywords if k.arg == "activation"), None)
+    elif name == "Dense":
+        given = next((k.value for k in built.keywords if k.arg == "activation"),
+                     built.args[1] if len(built.args) > 1 else None)
+    else:
+        return ""
+    if isinstance(given, ast.Constant) and isinstance(given.value, str):
+        given_name = given.value
+    elif isinstance(given, ast.Attribute):  # tf.nn.softmax, keras.activations.sigmoid
+        given_name = given.attr
+    else:
+        return ""
+    return given_name if given_name in ("softmax", "sigmoid") else ""
