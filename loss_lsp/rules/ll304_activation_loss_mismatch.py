@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from dataclasses import replace
 
 from loss_lsp.engine.context import ModuleContext
 from loss_lsp.engine.findings import Edit, Finding, Fix
@@ -73,8 +74,10 @@ def check_module(ctx: ModuleContext) -> Iterator[Finding]:
         activation = _activation(last)
         span = ctx.span(site.expr, site.block_start)
         if activation == "softmax" and dense is not None and _units(dense) == 1:
-            yield ctx.finding(RULE, span, "softmax over a single unit always outputs 1.0: the loss is constant "
-                              "and nothing trains; use activation=\"sigmoid\" for one output", None)
+            finding = ctx.finding(RULE, span, "softmax over a single unit always outputs 1.0: the loss is constant "
+                                  "and nothing trains; use activation=\"sigmoid\" for one output", None)
+            # Nothing trains at all (the other cases train, badly): an error, unless the user set the rule's severity.
+            yield replace(finding, severity=ctx.file.settings.severity_for(RULE.code, "error"))
             continue
         kind = _loss_kind(ctx, site.expr)
         if kind is None:
@@ -125,7 +128,9 @@ RULE = Rule(
         "Keras's crossentropy losses assume probabilities unless told `from_logits=True`. On a linear "
         "output they clip the raw scores to [eps, 1 - eps], where the gradient is zero for every score "
         "outside that range. With `from_logits=True` on a sigmoid/softmax output the activation is applied "
-        "twice. A softmax over a single unit is always 1.0, so the loss never changes."
+        "twice. A softmax over a single unit is always 1.0, so the loss never changes. "
+        "The mismatches train badly without raising and are warnings (like LL308's softmax applied twice); the "
+        "single-unit softmax trains nothing at all and is an error."
     ),
     example=(
         "import keras\n\n"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from loss_lsp.engine.context import LossContext
 from loss_lsp.engine.dataflow import Flow
@@ -99,11 +99,13 @@ def check(ctx: LossContext) -> Iterator[Finding]:
         if wiring.activates and score_val.pred and score_val.prob and not score_val.prob.startswith("1-"):
             given = "passed as logits" if wiring.scores == "logits" else "given with from_logits=True"
             again = "softmax" if "softmax" in name or name.lower().startswith(("categorical", "sparse")) else "sigmoid"
-            yield ctx.finding(
+            finding = ctx.finding(
                 RULE, scores,
                 f"`{ctx.text(scores, flow)}` is a {score_val.prob} output {given}: `{name}` applies {again} "
                 "again, so the loss saturates and its gradient shrinks toward 0; pass the scores before the "
                 "activation", _unwrap_fix(ctx, flow, scores), flow)
+            # It trains, badly, without raising: a warning like LL304's double activation (unless the user set one).
+            yield replace(finding, severity=ctx.settings.severity_for(RULE.code, "warning"))
         elif label_val.pred and _is_data(score_val):
             positional = node.args[:2] == [labels, scores]
             pair = f"{wiring.labels[0]}, {wiring.scores}"
@@ -161,7 +163,8 @@ RULE = Rule(
         "the labels (and TF1 refused positional arguments), so the model is trained toward the data instead "
         "of the other way round. "
         "`sparse_softmax_cross_entropy_with_logits` takes class ids of rank `logits.rank - 1`; one-hot labels "
-        "raise `ValueError`."
+        "raise `ValueError`. Swapped arguments and one-hot labels are errors; an activation applied twice trains "
+        "badly without raising and is a warning, as in LL304."
     ),
     example=(
         "import tensorflow as tf\n\n"
