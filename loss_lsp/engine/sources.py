@@ -85,6 +85,28 @@ def is_model_name(module: ModuleInfo, name: str, binding: ast.Call | None, param
     return name in parameters
 
 
+
+def layer_activation(kind: str, call: ast.Call) -> str:
+    """The activation a Keras ``Dense`` / ``Activation`` / ``Softmax`` layer applies: its literal name
+    (``"relu"``, ``tf.nn.softmax`` -> ``"softmax"``), "linear" when none is given, "?" when the code does not say."""
+    if kind == "Softmax":
+        return "softmax"
+    if kind == "Activation":
+        given = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "activation"), None)
+    elif kind == "Dense":
+        given = next((k.value for k in call.keywords if k.arg == "activation"),
+                     call.args[1] if len(call.args) > 1 else None)
+    else:
+        return "?"
+    if given is None or (isinstance(given, ast.Constant) and given.value is None):
+        return "linear"
+    if isinstance(given, ast.Constant) and isinstance(given.value, str):
+        return given.value
+    if isinstance(given, ast.Attribute):  # tf.nn.softmax, keras.activations.sigmoid
+        return given.attr
+    return "?"
+
+
 def output_activation(module: ModuleInfo, built: ast.Call, local_imports: dict[str, str] | None = None) -> str:
     """"softmax" / "sigmoid" when the model or layer ``built`` makes is known to end in that activation: a Keras
     layer (``Dense(10, activation="softmax")``, ``Activation("sigmoid")``, ``Softmax()``) or a ``Sequential`` of
@@ -97,21 +119,5 @@ def output_activation(module: ModuleInfo, built: ast.Call, local_imports: dict[s
         layers = built.args[0] if built.args else next((k.value for k in built.keywords if k.arg == "layers"), None)
         last = layers.elts[-1] if isinstance(layers, (ast.List, ast.Tuple)) and layers.elts else None
         return output_activation(module, last, local_imports) if isinstance(last, ast.Call) else ""
-    if op.namespace != "layers":
-        return ""
-    if name == "Softmax":
-        return "softmax"
-    if name == "Activation":
-        given = built.args[0] if built.args else next((k.value for k in built.keywords if k.arg == "activation"), None)
-    elif name == "Dense":
-        given = next((k.value for k in built.keywords if k.arg == "activation"),
-                     built.args[1] if len(built.args) > 1 else None)
-    else:
-        return ""
-    if isinstance(given, ast.Constant) and isinstance(given.value, str):
-        given_name = given.value
-    elif isinstance(given, ast.Attribute):  # tf.nn.softmax, keras.activations.sigmoid
-        given_name = given.attr
-    else:
-        return ""
-    return given_name if given_name in ("softmax", "sigmoid") else ""
+    activation = layer_activation(name, built) if op.namespace == "layers" else ""
+    return activation if activation in ("softmax", "sigmoid") else ""

@@ -9,6 +9,7 @@ from dataclasses import replace
 from loss_lsp.engine.context import ModuleContext
 from loss_lsp.engine.findings import Edit, Finding, Fix
 from loss_lsp.engine.module import CompileSite, LayerCall
+from loss_lsp.engine.sources import layer_activation
 from loss_lsp.rules.rule import Rule
 
 _CROSSENTROPY = {
@@ -21,24 +22,6 @@ _CLASSES = {v: k for k, v in _CROSSENTROPY.items()}
 
 def _keyword(call: ast.Call, name: str) -> ast.keyword | None:
     return next((kw for kw in call.keywords if kw.arg == name), None)
-
-
-def _activation(layer: LayerCall) -> str:
-    """'linear' when none is given."""
-    if layer.kind in ("Softmax",):
-        return "softmax"
-    if layer.kind == "Activation":
-        node = layer.call.args[0] if layer.call.args else None
-    else:
-        kw = _keyword(layer.call, "activation")
-        node = kw.value if kw else (layer.call.args[1] if len(layer.call.args) > 1 else None)
-    if node is None or (isinstance(node, ast.Constant) and node.value is None):
-        return "linear"
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    return "?"
 
 
 def _units(layer: LayerCall) -> int | None:
@@ -71,7 +54,7 @@ def check_module(ctx: ModuleContext) -> Iterator[Finding]:
         if last is None:
             continue
         dense = last if last.kind == "Dense" else ctx.module.last_layer_before(compile_line, ("Dense",))
-        activation = _activation(last)
+        activation = layer_activation(last.kind, last.call)
         span = ctx.span(site.expr, site.block_start)
         if activation == "softmax" and dense is not None and _units(dense) == 1:
             finding = ctx.finding(RULE, span, "softmax over a single unit always outputs 1.0: the loss is constant "
