@@ -66,7 +66,9 @@ def _wired_calls(ctx: LossContext) -> Iterator[tuple[Flow, ast.Call, str, _Wirin
                 if wiring is not None:
                     yield flow, node, short(op), wiring  # type: ignore[misc]
                 continue
-            built = flow.constructor(node) if op is None else None  # type: ignore[arg-type]
+            if op is not None or len(node.args) + len(node.keywords) < 2:  # type: ignore[attr-defined]
+                continue  # a loss object is called with (y_true, y_pred)
+            built = flow.constructor(node)  # type: ignore[arg-type]
             made = ctx.module.op(built.func, flow.local_imports) if built is not None else None
             if made is not None and made.namespace == "losses" and short(made) in _KERAS_CLASSES:
                 yield flow, node, short(made), _Wiring(("y_true",), "y_pred", _from_logits(built))  # type: ignore[misc,arg-type]
