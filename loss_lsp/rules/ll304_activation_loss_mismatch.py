@@ -47,6 +47,24 @@ def _loss_kind(ctx: ModuleContext, expr: ast.expr) -> tuple[str, bool | None] | 
     return None
 
 
+def _bound_loss(ctx: ModuleContext, site: CompileSite) -> CompileSite:
+    """``loss_fn = SparseCategoricalCrossentropy(from_logits=True)`` then ``compile(loss=loss_fn)``: the call the
+    name was bound to (once in the compiling function, or at module level), so the loss is read and fixed there."""
+    expr = site.expr
+    if not isinstance(expr, ast.Name) or ctx.module.op(expr) is not None:
+        return site
+    if site.enclosing in ctx.module.functions:
+        fn, block = ctx.module.functions[site.enclosing]
+        values = [node.value for node in ast.walk(fn) if isinstance(node, ast.Assign)
+                  and any(isinstance(target, ast.Name) and target.id == expr.id for target in node.targets)]
+        if values:  # a local: only a single binding says for sure which loss it is
+            return CompileSite(values[0], site.call, block.start, site.enclosing) if len(values) == 1 else site
+    if expr.id in ctx.module.assignments:
+        value, block = ctx.module.assignments[expr.id]
+        return CompileSite(value, site.call, block.start, site.enclosing)
+    return site
+
+
 def check_module(ctx: ModuleContext) -> Iterator[Finding]:
     for site in ctx.module.compile_sites:
         compile_line = site.block_start + site.call.lineno - 1
@@ -62,17 +80,18 @@ def check_module(ctx: ModuleContext) -> Iterator[Finding]:
             # Nothing trains at all (the other cases train, badly): an error, unless the user set the rule's severity.
             yield replace(finding, severity=ctx.file.settings.severity_for(RULE.code, "error"))
             continue
-        kind = _loss_kind(ctx, site.expr)
+        loss = _bound_loss(ctx, site)
+        kind = _loss_kind(ctx, loss.expr)
         if kind is None:
             continue
         name, from_logits = kind
         if activation in ("linear", "relu") and not from_logits:
             yield ctx.finding(RULE, span, f"{name} on a {activation} output without from_logits=True treats raw "
                               "scores as probabilities (Keras clips them to [eps, 1 - eps]): the gradient vanishes "
-                              "outside that range", _from_logits_fix(ctx, site, name, True))
+                              "outside that range", _from_logits_fix(ctx, loss, name, True))
         elif activation in ("sigmoid", "softmax") and from_logits:
             yield ctx.finding(RULE, span, f"from_logits=True on a {activation} output applies the activation "
-                              "twice: the loss is squashed and learns slowly", _from_logits_fix(ctx, site, name, False))
+                              "twice: the loss is squashed and learns slowly", _from_logits_fix(ctx, loss, name, False))
         elif activation == "sigmoid" and name.startswith("categorical"):
             yield ctx.finding(RULE, span, f"{name} expects one softmax distribution per sample, but the model "
                               "ends in sigmoid: the outputs do not sum to 1", None)
