@@ -101,22 +101,27 @@ class Flow:
         """The call that built the object ``call`` invokes: ``Loss(...)(a, b)``; ``fn = Loss(...)`` then
         ``fn(a, b)`` (bound in this function, an enclosing one, or at module level); ``self.fn = Loss(...)`` in
         the class's ``__init__``. None when unknown (a parameter, a value computed some other way)."""
+        built = self._built_at(call)
+        return built[0] if built is not None else None
+
+    def _built_at(self, call: ast.Call) -> tuple[ast.Call, int] | None:
+        """``constructor`` and the first line of the block it sits in."""
         func = call.func
         if isinstance(func, ast.Call):
-            return func
+            return func, self.block_start
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self":
-            stored = self._self_attrs.get(func.attr)
-            return stored if isinstance(stored, ast.Call) else None
+            stored = self._self_attrs.get(func.attr)  # set in __init__, in the same class block
+            return (stored, self.block_start) if isinstance(stored, ast.Call) else None
         if not isinstance(func, ast.Name):
             return None
-        for fn in (self.fn, *self.enclosing):
+        for fn in (self.fn, *self.enclosing):  # nested functions share their outer function's block
             bound = _locals_of(fn).bindings.get(func.id)
             if bound is not None:
-                return bound
+                return bound, self.block_start
         if func.id in self.env:  # a parameter or a local bound to something other than a call
             return None
-        value = self.module.assignments.get(func.id, (None, None))[0]
-        return value if isinstance(value, ast.Call) else None
+        value, block = self.module.assignments.get(func.id, (None, None))
+        return (value, block.start) if isinstance(value, ast.Call) and block is not None else None
 
     def is_live(self, node: ast.AST) -> bool:
         stmt = self.stmt_of.get(id(node))
@@ -661,8 +666,9 @@ class Flow:
         if self.sources and op is not None and is_source_op(op):
             return SOURCE.but(rank=source_rank(op, node, args))
         if self.sources and op is None and self._model_call(node):
-            built = self.constructor(node)
-            ends_in = output_activation(self.module, built, self.local_imports) if built is not None else ""
+            built = self._built_at(node)
+            ends_in = output_activation(self.module, built[0], self.local_imports,
+                                        built[1] + built[0].lineno - 1) if built is not None else ""
             return SOURCE.but(prob=ends_in, nonneg=bool(ends_in), bounded=bool(ends_in),
                               high=1.0 if ends_in else None)
         if op is not None:

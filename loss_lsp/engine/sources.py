@@ -107,14 +107,22 @@ def layer_activation(kind: str, call: ast.Call) -> str:
     return "?"
 
 
-def output_activation(module: ModuleInfo, built: ast.Call, local_imports: dict[str, str] | None = None) -> str:
+def output_activation(module: ModuleInfo, built: ast.Call, local_imports: dict[str, str] | None = None,
+                      line: int | None = None) -> str:
     """"softmax" / "sigmoid" when the model or layer ``built`` makes is known to end in that activation: a Keras
-    layer (``Dense(10, activation="softmax")``, ``Activation("sigmoid")``, ``Softmax()``) or a ``Sequential`` of
-    a literal list whose last layer is one. "" when it ends otherwise or the code does not say."""
+    layer (``Dense(10, activation="softmax")``, ``Activation("sigmoid")``, ``Softmax()``), a ``Sequential`` of
+    a literal list whose last layer is one, or a functional ``Model(inputs, outputs)`` built on ``line`` right
+    after such a layer (the last Dense/Activation/Softmax layer call before it, as LL304 reads a compiled
+    model). "" when it ends otherwise or the code does not say."""
     op = module.op(built.func, local_imports)
     if op is None:
         return ""
     name = op.name.rsplit(".", 1)[-1]
+    if op.namespace == "keras" and name in ("Model", "Functional") and line is not None and (
+            len(built.args) > 1 or any(k.arg == "outputs" for k in built.keywords)):
+        last = module.last_layer_before(line, ("Dense", "Activation", "Softmax"))
+        activation = layer_activation(last.kind, last.call) if last is not None else ""
+        return activation if activation in ("softmax", "sigmoid") else ""
     if op.namespace == "keras" and name == "Sequential":
         layers = built.args[0] if built.args else next((k.value for k in built.keywords if k.arg == "layers"), None)
         last = layers.elts[-1] if isinstance(layers, (ast.List, ast.Tuple)) and layers.elts else None

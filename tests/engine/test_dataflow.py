@@ -289,3 +289,20 @@ def test_the_object_a_call_invokes_is_found_where_it_was_built() -> None:
         constructor = flow.constructor(call)
         built[name] = constructor.func.attr if constructor is not None else None
     assert built == {"a": "CategoricalCrossentropy", "b": "BinaryCrossentropy", "c": "Hinge", "d": None}
+
+
+def test_a_functional_model_ends_in_its_last_layer_before_it_is_built() -> None:
+    flow = sources_flow("""
+        import keras
+        inputs = keras.Input(shape=(8,))
+        hidden = keras.layers.Dense(16, activation="relu")(inputs)
+        outputs = keras.layers.Dense(3, activation="softmax")(hidden)
+        classifier = keras.Model(inputs, outputs)
+        scores = keras.layers.Dense(3)(hidden)
+        scorer = keras.Model(inputs=inputs, outputs=scores)
+        def step(x):
+            a = classifier(x)
+            b = scorer(x)
+            return a
+        """, "step")
+    assert (assigned(flow, "a").prob, assigned(flow, "b").prob) == ("softmax", "")
