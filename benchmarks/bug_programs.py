@@ -6,9 +6,11 @@ file (repository, path, commit), pairs the versions, says what the bug is and wh
 checker should catch. The files are read from ``~/.cache/loss-lsp/bugsets/<repo>/<path>``; when that cache is
 missing the benchmark says so and measures nothing.
 
-Prints, per bug: found (a finding within ``NEAR`` lines of the bug in the buggy version), the findings on the
-fixed version with their recorded verdicts; then found/total by category and form, false alarms on the fixed
-versions, beside the reference the issue was filed with (5/85 on another outside set, never seen here).
+Prints, per bug: found (a finding within ``NEAR`` lines of the bug in the buggy version, of one of the bug's
+``codes`` when it names them), the findings on the fixed version with their recorded verdicts; then found/total
+by category, form and batch (the bugs used to build the engine apart from those read before or after a change
+and held out from it), false alarms on the fixed versions, beside the reference the issue was filed with (5/85
+on another outside set, never seen here).
 
     PYTHONPATH=$PWD python benchmarks/bug_programs.py
 """
