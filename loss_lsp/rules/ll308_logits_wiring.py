@@ -108,14 +108,15 @@ def check(ctx: LossContext) -> Iterator[Finding]:
                 "activation", _unwrap_fix(ctx, flow, scores), flow)
             # It trains, badly, without raising: a warning like LL304's double activation (unless the user set one).
             yield replace(finding, severity=ctx.settings.severity_for(RULE.code, "warning"))
-        elif label_val.pred and _is_data(score_val):
+        elif label_val.pred and (_is_data(score_val) or _is_constant_target(flow, scores)):
             positional = node.args[:2] == [labels, scores]
             pair = f"{wiring.labels[0]}, {wiring.scores}"
             where = f"positional arguments of `{name}` are ({pair})" if positional else "the keywords are reversed"
             yield ctx.finding(
                 RULE, node,
                 f"{wiring.labels[0]} and {wiring.scores} are swapped ({where}): `{ctx.text(labels, flow)}` carries "
-                f"the gradient but is passed as {wiring.labels[0]}, and `{ctx.text(scores, flow)}` is data",
+                f"the gradient but is passed as {wiring.labels[0]}, and `{ctx.text(scores, flow)}` is "
+                f"{'a constant target' if _is_constant_target(flow, scores) else 'data'}",
                 _swap_fix(ctx, flow, node, labels, scores, wiring), flow)
         elif name.startswith("sparse_softmax") and _one_hot_labels(label_val, score_val):
             yield ctx.finding(
@@ -123,6 +124,15 @@ def check(ctx: LossContext) -> Iterator[Finding]:
                 f"`{ctx.text(labels, flow)}` has the rank of the logits ({score_val.rank}): one-hot labels, but "
                 f"`{name}` takes class ids of rank {score_val.rank - 1} (it raises ValueError); use "  # type: ignore[operator]
                 "`softmax_cross_entropy_with_logits` for one-hot labels", None, flow)
+
+
+_CONSTANT_TARGETS = {"ones_like", "zeros_like", "ones", "zeros", "fill", "constant"}
+
+
+def _is_constant_target(flow: Flow, node: ast.expr) -> bool:
+    """``tf.ones_like(d)``: a constant target (the GAN labels of real and fake), never a score to train."""
+    op = flow.op(node) if isinstance(node, ast.Call) else None
+    return op is not None and short(op) in _CONSTANT_TARGETS and not flow.val(node).pred
 
 
 def _one_hot_labels(labels: Val, logits: Val) -> bool:
