@@ -669,7 +669,7 @@ class Flow:
             built = self._built_at(node)
             ends_in = output_activation(self.module, built[0], self.local_imports,
                                         built[1] + built[0].lineno - 1) if built is not None else ""
-            return SOURCE.but(prob=ends_in, nonneg=bool(ends_in), bounded=bool(ends_in),
+            return SOURCE.but(ends_in=ends_in, nonneg=bool(ends_in), bounded=bool(ends_in),
                               high=1.0 if ends_in else None)
         if op is not None:
             return self._library(node, op, OpCall(node, args, kwargs))

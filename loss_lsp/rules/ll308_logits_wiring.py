@@ -98,12 +98,13 @@ def check(ctx: LossContext) -> Iterator[Finding]:
         if labels is None or scores is None:
             continue
         label_val, score_val = flow.val(labels), flow.val(scores)
-        if wiring.activates and score_val.pred and score_val.prob and not score_val.prob.startswith("1-"):
+        probability = score_val.prob or score_val.ends_in  # an activation in the loss, or the model's last layer
+        if wiring.activates and score_val.pred and probability and not probability.startswith("1-"):
             given = "passed as logits" if wiring.scores == "logits" else "given with from_logits=True"
             again = "softmax" if "softmax" in name or name.lower().startswith(("categorical", "sparse")) else "sigmoid"
             finding = ctx.finding(
                 RULE, scores,
-                f"`{ctx.text(scores, flow)}` is a {score_val.prob} output {given}: `{name}` applies {again} "
+                f"`{ctx.text(scores, flow)}` is a {probability} output {given}: `{name}` applies {again} "
                 "again, so the loss saturates and its gradient shrinks toward 0; pass the scores before the "
                 "activation", _unwrap_fix(ctx, flow, scores), flow)
             # It trains, badly, without raising: a warning like LL304's double activation (unless the user set one).

@@ -265,7 +265,7 @@ def test_a_model_known_to_end_in_an_activation_outputs_that_probability() -> Non
             e = model(x)
             return a
         """, "step")
-    probs = {name: assigned(flow, name).prob for name in "abcde"}
+    probs = {name: assigned(flow, name).ends_in for name in "abcde"}
     assert probs == {"a": "softmax", "b": "", "c": "sigmoid", "d": "softmax", "e": ""}
     assert all(assigned(flow, name).pred for name in "abcde")
 
@@ -305,4 +305,4 @@ def test_a_functional_model_ends_in_its_last_layer_before_it_is_built() -> None:
             b = scorer(x)
             return a
         """, "step")
-    assert (assigned(flow, "a").prob, assigned(flow, "b").prob) == ("softmax", "")
+    assert (assigned(flow, "a").ends_in, assigned(flow, "b").ends_in) == ("softmax", "")

@@ -45,7 +45,7 @@ async def test_hover_names_the_sink_of_a_training_step(client: RecordingClient, 
     uri = open_document(client, workspace / "step.py")
     published = await wait_diagnostics(client, uri, version=1)
     [diagnostic] = published.diagnostics
-    assert (diagnostic.code, diagnostic.range.start.line) == ("LL205", 9)  # log of the softmax the model ends in
+    assert (diagnostic.code, diagnostic.range.start.line) == ("LL201", 9)
     result = await client.text_document_hover_async(types.HoverParams(
         text_document=types.TextDocumentIdentifier(uri=uri), position=diagnostic.range.start))
     assert result is not None and isinstance(result.contents, types.MarkupContent)
