@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from loss_lsp.engine.chunks import split_blocks, split_lines
 from loss_lsp.engine.limits import MAX_CHARS
-from loss_lsp.engine.discovery import LossDef, _method, _returned_function, loss_base_classes
+from loss_lsp.engine.discovery import LossDef, _method, _returned_function, discover, loss_base_classes
 from loss_lsp.engine.findings import CallPath, Related, Span
 from loss_lsp.engine.module import ModuleInfo, build_module, dotted
 from loss_lsp.engine.shapes import from_context
@@ -31,7 +31,9 @@ from loss_lsp.engine.values import Val
 if TYPE_CHECKING:
     from loss_lsp.engine.dataflow import Flow
 
-_SINK_WORDS = ("gradient(", "jacobian(", "minimize(", "gradients(", "add_loss(", "compute_loss(", "get_updates(")
+# A file is indexed when it may compile a loss, hold a sink, or define a loss that calls helpers elsewhere.
+_INDEXED_WORDS = ("compile", "gradient(", "jacobian(", "minimize(", "gradients(", "add_loss(", "compute_loss(",
+                  "get_updates(", "y_pred", "Loss")
 _MAX_HELPER_HOPS = 8  # helpers of helpers followed from one sink
 _JEDI_LOCK = threading.Lock()  # jedi is not thread-safe
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", "build", "dist", ".tox", ".mypy_cache"}
@@ -97,7 +99,7 @@ class Workspace:
         key = Path(path).resolve()
         source = self._source(key)
         uses: list[tuple[Path, ExternalUse]] = []
-        if source is not None and ("compile" in source or any(sink in source for sink in _SINK_WORDS)):
+        if source is not None and any(word in source for word in _INDEXED_WORDS):
             try:
                 lines = split_lines(source)
                 module = build_module(str(key), lines, split_blocks(lines))
@@ -278,8 +280,9 @@ class Workspace:
                                       construct, call_path, (shapes.y_true, shapes.y_pred, shapes.y_true_dtype))
 
     def _helper_uses(self, path: Path, module: ModuleInfo, source: str) -> Iterable[tuple[Path, ExternalUse]]:
-        """Functions of other workspace modules called on the path to a sink of this file, and the workspace
-        functions those call in turn (each analysed in its own module with what its caller passes)."""
+        """Functions of other workspace modules called on the path to a sink of this file or inside one of its
+        losses, and the workspace functions those call in turn (each analysed in its own module with what
+        its caller passes)."""
         from loss_lsp.engine.dataflow import Flow  # the dataflow is only needed for files with sinks
 
         for unit in find_units(module):
@@ -291,6 +294,18 @@ class Workspace:
                 continue
             sink = "; ".join(dict.fromkeys(f"{s.description} of {path.name}" for s in unit.sinks))
             yield from self._calls_into_workspace(path, module, flow, sink, set())
+        for loss in discover(module, self.imported_loss_bases(path, module)):
+            if loss.kind == "computation" or len(loss.params) < 2:
+                continue
+            y_true, y_pred = loss.params[:2]  # what Keras passes a loss: the targets carry no gradient
+            seeds = {y_true: Val(data=True, true=True, tensor=True), y_pred: Val(pred=True, data=True, tensor=True)}
+            enclosing = [loss.factory] if loss.factory is not None else []
+            try:
+                flow = Flow(module, loss.fn, seeds, loss.block.start, cls=loss.cls, enclosing=enclosing, sources=True)
+            except RecursionError:
+                continue
+            yield from self._calls_into_workspace(path, module, flow, f"part of the loss `{loss.name}` of {path.name}",
+                                                  set())
 
     def _calls_into_workspace(self, path: Path, module: ModuleInfo, flow: Flow, sink: str,
                               seen: set[tuple[Path, str]]) -> Iterable[tuple[Path, ExternalUse]]:
@@ -299,8 +314,8 @@ class Workspace:
                 target = self._definition_of(path, module, call.func)  # type: ignore[attr-defined]
                 if target is None or target.kind != "function" or target.path == path:
                     continue
-                arguments = tuple([(i, part.val(a)) for i, a in enumerate(call.args)]  # type: ignore[attr-defined]
-                                  + [(k.arg, part.val(k.value)) for k in call.keywords if k.arg])  # type: ignore[attr-defined]
+                arguments = tuple([(i, _passed(part, a)) for i, a in enumerate(call.args)]  # type: ignore[attr-defined]
+                                  + [(k.arg, _passed(part, k.value)) for k in call.keywords if k.arg])  # type: ignore[attr-defined]
                 line = part.block_start + call.lineno - 1  # type: ignore[attr-defined]
                 text = module.lines[line] if line < len(module.lines) else ""
                 span = Span(line, len(text) - len(text.lstrip()), line, len(text))
@@ -344,6 +359,15 @@ class Workspace:
             if module_path is not None and Path(module_path).resolve().is_relative_to(self.root):
                 return Path(module_path).resolve()
         return None
+
+
+def _passed(flow: Flow, argument: ast.expr) -> Val:
+    """What an argument carries into a helper: ``f((x, y))`` passes a tuple, which is no tensor (``args or ()``
+    is plain Python on it), though it still carries what its elements carry."""
+    value = flow.val(argument)
+    if isinstance(argument, (ast.Tuple, ast.List, ast.Set, ast.Dict)):
+        return value.but(tensor=False, rank=None)
+    return value
 
 
 def seeds_from_call(fn: ast.FunctionDef | ast.AsyncFunctionDef,

@@ -203,3 +203,29 @@ def test_editing_the_caller_updates_the_helper_module(tmp_path: Path) -> None:
     assert [f.code for f in _analysis(workspace, tmp_path, "pkg/helpers.py").findings] == ["LL201"]
     workspace.set_source(tmp_path / "train.py", _loop("import pkg.helpers as h", "tf.reduce_mean(model(x))"))
     assert _analysis(workspace, tmp_path, "pkg/helpers.py").findings == []
+
+
+def test_a_helper_of_another_module_called_inside_a_loss(tmp_path: Path) -> None:
+    workspace = _write(tmp_path, {
+        "numerics.py": ("import tensorflow as tf\n\n\ndef log_of(p):\n    return tf.math.log(p)\n\n\n"
+                        "def weights_of(t):\n    return tf.math.log(t + 1.0)\n"),
+        "losses.py": ("import tensorflow as tf\nimport numerics as nm\n\n\n"
+                      "def xent(y_true, y_pred):\n"
+                      "    return -tf.reduce_mean(nm.weights_of(y_true) * y_true * nm.log_of(y_pred))\n"),
+    })
+    [finding] = _analysis(workspace, tmp_path, "numerics.py").findings
+    assert (finding.code, finding.span.start_line) == ("LL201", 4)  # log_of(y_pred); weights_of gets only targets
+    [related] = finding.related
+    assert (Path(related.path).name, related.span.start_line) == ("losses.py", 5)
+    assert "`xent`" in related.message
+
+
+def test_a_tuple_passed_to_a_helper_of_another_module_is_not_a_tensor(tmp_path: Path) -> None:
+    workspace = _write(tmp_path, {
+        "checks.py": ("import tensorflow as tf\n\n\ndef first_of(args=None):\n"
+                      "    args = args or ()\n    return args[0]\n"),
+        "train.py": _loop("import checks", "tf.reduce_mean(checks.first_of((model(x), y)))"),
+    })
+    analysis = _analysis(workspace, tmp_path, "checks.py")
+    assert [info.name for info in analysis.losses] == ["first_of"]  # reached, and analysed
+    assert analysis.findings == []
