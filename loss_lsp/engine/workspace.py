@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from loss_lsp.engine.chunks import split_blocks, split_lines
+from loss_lsp.engine.chunks import Block, split_blocks, split_lines
 from loss_lsp.engine.limits import MAX_CHARS
 from loss_lsp.engine.discovery import LossDef, _method, _returned_function, discover, loss_base_classes
 from loss_lsp.engine.findings import CallPath, Related, Span
-from loss_lsp.engine.module import ModuleInfo, build_module, dotted
+from loss_lsp.engine.module import ModuleInfo, build_module, called_names, dotted
 from loss_lsp.engine.shapes import from_context
 from loss_lsp.engine.sinks import find_units
 from loss_lsp.engine.symbols import Definition, Symbols, is_library
@@ -63,15 +63,16 @@ class Workspace:
         self.symbols = Symbols(self.root, self._source)
 
     # --- keeping the index current --------------------------------------------------------
-    def set_source(self, path: str | Path, source: str | None) -> None:
-        """An open document's text (None: read it from disk again)."""
+    def set_source(self, path: str | Path, source: str | None) -> set[Path]:
+        """An open document's text (None: read it from disk again); returns the files whose uses from this
+        one changed (their analysis may change)."""
         key = Path(path).resolve()
         with self._lock:
             if source is None:
                 self._overrides.pop(key, None)
             else:
                 self._overrides[key] = source
-        self.update(key)
+        return self.update(key)
 
     def remove(self, path: str | Path) -> None:
         with self._lock:
@@ -95,7 +96,8 @@ class Workspace:
                 progress(number, len(files))
         return len(files)
 
-    def update(self, path: str | Path) -> None:
+    def update(self, path: str | Path) -> set[Path]:
+        """Index one file again; returns the files whose uses from it changed."""
         key = Path(path).resolve()
         source = self._source(key)
         uses: list[tuple[Path, ExternalUse]] = []
@@ -108,10 +110,11 @@ class Workspace:
                 log.exception("internal error indexing %s", key)
                 uses = []
         with self._lock:
+            before = self._uses_in.pop(key, [])
             if uses:
                 self._uses_in[key] = uses
-            else:
-                self._uses_in.pop(key, None)
+        return {target for target in {t for t, _ in before} | {t for t, _ in uses}
+                if [u for t, u in before if t == target] != [u for t, u in uses if t == target]}
 
     def _source(self, path: Path) -> str | None:
         if path in self._overrides:
@@ -285,7 +288,12 @@ class Workspace:
         its caller passes)."""
         from loss_lsp.engine.dataflow import Flow  # the dataflow is only needed for files with sinks
 
+        reaches = _workspace_reach(module)
+        if not reaches(None):
+            return  # nothing here is imported from a workspace module (most files): no Flow to build
         for unit in find_units(module):
+            if not reaches(unit.block) and not unit.extra_texts:
+                continue
             targets = [s.target for s in unit.sinks if s.target is not None]
             try:
                 flow = Flow(module, unit.fn, unit.seeds, unit.block.start, cls=unit.cls, enclosing=unit.enclosing,
@@ -295,7 +303,7 @@ class Workspace:
             sink = "; ".join(dict.fromkeys(f"{s.description} of {path.name}" for s in unit.sinks))
             yield from self._calls_into_workspace(path, module, flow, sink, set())
         for loss in discover(module, self.imported_loss_bases(path, module)):
-            if loss.kind == "computation" or len(loss.params) < 2:
+            if loss.kind == "computation" or len(loss.params) < 2 or not reaches(loss.block):
                 continue
             y_true, y_pred = loss.params[:2]  # what Keras passes a loss: the targets carry no gradient
             seeds = {y_true: Val(data=True, true=True, tensor=True), y_pred: Val(pred=True, data=True, tensor=True)}
@@ -359,6 +367,27 @@ class Workspace:
             if module_path is not None and Path(module_path).resolve().is_relative_to(self.root):
                 return Path(module_path).resolve()
         return None
+
+
+def _workspace_reach(module: ModuleInfo) -> Callable[[Block | None], bool]:
+    """Whether a block reads a name imported from outside the libraries, itself or through the module's
+    functions it reads (None: whether the module imports any such name). A cheap test before a Flow."""
+    imported = {local for local, target in module.imports.items() if not is_library(target)}
+    memo: dict[int, bool] = {}
+
+    def reaches(block: Block | None) -> bool:
+        if block is None:
+            return bool(imported)
+        if block.tree is None or not imported:
+            return block.tree is None and bool(imported)
+        if id(block) not in memo:
+            memo[id(block)] = False  # a cycle of functions reading each other adds nothing
+            names = called_names(block.tree)
+            memo[id(block)] = bool(names & imported) or any(
+                reaches(module.functions[name][1]) for name in names if name in module.functions)
+        return memo[id(block)]
+
+    return reaches
 
 
 def _passed(flow: Flow, argument: ast.expr) -> Val:

@@ -330,7 +330,15 @@ class LossLanguageServer(LanguageServer):
     async def update_index(self, path: str, text: str | None, deleted: bool = False) -> None:
         if self.indexer is None:
             return
-        affected = await self.indexer.file_changed(self.config.folder_of(path), path, text, deleted)
+        self._refresh_others(path, await self.indexer.file_changed(self.config.folder_of(path), path, text, deleted))
+
+    async def index_edit(self, path: str) -> None:
+        """An unsaved edit: the files whose helpers or losses it uses are re-analysed when those uses changed."""
+        if self.indexer is None:
+            return
+        self._refresh_others(path, await self.indexer.index_edited(self.config.folder_of(path), path))
+
+    def _refresh_others(self, path: str, affected: set[str]) -> None:
         uris = [u for u in self.uris_of(affected) if uri_to_path(u) != path]
         if uris:
             self.refresh_documents(uris)
@@ -407,6 +415,9 @@ def create_server() -> LossLanguageServer:
             return
         document = ls.workspace.get_text_document(uri)
         ls.scheduler.change(uri, params.text_document.version, document.source)  # type: ignore[union-attr]
+        path = uri_to_path(uri)
+        if path and uri not in ls.non_python and ls.indexer is not None and ls.indexer.note_edit(path, document.source):
+            ls.spawn(ls.index_edit(path), "index update")  # helpers it calls elsewhere are judged by its text
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
     def did_save(ls: LossLanguageServer, params: types.DidSaveTextDocumentParams) -> None:
