@@ -61,6 +61,7 @@ class Workspace:
         self._loss_classes: dict[Path, tuple[str, frozenset[str]]] = {}  # file -> (its text, its Loss classes)
         self._lock = threading.RLock()
         self.symbols = Symbols(self.root, self._source)
+        self._recent: tuple[Path, ModuleInfo] | None = None  # the last module analysed, by its file
 
     # --- keeping the index current --------------------------------------------------------
     def set_source(self, path: str | Path, source: str | None) -> set[Path]:
@@ -104,7 +105,11 @@ class Workspace:
         if source is not None and any(word in source for word in _INDEXED_WORDS):
             try:
                 lines = split_lines(source)
-                module = build_module(str(key), lines, split_blocks(lines))
+                recent = self._recent
+                if recent is not None and recent[0] == key and recent[1].lines == lines:
+                    module = recent[1]
+                else:
+                    module = build_module(str(key), lines, split_blocks(lines))
                 uses = list(self._external_uses(key, module, source)) + list(self._helper_uses(key, module, source))
             except Exception:  # an engine bug on one file: the others are still indexed
                 log.exception("internal error indexing %s", key)
@@ -181,9 +186,13 @@ class Workspace:
             return {target for target, _ in self._uses_in.get(Path(path).resolve(), [])}
 
     def attach_external_sites(self, path: str, module: ModuleInfo, losses: list[LossDef]) -> None:
-        """Give the losses of ``module`` the compile sites found in other files (adds missing losses)."""
+        """Give the losses of ``module`` the compile sites found in other files (adds missing losses).
+
+        The module is also kept as the index's view of that text: the server re-indexes a document right
+        after analysing the same edit, and building the module again cost 10 % of that analysis."""
         if path.startswith("<"):
             return
+        self._recent = (Path(path).resolve(), module)
         uses = self.uses_of(path)
         if not uses:
             return
