@@ -204,15 +204,16 @@ class Flow:
             for name, node in _locals_of(outer).functions:
                 if node is not self.fn:
                     self.local_functions.setdefault(name, node)
-        if self.cls is not None:
-            init = next((n for n in self.cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
-            if init is not None:
-                self._init_params = {a.arg for a in init.args.args + init.args.kwonlyargs}
-                self._self_attrs.update(_locals_of(init).self_attrs)
-                for attr, value in _locals_of(init).self_attrs.items():
-                    default = param_default(init, value.id) if isinstance(value, ast.Name) else None
-                    if default is not None:  # self.epsilon = epsilon: the value is the parameter's default
-                        self._self_defaults[attr] = default
+        # What the constructor and ``build`` store on self (Keras layers make their sublayers in build), in this
+        # class and then its base classes of this module: a subclass's own assignment wins.
+        for init in _attribute_setters(self.module, self.cls):
+            if init.name == "__init__":
+                self._init_params |= {a.arg for a in init.args.args + init.args.kwonlyargs}
+            for attr, value in _locals_of(init).self_attrs.items():
+                self._self_attrs.setdefault(attr, value)
+                default = param_default(init, value.id) if isinstance(value, ast.Name) else None
+                if default is not None:  # self.epsilon = epsilon: the value is the parameter's default
+                    self._self_defaults.setdefault(attr, default)
 
     def _run(self) -> None:
         if isinstance(self.fn, ast.Lambda):
@@ -802,6 +803,22 @@ class _Locals:
     functions: list[tuple[str, FunctionNode]] = field(default_factory=list)
     bindings: dict[str, ast.Call] = field(default_factory=dict)  # name -> the call it was assigned from
     self_attrs: dict[str, ast.expr] = field(default_factory=dict)  # self.x = value
+
+
+def _attribute_setters(module: ModuleInfo, cls: ast.ClassDef | None) -> list[ast.FunctionDef]:
+    """``__init__`` and ``build`` of a class and of its base classes defined in the same module, nearest first."""
+    out: list[ast.FunctionDef] = []
+    seen: set[int] = set()
+    queue = [cls] if cls is not None else []
+    while queue:
+        current = queue.pop(0)
+        if id(current) in seen or len(seen) > 8:
+            continue
+        seen.add(id(current))
+        out += [n for n in current.body if isinstance(n, ast.FunctionDef) and n.name in ("__init__", "build")]
+        queue += [module.classes[base.id][0] for base in current.bases
+                  if isinstance(base, ast.Name) and base.id in module.classes]
+    return out
 
 
 def _locals_of(fn: FunctionNode) -> _Locals:
