@@ -229,3 +229,16 @@ def test_a_tuple_passed_to_a_helper_of_another_module_is_not_a_tensor(tmp_path: 
     analysis = _analysis(workspace, tmp_path, "checks.py")
     assert [info.name for info in analysis.losses] == ["first_of"]  # reached, and analysed
     assert analysis.findings == []
+
+
+def test_a_cycle_of_reexports_or_too_many_dots_resolves_to_nothing(tmp_path: Path) -> None:
+    workspace = _write(tmp_path, {
+        "a.py": "from b import scaled_xent\n",
+        "b.py": "from a import scaled_xent\n",
+        "pkg/__init__.py": "",
+        "pkg/train.py": _loop("from .... import helpers", "helpers.scaled_xent(model(x), y)"),
+        "train.py": _loop("import a", "a.scaled_xent(model(x), y)"),
+    })
+    assert workspace.symbols.definition(tmp_path / "train.py", "a.scaled_xent") is None
+    assert workspace.symbols.definition(tmp_path / "pkg" / "train.py", "....helpers.scaled_xent") is None
+    assert _analysis(workspace, tmp_path, "train.py").findings == []
