@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import math
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -481,7 +482,8 @@ class Flow:
         if name in self.module.assignments:
             value, _ = self.module.assignments[name]
             self._constants[name] = CLEAN  # guard against self-reference
-            self._constants[name] = _constant_val(self.module, value)
+            tensor = _global_tensor(self.module, value) if self.sources else None
+            self._constants[name] = tensor if tensor is not None else _constant_val(self.module, value)
             return self._constants[name]
         return CLEAN
 
@@ -494,9 +496,12 @@ class Flow:
             if op.name in ("pi", "e", "inf") or op.name.endswith("epsilon"):
                 return Val(positive=True, nonneg=True, bounded=op.name != "inf")
             return CLEAN
-        if self.sources and isinstance(node.value, ast.Name) and node.value.id == "self" \
-                and f"self.{node.attr}" in self.env:
-            return self.env[f"self.{node.attr}"]
+        if self.sources and isinstance(node.value, ast.Name) and node.value.id == "self":
+            if f"self.{node.attr}" in self.env:
+                return self.env[f"self.{node.attr}"]
+            held = self._class_tensors().get(node.attr)
+            if held is not None:
+                return held
         if isinstance(node.value, ast.Name) and node.value.id == "self" and self.cls is not None:
             value = self._self_defaults.get(node.attr, self._self_attrs.get(node.attr))
             return _constant_val(self.module, value) if value is not None else CLEAN
@@ -506,6 +511,43 @@ class Flow:
         if node.attr == "T":
             return base.taint_only()
         return base.taint_only()
+
+    def _class_tensors(self) -> dict[str, Val]:
+        """Tensors a graph-building class keeps on ``self`` from its other methods (``self.x = tf.placeholder(...)``
+        in ``__init__``, ``self.out = tf.nn.softmax(...)`` in ``build_model``), read by the method holding the
+        sink. Each other method is evaluated once per class, in class order, seeing what the earlier ones kept;
+        only values that carry the gradient or are fed data count (the rest keep their constant meaning)."""
+        cls = self.cls
+        if cls is None or self.depth >= _MAX_HELPER_DEPTH or id(cls) in _COLLECTING:
+            return {}
+        # Kept on the class node for the module it was computed in (an unchanged class outlives edits
+        # elsewhere, which may change the module-level tensors its methods read).
+        stored = cls.__dict__.get("_loss_lsp_class_tensors")
+        if stored is not None and stored[0]() is self.module:
+            return stored[1]  # type: ignore[no-any-return]
+        held = self._collect_class_tensors(cls)
+        cls.__dict__["_loss_lsp_class_tensors"] = (weakref.ref(self.module), held)
+        return held
+
+    def _collect_class_tensors(self, cls: ast.ClassDef) -> dict[str, Val]:
+        held: dict[str, Val] = {}
+        _COLLECTING.add(id(cls))
+        try:
+            for method in cls.body:
+                if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) or method is self.fn:
+                    continue
+                args = method.args
+                seeds = {a.arg: Val(data=True, true=True) for a in args.posonlyargs + args.args + args.kwonlyargs
+                         if a.arg != "self"}
+                seeds.update({f"self.{attr}": v for attr, v in held.items()})
+                sub = Flow(self.module, method, seeds, self.block_start, cls=cls, depth=self.depth + 1,
+                           sources=True)
+                for key, v in sub.env.items():
+                    if key.startswith("self.") and (v.pred or (v.true and v.tensor)):
+                        held[key[len("self."):]] = v
+        finally:
+            _COLLECTING.discard(id(cls))
+        return held
 
     def _comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp) -> Val:
         saved = dict(self.env)
@@ -733,6 +775,9 @@ class Flow:
         return v
 
 
+_COLLECTING: set[int] = set()  # classes whose methods are being evaluated for _class_tensors (no recursion)
+
+
 def param_default(fn: FunctionNode, name: str) -> ast.expr | None:
     """The default value of parameter ``name`` of ``fn`` (None: no such parameter or no default)."""
     args = fn.args
@@ -845,6 +890,40 @@ def _scan_locals(fn: FunctionNode) -> _Locals:
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node is not fn:
             out.functions.append((node.name, node))
     return out
+
+
+def _global_tensor(module: ModuleInfo, node: ast.expr) -> Val | None:
+    """A module-level tensor that training code in a function reads (TF1 scripts build their inputs and
+    weights at module level): a placeholder is data of its declared dtype and rank; variables, alone or in
+    a dict/list of weights, carry the gradient. None for anything else."""
+    if isinstance(node, ast.Dict):
+        node_values: list[ast.expr] = [v for v in node.values if v is not None]
+    elif isinstance(node, (ast.List, ast.Tuple)):
+        node_values = list(node.elts)
+    else:
+        node_values = []
+    if node_values:
+        found = [_global_tensor(module, v) for v in node_values]
+        return SOURCE if any(v is not None and v.pred for v in found) else None
+    if not isinstance(node, ast.Call):
+        return None
+    op = module.op(node.func)
+    if op is None or op.namespace != "tf":
+        return None
+    if is_source_op(op):
+        return SOURCE.but(rank=source_rank(op, node, [_initial_val(module, a) for a in node.args]))
+    if op.name.rsplit(".", 1)[-1] in ("placeholder", "placeholder_with_default"):
+        return entry_for(op).transfer(OpCall(node, [], {}))  # type: ignore[union-attr]
+    return None
+
+
+def _initial_val(module: ModuleInfo, node: ast.expr) -> Val:
+    """A variable's initial value: ``tf.zeros([784, 10])`` has the rank its shape states."""
+    op = module.op(node.func) if isinstance(node, ast.Call) else None
+    entry = entry_for(op) if op is not None else None
+    if entry is None:
+        return _constant_val(module, node)
+    return entry.transfer(OpCall(node, [CLEAN] * len(node.args), {}))  # type: ignore[arg-type]
 
 
 def _constant_val(module: ModuleInfo, node: ast.expr, depth: int = 0) -> Val:

@@ -35,8 +35,8 @@ class Rule:
     def checks_computations(self) -> bool:
         """Whether the check applies to any differentiated computation (a training step, graph code),
         not only to functions with the Keras loss contract: the gradient (LL1xx), numerics (LL2xx)
-        and y_true/y_pred agreement (LL301-LL303) rules."""
-        return self.code.startswith(("LL1", "LL2")) or self.code in ("LL301", "LL302", "LL303")
+        and y_true/y_pred agreement (LL301-LL303, LL308) rules."""
+        return self.code.startswith(("LL1", "LL2")) or self.code in ("LL301", "LL302", "LL303", "LL308")
 
     @property
     def doc_path(self) -> Path:

@@ -10,7 +10,10 @@ unchanged.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import logging
+import os
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -102,13 +105,23 @@ def load_checker_class() -> type:
         raise GradientCheckUnavailable(f"the gradient check is not installed ({exc})") from exc
 
 
-def availability() -> tuple[bool, str]:
+def availability(interpreter: str = "") -> tuple[bool, str]:
+    """Whether the check can run, and why not. TensorFlow is an optional dependency: for the
+    running interpreter it is looked up without importing it; another interpreter is only
+    checked to exist (asking it would start a process on every call)."""
     try:
         load_checker_class()
     except GradientCheckUnavailable as exc:
         return False, str(exc)
     except Exception as exc:  # noqa: BLE001  (a broken install must not take the server down)
         return False, f"the gradient check cannot be loaded: {exc!r}"
+    if interpreter and os.path.realpath(interpreter) != os.path.realpath(sys.executable):
+        if not os.access(interpreter, os.X_OK):
+            return False, f"gradientCheck.interpreter `{interpreter}` is not an executable file"
+        return True, ""
+    if importlib.util.find_spec("tensorflow") is None:
+        return False, (f"TensorFlow is not installed for {sys.executable}: install `tensorflow-cpu` (or "
+                       "`tensorflow`) there, or set gradientCheck.interpreter to a Python that has it")
     return True, ""
 
 

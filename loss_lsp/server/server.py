@@ -346,7 +346,7 @@ class LossLanguageServer(LanguageServer):
     def server_info(self) -> dict[str, Any]:
         from loss_lsp.server.gradients import availability
 
-        available, why = availability()
+        available, why = availability(self.config.settings_for(None).interpreter)
         scheduler = self.scheduler
         return {
             "name": self.name,

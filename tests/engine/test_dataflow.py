@@ -204,3 +204,48 @@ def test_tensors_kept_on_self_flow_between_statements() -> None:
     flow = Flow(module, fn, {"x": Val(data=True, true=True)}, block.start, cls=cls, sources=True)
     log_call = call_named(flow, "log")
     assert flow.val(log_call.args[0]).pred and flow.val(log_call.args[0]).prob == "softmax"
+
+
+def test_training_code_reads_module_level_placeholders_and_weights() -> None:
+    flow = sources_flow("""
+        import tensorflow as tf
+        labels = tf.placeholder(tf.int32, [None])
+        weights = {"out": tf.Variable(tf.zeros([784, 10]))}
+        W = tf.Variable(tf.zeros([784, 10]))
+        eps = 1e-7
+        def step(x):
+            a = labels
+            b = tf.matmul(x, weights["out"])
+            c = W
+            d = eps
+            return a
+        """, "step")
+    a, b, c, d = (assigned(flow, name) for name in "abcd")
+    assert (a.pred, a.true, a.integer, a.rank) == (False, True, True, 1)  # data, of its declared dtype and rank
+    assert b.pred and c.pred and c.rank == 2  # variables carry the gradient; the initial value gives the rank
+    assert not d.pred and d.positive  # a plain constant keeps its constant meaning
+
+
+def test_tensors_a_class_keeps_on_self_reach_its_other_methods() -> None:
+    lines = split_lines(textwrap.dedent("""
+        import tensorflow as tf
+        class Net:
+            def __init__(self, n):
+                self.x = tf.placeholder(tf.float32, [None, n])
+                self.w = tf.Variable(tf.zeros([n, 2]))
+                self.p = tf.nn.softmax(tf.matmul(self.x, self.w))
+                self.eps = 1e-7
+            def train(self):
+                a = self.p
+                b = self.x
+                c = self.eps
+                return a
+        """))
+    module = build_module("t.py", lines, split_blocks(lines))
+    cls, block = module.classes["Net"]
+    fn = cls.body[1]
+    flow = Flow(module, fn, {}, block.start, cls=cls, sources=True)
+    a, b, c = (assigned(flow, name) for name in "abc")
+    assert a.pred and a.prob == "softmax"
+    assert b.true and not b.pred and b.rank == 2
+    assert not c.pred and c.positive

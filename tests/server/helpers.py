@@ -54,6 +54,11 @@ def faulty_config(**switches: str) -> ClientServerConfig:
                               server_env={**os.environ, "PYTHONPATH": path, **switches})
 
 
+async def server_info(client: LanguageClient) -> dict[str, Any]:
+    """What ``loss-lsp.serverInfo`` reports."""
+    return await client.workspace_execute_command_async(types.ExecuteCommandParams(command="loss-lsp.serverInfo"))
+
+
 def capabilities(*, pull: bool = False, encodings: list[str] | None = None, configuration: bool = False,
                  lazy_actions: bool = False, progress: bool = False) -> types.ClientCapabilities:
     """Client capabilities for one test module (only what the module needs)."""

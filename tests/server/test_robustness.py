@@ -20,6 +20,7 @@ from tests.server.helpers import (
     heavy_module,
     initialize,
     open_document,
+    server_info,
     wait_diagnostics,
 )
 
@@ -45,14 +46,10 @@ async def client(lsp_client: RecordingClient, workspace: Path):
     await lsp_client.shutdown_session()
 
 
-async def _info(client: RecordingClient) -> dict:
-    return await client.workspace_execute_command_async(types.ExecuteCommandParams(command="loss-lsp.serverInfo"))
-
-
 async def test_server_info_and_no_tensorflow(client: RecordingClient, workspace: Path) -> None:
     uri = open_document(client, workspace / "broken_losses.py")
     await wait_diagnostics(client, uri, version=1)
-    info = await _info(client)
+    info = await server_info(client)
     assert info["name"] == "loss-lsp" and info["version"]
     assert info["positionEncoding"] == "utf-16" and info["diagnostics"] == "push"
     assert info["workspaceFolders"] == [str(workspace)]
@@ -78,7 +75,7 @@ async def test_stale_results_are_never_published(client: RecordingClient, worksp
     for params in published:
         on_probe = [d for d in params.diagnostics if d.range.start.line == probe_line and d.code == "LL102"]
         assert bool(on_probe) == bool(params.version % 2), params.version
-    assert (await _info(client))["droppedStaleResults"] >= 1
+    assert (await server_info(client))["droppedStaleResults"] >= 1
 
 
 async def test_cancel_request_is_honoured(client: RecordingClient, workspace: Path) -> None:
@@ -99,11 +96,11 @@ async def test_cancel_request_is_honoured(client: RecordingClient, workspace: Pa
 async def test_futures_and_progress_tokens_do_not_leak(client: RecordingClient, workspace: Path) -> None:
     uri = (workspace / "broken_losses.py").as_uri()
     text = (workspace / "broken_losses.py").read_text()
-    before = await _info(client)
+    before = await server_info(client)
     for version in range(2, 302):
         change_document(client, uri, version, text + f"\n# edit {version}\n")
     await wait_diagnostics(client, uri, version=301)
-    after = await _info(client)
+    after = await server_info(client)
     # pygls 2.1.1 keeps one future per didChange in protocol._request_futures: 300 here.
     assert after["pendingFutures"] <= before["pendingFutures"] + 2
     assert after["progressTokens"] == 0
@@ -135,11 +132,11 @@ async def test_ten_megabyte_file_is_refused_politely(client: RecordingClient, wo
     assert any("too large" in m.message for m in client.log_messages[logged:])
     client.text_document_did_close(types.DidCloseTextDocumentParams(
         text_document=types.TextDocumentIdentifier(uri=uri)))
-    assert (await _info(client))["name"] == "loss-lsp"  # still up
+    assert (await server_info(client))["name"] == "loss-lsp"  # still up
 
 
 async def test_unknown_command_arguments_are_rejected(client: RecordingClient, workspace: Path) -> None:
     with pytest.raises(JsonRpcException):
         await client.workspace_execute_command_async(types.ExecuteCommandParams(
             command="loss-lsp.checkGradients", arguments=[42]))
-    assert (await _info(client))["name"] == "loss-lsp"
+    assert (await server_info(client))["name"] == "loss-lsp"

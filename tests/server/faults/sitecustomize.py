@@ -3,6 +3,7 @@
 * LOSS_LSP_TEST_BROKEN_RULE=LL102: that rule's check raises, as a rule with a bug would.
 * LOSS_LSP_TEST_NO_GRADCHECK=1: the gradient check's implementation cannot be imported,
   as in an installation without it.
+* LOSS_LSP_TEST_NO_TENSORFLOW=1: TensorFlow is not installed for the server's Python.
 """
 
 import importlib.abc
@@ -17,6 +18,9 @@ if os.environ.get("LOSS_LSP_TEST_NO_GRADCHECK"):
                 raise ImportError("loss_lsp.gradcheck.checker is not installed (test fault)")
 
     sys.meta_path.insert(0, _NoGradientCheck())
+
+if os.environ.get("LOSS_LSP_TEST_NO_TENSORFLOW"):
+    sys.modules["tensorflow"] = None  # find_spec() answers None, import raises ImportError
 
 if os.environ.get("LOSS_LSP_TEST_BROKEN_RULE"):
     import dataclasses
