@@ -242,3 +242,16 @@ def test_a_cycle_of_reexports_or_too_many_dots_resolves_to_nothing(tmp_path: Pat
     assert workspace.symbols.definition(tmp_path / "train.py", "a.scaled_xent") is None
     assert workspace.symbols.definition(tmp_path / "pkg" / "train.py", "....helpers.scaled_xent") is None
     assert _analysis(workspace, tmp_path, "train.py").findings == []
+
+
+def test_a_norm_whose_order_comes_from_the_caller_is_not_claimed_a_sqrt(tmp_path: Path) -> None:
+    """kgcnn: ``norm(sigmoid(mask), ord=self.norm_ord)`` reaches ``tf.norm(x, ord=ord)`` two modules away; with
+    ``ord=1`` there is no square root, and the engine cannot know the order, so it says nothing there."""
+    backend = ("import tensorflow as tf\n\n\ndef p_norm(x, ord='fro'):\n    return tf.norm(x, ord=ord)\n\n\n"
+               "def l2(x):\n    return tf.norm(x)\n")
+    workspace = _write(tmp_path, {
+        "backend.py": backend,
+        "train.py": _loop("import backend", "backend.p_norm(model(x), ord=p_order) + backend.l2(model(x) - y)"),
+    })
+    [finding] = _analysis(workspace, tmp_path, "backend.py").findings
+    assert (finding.code, finding.span.start_line, finding.loss) == ("LL203", 8, "l2")
