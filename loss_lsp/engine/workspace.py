@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING
 
 from loss_lsp.engine.chunks import Block, split_blocks, split_lines
 from loss_lsp.engine.limits import MAX_CHARS
-from loss_lsp.engine.discovery import LossDef, _method, _returned_function, discover, loss_base_classes
+from loss_lsp.engine.discovery import FunctionNode, LossDef, _method, _returned_function, discover, loss_base_classes
 from loss_lsp.engine.findings import CallPath, Related, Span
-from loss_lsp.engine.module import ModuleInfo, build_module, called_names, dotted
+from loss_lsp.engine.memo import on_node
+from loss_lsp.engine.module import ModuleInfo, build_module, dotted
 from loss_lsp.engine.shapes import from_context
 from loss_lsp.engine.sinks import find_units
 from loss_lsp.engine.symbols import Definition, Symbols, is_library
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
 # A file is indexed when it may compile a loss, hold a sink, or define a loss that calls helpers elsewhere.
 _INDEXED_WORDS = ("compile", "gradient(", "jacobian(", "minimize(", "gradients(", "add_loss(", "compute_loss(",
-                  "get_updates(", "y_pred", "Loss")
+                  "get_updates(", "y_pred", "Loss):")  # the last: a Loss subclass, whatever its parameter names
 _MAX_HELPER_HOPS = 8  # helpers of helpers followed from one sink
 _JEDI_LOCK = threading.Lock()  # jedi is not thread-safe
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", "build", "dist", ".tox", ".mypy_cache"}
@@ -298,10 +299,10 @@ class Workspace:
         from loss_lsp.engine.dataflow import Flow  # the dataflow is only needed for files with sinks
 
         reaches = _workspace_reach(module)
-        if not reaches(None):
+        if not reaches(None, None):
             return  # nothing here is imported from a workspace module (most files): no Flow to build
         for unit in find_units(module):
-            if not reaches(unit.block) and not unit.extra_texts:
+            if not reaches(unit.fn, unit.cls) and not unit.extra_texts:
                 continue
             targets = [s.target for s in unit.sinks if s.target is not None]
             try:
@@ -312,7 +313,7 @@ class Workspace:
             sink = "; ".join(dict.fromkeys(f"{s.description} of {path.name}" for s in unit.sinks))
             yield from self._calls_into_workspace(path, module, flow, sink, set())
         for loss in discover(module, self.imported_loss_bases(path, module)):
-            if loss.kind == "computation" or len(loss.params) < 2 or not reaches(loss.block):
+            if loss.kind == "computation" or len(loss.params) < 2 or not reaches(loss.fn, loss.cls):
                 continue
             y_true, y_pred = loss.params[:2]  # what Keras passes a loss: the targets carry no gradient
             seeds = {y_true: Val(data=True, true=True, tensor=True), y_pred: Val(pred=True, data=True, tensor=True)}
@@ -378,25 +379,41 @@ class Workspace:
         return None
 
 
-def _workspace_reach(module: ModuleInfo) -> Callable[[Block | None], bool]:
-    """Whether a block reads a name imported from outside the libraries, itself or through the module's
-    functions it reads (None: whether the module imports any such name). A cheap test before a Flow."""
+def _workspace_reach(module: ModuleInfo) -> Callable[[FunctionNode | None, ast.ClassDef | None], bool]:
+    """Whether a function reads a name imported from outside the libraries, itself or through the functions of
+    the module and the methods of its class it calls (None: whether the module imports any such name). A cheap
+    test before a Flow: most losses and training steps call only TensorFlow."""
     imported = {local for local, target in module.imports.items() if not is_library(target)}
     memo: dict[int, bool] = {}
 
-    def reaches(block: Block | None) -> bool:
-        if block is None:
+    def reaches(fn: FunctionNode | None, cls: ast.ClassDef | None = None) -> bool:
+        if fn is None or not imported:
             return bool(imported)
-        if block.tree is None or not imported:
-            return block.tree is None and bool(imported)
-        if id(block) not in memo:
-            memo[id(block)] = False  # a cycle of functions reading each other adds nothing
-            names = called_names(block.tree)
-            memo[id(block)] = bool(names & imported) or any(
-                reaches(module.functions[name][1]) for name in names if name in module.functions)
-        return memo[id(block)]
+        if id(fn) not in memo:
+            memo[id(fn)] = False  # a cycle of functions calling each other adds nothing
+            names, methods = _reads(fn)
+            callees = [module.functions[name][0] for name in names if name in module.functions]
+            if cls is not None:
+                callees += [m for m in cls.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))
+                            and m.name in methods]
+            memo[id(fn)] = bool(names & imported) or any(reaches(callee, cls) for callee in callees)
+        return memo[id(fn)]
 
     return reaches
+
+
+def _reads(fn: FunctionNode) -> tuple[frozenset[str], frozenset[str]]:
+    """The names a function reads and the ``self.<method>`` names it uses (kept with the parsed tree)."""
+    def compute() -> tuple[frozenset[str], frozenset[str]]:
+        names, methods = set(), set()
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                names.add(node.id)
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
+                methods.add(node.attr)
+        return frozenset(names), frozenset(methods)
+
+    return on_node(fn, "workspace_reads", compute)
 
 
 def _passed(flow: Flow, argument: ast.expr) -> Val:
