@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from loss_lsp.engine.chunks import Block, split_blocks, split_lines
+from loss_lsp.engine.chunks import split_blocks, split_lines
 from loss_lsp.engine.limits import MAX_CHARS
 from loss_lsp.engine.discovery import FunctionNode, LossDef, _method, _returned_function, discover, loss_base_classes
 from loss_lsp.engine.findings import CallPath, Related, Span
