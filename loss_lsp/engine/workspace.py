@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 # A file is indexed when it may compile a loss, hold a sink, or define a loss that calls helpers elsewhere.
 _INDEXED_WORDS = ("compile", "gradient(", "jacobian(", "minimize(", "gradients(", "add_loss(", "compute_loss(",
-                  "get_updates(", "y_pred", "Loss):")  # the last: a Loss subclass, whatever its parameter names
+                  "get_updates(", "y_pred", "Loss):", "LossFunctionWrapper(")  # "Loss):" a Loss subclass
 _MAX_HELPER_HOPS = 8  # helpers of helpers followed from one sink
 _JEDI_LOCK = threading.Lock()  # jedi is not thread-safe
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", "build", "dist", ".tox", ".mypy_cache"}
@@ -111,7 +111,8 @@ class Workspace:
                     module = recent[1]
                 else:
                     module = build_module(str(key), lines, split_blocks(lines))
-                uses = list(self._external_uses(key, module, source)) + list(self._helper_uses(key, module, source))
+                uses = [*self._external_uses(key, module, source), *self._wrapped_uses(key, module),
+                        *self._helper_uses(key, module, source)]
             except Exception:  # an engine bug on one file: the others are still indexed
                 log.exception("internal error indexing %s", key)
                 uses = []
@@ -284,13 +285,23 @@ class Workspace:
                     continue
                 target = found
             line = site.block_start + site.call.lineno - 1
-            text = module.lines[line] if line < len(module.lines) else ""
-            span = Span(line, len(text) - len(text.lstrip()), line, len(text))
+            span = _line_span(module, line)
             shapes = from_context(module, line)
             construct = _respelled(expr, head, symbol)  # the defining module's name for it
             call_path: CallPath = "compile"
             yield target, ExternalUse(symbol, Related(str(path), span, f"compiled here as {ast.unparse(expr)}"),
                                       construct, call_path, (shapes.y_true, shapes.y_pred, shapes.y_true_dtype))
+
+    def _wrapped_uses(self, path: Path, module: ModuleInfo) -> Iterable[tuple[Path, ExternalUse]]:
+        """``LossFunctionWrapper(losses.focal, ...)`` of a function of another module: Keras calls it as compile
+        does (ranks aligned first)."""
+        for call, start in module.wrapped_losses:
+            fn = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "fn"), None)
+            target = self._definition_of(path, module, fn) if fn is not None else None
+            if target is None or target.kind != "function" or target.path == path:
+                continue
+            site = Related(str(path), _line_span(module, start + call.lineno - 1), f"wrapped here as {ast.unparse(call)}")
+            yield target.path, ExternalUse(target.name, site, target.name, "compile", (None, None, None))
 
     def _helper_uses(self, path: Path, module: ModuleInfo, source: str) -> Iterable[tuple[Path, ExternalUse]]:
         """Functions of other workspace modules called on the path to a sink of this file or inside one of its
@@ -334,9 +345,7 @@ class Workspace:
                     continue
                 arguments = tuple([(i, _passed(part, a)) for i, a in enumerate(call.args)]  # type: ignore[attr-defined]
                                   + [(k.arg, _passed(part, k.value)) for k in call.keywords if k.arg])  # type: ignore[attr-defined]
-                line = part.block_start + call.lineno - 1  # type: ignore[attr-defined]
-                text = module.lines[line] if line < len(module.lines) else ""
-                span = Span(line, len(text) - len(text.lstrip()), line, len(text))
+                span = _line_span(module, part.block_start + call.lineno - 1)  # type: ignore[attr-defined]
                 yield target.path, ExternalUse(target.name, Related(str(path), span, f"called here, {sink}"), "",
                                                "direct", (None, None, None), arguments, sink)
                 if len(seen) < _MAX_HELPER_HOPS and (target.path, target.name) not in seen:
@@ -414,6 +423,12 @@ def _reads(fn: FunctionNode) -> tuple[frozenset[str], frozenset[str]]:
         return frozenset(names), frozenset(methods)
 
     return on_node(fn, "workspace_reads", compute)
+
+
+def _line_span(module: ModuleInfo, line: int) -> Span:
+    """A whole line without its indentation (where a use in another module is pointed at)."""
+    text = module.lines[line] if line < len(module.lines) else ""
+    return Span(line, len(text) - len(text.lstrip()), line, len(text))
 
 
 def _passed(flow: Flow, argument: ast.expr) -> Val:

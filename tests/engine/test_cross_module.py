@@ -255,3 +255,18 @@ def test_a_norm_whose_order_comes_from_the_caller_is_not_claimed_a_sqrt(tmp_path
     })
     [finding] = _analysis(workspace, tmp_path, "backend.py").findings
     assert (finding.code, finding.span.start_line, finding.loss) == ("LL203", 8, "l2")
+
+
+def test_a_function_of_another_module_wrapped_by_loss_function_wrapper_is_a_loss(tmp_path: Path) -> None:
+    workspace = _write(tmp_path, {
+        "pkg/__init__.py": "",
+        "pkg/fns.py": ("import tensorflow as tf\n\n\ndef odd(t, p):\n    return tf.reduce_mean(tf.math.log(p))\n\n\n"
+                       "def never_wrapped(t, p):\n    return tf.reduce_mean(tf.math.log(p))\n"),
+        "pkg/wrapped.py": ("from keras.losses import LossFunctionWrapper\nfrom . import fns\n\n"
+                           "loss = LossFunctionWrapper(fns.odd, name='odd')\n"),
+    })
+    analysis = _analysis(workspace, tmp_path, "pkg/fns.py")
+    [finding] = analysis.findings
+    assert (finding.code, finding.span.start_line, finding.loss) == ("LL201", 4, "odd")
+    assert [(Path(r.path).name, r.span.start_line) for r in finding.related] == [("wrapped.py", 3)]
+    assert [(info.name, info.call_path) for info in analysis.losses] == [("odd", "compile")]
