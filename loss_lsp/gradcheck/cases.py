@@ -127,6 +127,8 @@ def shape_cases(loss: LossInfo, settings: Settings, constraints: BodyConstraints
                           "y_pred_range": pred_range}, False, origin)
         if case.shapes not in [c.shapes for c in cases]:
             cases.append(case)
+    if pred_range == "softmax":  # a softmax over one unit is always 1: such a case shows nothing about the loss
+        cases = [c for c in cases if len(c.shapes["y_pred"]) < 2 or c.shapes["y_pred"][-1] > 1] or cases
     return cases[:MAX_CASES]
 
 

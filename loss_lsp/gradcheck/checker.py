@@ -20,7 +20,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,6 +30,7 @@ from loss_lsp.engine.suppression import is_suppressed
 from loss_lsp.gradcheck import verdicts
 from loss_lsp.gradcheck.cases import loss_constraints, shape_cases
 from loss_lsp.gradcheck.client import WorkerClient
+from loss_lsp.gradcheck.lifting import Lifted, LiftError, in_unit, lift
 from loss_lsp.gradcheck.protocol import PROBES_VERSION
 from loss_lsp.gradcheck.registry import NUMERIC_RULES, ON_DEMAND_CODES
 from loss_lsp.gradcheck.slicer import LossSlice, SliceError, slice_loss
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 LossStatus = Literal["checked", "cached", "not_run"]
 UNTRUSTED = "workspace not trusted"
 NOT_IN_A_LOSS = "not inside a loss the check can run (no runtime probe)"
+NOT_LIFTED = "training code that cannot be lifted into a loss of (targets, predictions)"
 
 
 @dataclass(frozen=True)
@@ -206,14 +208,53 @@ class GradientChecker:
 
     def _check_loss(self, source: str, path: str, lines: list[str], root: Path, loss: LossInfo,
                     findings: list[Finding], cancelled: Callable[[], bool] | None) -> tuple[LossReport, list[Finding]]:
-        if loss.kind == "computation":  # found from its sink (issue 10): not lifted into a (y_true, y_pred) function
-            reason = (f"not a loss function the check can call: {loss.name} is training code "
-                      f"({loss.sink}) that needs the model")
+        if loss.kind == "computation":  # found from its sink (issue 10): lifted into (y_true, y_pred) functions
+            return self._check_computation(source, path, lines, root, loss, findings, cancelled)
+        return self._run(source, path, lines, root, loss, findings, cancelled)
+
+    def _check_computation(self, source: str, path: str, lines: list[str], root: Path, loss: LossInfo,
+                           findings: list[Finding], cancelled: Callable[[], bool] | None,
+                           ) -> tuple[LossReport, list[Finding]]:
+        """Each differentiated value that lifts is run on its own, with the findings on its path."""
+        try:
+            lifts, errors = lift(source, path, loss)
+        except LiftError as exc:
+            reason = f"{NOT_LIFTED}: {exc}"
             return LossReport(loss.name, "not_run", reason), [
                 verdicts.apply(f, verdicts.Verdict("not_run", reason, "")) for f in findings]
+        shares: list[list[Finding]] = [[] for _ in lifts]
+        decided: list[Finding] = []
+        for finding in findings:
+            line = finding.span.start_line
+            owner = next((i for i, lifted in enumerate(lifts) if line in lifted.lines), None)
+            if owner is None and not in_unit(lifts[0], line):
+                owner = 0  # in a helper the training code calls
+            if owner is None:
+                reason = f"{NOT_LIFTED}: " + (errors[0] if errors else "this line is not on the path from the "
+                                              "model's output to the differentiated value")
+                decided.append(verdicts.apply(finding, verdicts.Verdict("not_run", reason, "")))
+            else:
+                shares[owner].append(finding)
+        reports = []
+        for lifted, share in zip(lifts, shares):
+            report, found = self._run(lifted.source, path, lines, root, lifted.loss(loss), share, cancelled,
+                                      lifted=lifted)
+            reports.append(report)
+            decided += found
+        ran = [r for r in reports if r.status != "not_run"]
+        status: LossStatus = "not_run" if not ran else "cached" if all(r.status == "cached" for r in ran) else "checked"
+        reason = next((r.reason for r in reports if r.reason), "")
+        return LossReport(loss.name, status, reason, sum(r.seconds for r in reports)), decided
+
+    def _run(self, source: str, path: str, lines: list[str], root: Path, loss: LossInfo, findings: list[Finding],
+             cancelled: Callable[[], bool] | None, lifted: Lifted | None = None) -> tuple[LossReport, list[Finding]]:
+        """Run one loss (or one lifted computation, whose findings and report stay on the training code)."""
+        constraints_source, constraints_loss = source, loss
+        if lifted is not None:
+            constraints_loss = replace(loss, span=lifted.header_span())
         started = time.perf_counter()
-        cases = shape_cases(loss, self._settings, loss_constraints(source, loss))
-        bare = loss.name if loss.kind == "function" and "LL404" in {f.code for f in findings} else ""
+        cases = shape_cases(loss, self._settings, loss_constraints(constraints_source, constraints_loss))
+        bare = loss.name if loss.kind == "function" and lifted is None and "LL404" in {f.code for f in findings} else ""
         codes = sorted({f.code for f in findings})
         runs: list[verdicts.LossRun] = []
         cached = True
@@ -243,10 +284,14 @@ class GradientChecker:
         numeric = {f.code for f in findings if f.code in NUMERIC_RULES}
         decided = [verdicts.apply(finding, verdicts.decide_all(finding, runs, numeric)) for finding in findings]
         confirmed = {f.code for f in decided if f.verdict == "confirmed"}
+        where = f"; {lifted.describe(path)}" if lifted is not None else ""
 
         def make(code: str, evidence: str, probe: str, line: int | None) -> Finding:
-            return self._gradient_finding(code, evidence, probe, line, loss, path, lines)
+            return self._gradient_finding(code, evidence, probe, line, loss, path, lines, where)
 
+        if lifted is not None:  # the evidence names the lines the loss was lifted from
+            decided = [replace(f, evidence=f.evidence + where) if f.verdict != "not_run" or f.evidence else f
+                       for f in decided]
         decided += [f for f in verdicts.new_findings_all(runs, confirmed, make)
                     if self._settings.enabled(f.code) and not is_suppressed(f, lines)]
         status: LossStatus = "cached" if cached else "checked"
@@ -256,7 +301,8 @@ class GradientChecker:
         elif reason := verdicts.call_error_reason(runs):
             if not any(f.verdict == "confirmed" for f in decided):
                 status = "not_run"  # it raised, and that explains nothing the rules or the check report
-        report = LossReport(loss.name, status, reason, time.perf_counter() - started)
+        report = LossReport(loss.name, status, reason + (where if reason else ""),
+                            time.perf_counter() - started)
         return report, decided
 
     def _worth_another_case(self, run: verdicts.LossRun, findings: list[Finding], lines: list[str], loss: LossInfo,
@@ -303,11 +349,11 @@ class GradientChecker:
         return reply, False
 
     def _gradient_finding(self, code: str, evidence: str, probe: str, line: int | None, loss: LossInfo, path: str,
-                          lines: list[str]) -> Finding:
+                          lines: list[str], where: str = "") -> Finding:
         from loss_lsp.rules import RULES
 
         rule = RULES[code]
-        evidence = verdicts._one_line(evidence)
+        evidence = verdicts._one_line(evidence) + where  # the lifted lines are never cut off
         severity = self._settings.severity_for(code, rule.severity)
         related = verdicts.related_line(path, lines, line, "the gradient check points here")
         return Finding(code=code, name=rule.name, message=f"{rule.summary}: {evidence}", severity=severity,  # type: ignore[arg-type]
