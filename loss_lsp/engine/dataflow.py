@@ -82,6 +82,7 @@ class Flow:
         self._init_params: set[str] = set()
         self._bindings: dict[str, ast.Call] = {}  # local name -> the call it was assigned from (sources mode)
         self._self_defaults: dict[str, ast.expr] = {}  # self.x = x: x's default in __init__
+        self._defaulted: dict[str, object] = {}  # parameters nobody passed -> their constant default
         self._seed_defaults()
         self._collect_locals()
         self._run()
@@ -201,6 +202,8 @@ class Flow:
         for param, default in pairs:
             if param.arg not in self.env or self.env[param.arg] == CLEAN:
                 self.env[param.arg] = _constant_val(self.module, default)
+                if isinstance(default, ast.Constant):
+                    self._defaulted[param.arg] = default.value
 
     def _collect_locals(self) -> None:
         local = _locals_of(self.fn)
@@ -246,6 +249,19 @@ class Flow:
     def _block(self, body: list[ast.stmt]) -> None:
         for stmt in body:
             self._statement(stmt)
+            if body is getattr(self.fn, "body", None) and self._returns_by_default(stmt):
+                break  # ``if not use_masking: return res`` with use_masking=False nobody passed: the rest never runs
+
+    def _returns_by_default(self, stmt: ast.stmt) -> bool:
+        """A top-level ``if [not] flag: ... return`` whose flag is a parameter left at its constant default."""
+        if not isinstance(stmt, ast.If) or stmt.orelse or not isinstance(stmt.body[-1], ast.Return):
+            return False
+        test, negated = stmt.test, False
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            test, negated = test.operand, True
+        if not isinstance(test, ast.Name) or test.id not in self._defaulted:
+            return False
+        return bool(self._defaulted[test.id]) != negated
 
     def _statement(self, stmt: ast.stmt) -> None:
         self._stmt = stmt
@@ -322,6 +338,7 @@ class Flow:
     def _bind(self, target: ast.AST, v: Val, value: ast.AST | None) -> None:
         if isinstance(target, ast.Name):
             self.env[target.id] = v
+            self._defaulted.pop(target.id, None)  # rebound: no longer the default
             fields = self._fields.get(id(value)) if value is not None else None
             if fields is not None:
                 self._containers[target.id] = fields  # out = helper(): out["loss"] is that item, not all of them

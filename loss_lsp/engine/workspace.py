@@ -229,6 +229,8 @@ class Workspace:
         if use.name not in module.functions or use.name in by_name and by_name[use.name].kind != "computation":
             return
         fn, block = module.functions[use.name]
+        if _returns_tuples(fn):
+            return  # which of the values the caller differentiates is not known here: say nothing
         loss = by_name.get(use.name)
         if loss is None:
             loss = LossDef(use.name, "computation", fn, block, call_path="direct")
@@ -423,6 +425,12 @@ def _reads(fn: FunctionNode) -> tuple[frozenset[str], frozenset[str]]:
         return frozenset(names), frozenset(methods)
 
     return on_node(fn, "workspace_reads", compute)
+
+
+def _returns_tuples(fn: FunctionNode) -> bool:
+    """``return distances, indices``: a helper whose values the caller unpacks (tensorflow-similarity's
+    ``masked_max`` returns the max and its argmax; only the max is differentiated)."""
+    return any(isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple) for node in ast.walk(fn))
 
 
 def _line_span(module: ModuleInfo, line: int) -> Span:

@@ -270,3 +270,21 @@ def test_a_function_of_another_module_wrapped_by_loss_function_wrapper_is_a_loss
     assert (finding.code, finding.span.start_line, finding.loss) == ("LL201", 4, "odd")
     assert [(Path(r.path).name, r.span.start_line) for r in finding.related] == [("wrapped.py", 3)]
     assert [(info.name, info.call_path) for info in analysis.losses] == [("odd", "compile")]
+
+
+def test_a_helper_returning_a_tuple_or_an_unreached_branch_stays_quiet(tmp_path: Path) -> None:
+    """tensorflow-similarity: ``masked_max`` returns the max and its argmax, and only the max is differentiated;
+    keras-cv: ``compute_iou(..., use_masking=False)`` returns before its masked branch unless asked for it."""
+    workspace = _write(tmp_path, {
+        "algebra.py": ("import tensorflow as tf\n\n\ndef masked_max(d, mask):\n"
+                       "    return tf.reduce_max(d * mask, 1), tf.math.argmax(d * mask, 1)\n"),
+        "iou.py": ("import tensorflow as tf\n\n\ndef compute_iou(a, b, use_masking=False):\n"
+                   "    res = tf.reduce_sum(a * b, -1)\n"
+                   "    if not use_masking:\n        return res\n"
+                   "    return tf.where(b < 0.0, -1.0 * tf.ones_like(res), res)\n"),
+        "train.py": _loop("import algebra\nimport iou",
+                          "algebra.masked_max(model(x), y)[0] + iou.compute_iou(y, model(x))"),
+    })
+    assert _analysis(workspace, tmp_path, "algebra.py").findings == []
+    iou = _analysis(workspace, tmp_path, "iou.py")
+    assert [info.name for info in iou.losses] == ["compute_iou"] and iou.findings == []
