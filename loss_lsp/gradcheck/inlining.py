@@ -163,10 +163,12 @@ class Context:
         return None
 
     def expand(self, value: ast.expr, at: ast.stmt, follow_functions: Callable[[ast.Call], bool],
-               chain: tuple[str, ...] = ()) -> tuple[list[ast.stmt], ast.expr] | None:
+               chain: tuple[str, ...] = ()) -> tuple[list[ast.stmt], ast.expr, tuple[str, ...]] | None:
         """``value`` with each call the lift inlines replaced by the callee's returned value, and the
-        callee's statements that compute it (on ``at``'s line); None when no call is inlined."""
+        callee's statements that compute it (on ``at``'s line), and the callees' labels (the chain a
+        recursion is caught by); None when no call is inlined."""
         statements: list[ast.stmt] = []
+        labels: list[str] = []
         expander = self
 
         class Replace(ast.NodeTransformer):
@@ -188,12 +190,13 @@ class Context:
                         raise
                     return self.generic_visit(node)  # a module function stays a call (the slicer copies it)
                 statements.extend(body)
+                labels.append(label)
                 return returned
 
         new = Replace().visit(copy.deepcopy(value))
-        if not statements and ast.dump(new) == ast.dump(value):
+        if not labels:
             return None
-        return statements, new  # type: ignore[return-value]
+        return statements, new, (*chain, *labels)  # type: ignore[return-value]
 
     def _inline(self, call: ast.Call, label: str, fn: FunctionNode, block_start: int, is_method: bool,
                 at: ast.stmt, chain: tuple[str, ...]) -> tuple[list[ast.stmt], ast.expr]:
@@ -234,8 +237,10 @@ class Context:
         statements = prologue + renamed[:-1]
         for stmt in statements:  # the callee's statements run where it is called
             for node in ast.walk(stmt):
-                if hasattr(node, "lineno"):
-                    node.lineno, node.end_lineno = at.lineno, at.end_lineno  # type: ignore[attr-defined]
+                if isinstance(node, (ast.stmt, ast.expr)):
+                    node.lineno, node.end_lineno = at.lineno, at.end_lineno
+                    node.col_offset, node.end_col_offset = getattr(node, "col_offset", 0), getattr(
+                        node, "end_col_offset", 0)
             stmt._loss_lsp_chain = (*chain, label)  # type: ignore[attr-defined]
         self.local_names |= _stored_names(statements)
         first = block_start + min([fn.lineno, *(d.lineno for d in fn.decorator_list)]) - 1

@@ -196,10 +196,11 @@ class _Lifter:
     # --- the target and the statements before it ---------------------------------------------
     def run(self) -> Lifted:
         target, holder = self._target()
-        expanded = self.context.expand(target, holder, self._follow)
         before: list[ast.stmt] = []
-        if expanded is not None:  # return self._compute_loss(y, logits): the method's body, then its value
-            before, target = expanded
+        chain: tuple[str, ...] = ()
+        while (expanded := self.context.expand(target, holder, self._follow, chain)) is not None:
+            inner, target, chain = expanded  # return self._compute_loss(y, logits): its body, then its value
+            before += inner
         needed = _loads(target)
         for stmt in reversed(before):
             for flat in self._flat(stmt, needed):
@@ -335,9 +336,10 @@ class _Lifter:
         line = self.line(stmt)
         expanded = self.context.expand(value, stmt, self._follow, getattr(stmt, "_loss_lsp_chain", ()))
         if expanded is not None:  # logits = self.call_model(x): the method's body, then the assignment
-            before, value = expanded
+            before, value, chain = expanded
             assigned = copy.copy(stmt)
             assigned.value = value  # type: ignore[assignment]
+            assigned._loss_lsp_chain = chain  # type: ignore[attr-defined]
             for inner in reversed([*before, assigned]):
                 for flat in self._flat(inner, needed):
                     self._take(flat, needed)
