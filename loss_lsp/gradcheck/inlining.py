@@ -66,9 +66,18 @@ class Context:
     scopes: list[FunctionNode]
     local_names: set[str]
     inlined: list[Inlined] = field(default_factory=list)
+    origins: dict[str, str] = field(default_factory=dict)  # a callee's renamed local -> how the user wrote it
 
     def line(self, node: ast.AST) -> int:
         return self.start + getattr(node, "lineno", 1) - 1
+
+    def source_line(self, node: ast.AST) -> int:
+        """The 0-based line the user wrote ``node`` on (an inlined statement runs on its call's line)."""
+        return getattr(node, "_loss_lsp_line", None) or self.line(node)
+
+    def shown(self, name: str) -> str:
+        """How the user wrote a name of the lifted code: ```td_loss` in `self._loss```."""
+        return self.origins.get(name, f"`{name}`")
 
     # --- which branch runs --------------------------------------------------------------------------
     def branch(self, stmt: ast.If) -> list[ast.stmt]:
@@ -227,6 +236,7 @@ class Context:
                 renames[name] = argument  # a name or constant: used as it is
                 continue
             renames[name] = ast.Name(id=fresh, ctx=ast.Load())
+            self.origins[fresh] = f"`{name}` in `{label}`"
             if argument is not None:
                 prologue.append(ast.Assign(targets=[ast.Name(id=fresh, ctx=ast.Store())], value=argument))
         renamed = [_Substitute(renames).visit(copy.deepcopy(s)) for s in body]
@@ -238,6 +248,8 @@ class Context:
         for stmt in statements:  # the callee's statements run where it is called
             for node in ast.walk(stmt):
                 if isinstance(node, (ast.stmt, ast.expr)):
+                    if hasattr(node, "lineno"):
+                        node._loss_lsp_line = block_start + node.lineno - 1  # type: ignore[attr-defined]
                     node.lineno, node.end_lineno = at.lineno, at.end_lineno
                     node.col_offset, node.end_col_offset = getattr(node, "col_offset", 0), getattr(
                         node, "end_col_offset", 0)

@@ -259,8 +259,9 @@ class _Lifter:
                 try:
                     branch = self.context.branch(stmt)
                 except LiftError as exc:
-                    raise LiftError(f"`{sorted(bound)[0]}` is set inside an `if` (line {self.line(stmt) + 1}): "
-                                    f"its value depends on control flow; {exc}") from exc
+                    raise LiftError(f"{self.context.shown(sorted(bound)[0])} is set inside an `if` "
+                                    f"(line {self.context.source_line(stmt) + 1}): its value depends on control flow; "
+                                    f"{exc}") from exc
                 for inner in reversed(branch):
                     yield from self._flat(inner, needed)
                 return
@@ -268,7 +269,7 @@ class _Lifter:
                 kind = {ast.If: "an `if`", ast.For: "a `for` loop", ast.AsyncFor: "a `for` loop",
                         ast.While: "a `while` loop", ast.Try: "a `try` block"}.get(type(stmt), "a `match`")
                 name = sorted(bound)[0]
-                raise LiftError(f"`{name}` is set inside {kind} (line {self.line(stmt) + 1}): "
+                raise LiftError(f"{self.context.shown(name)} is set inside {kind} (line {self.context.source_line(stmt) + 1}): "
                                 "its value depends on control flow")
             return
         yield stmt
