@@ -265,6 +265,16 @@ TRUTH: list[tuple[Path, str, str, Callable[[], bool]]] = [
 
 
 _CATEGORIES = [  # (words in the reason, the category printed)
+    ("returns from inside an `if`", "control flow: a called method returns from an `if` the program does not decide"),
+    ("a value computed when the program runs", "control flow: an `if` on a value computed at run time (data, shapes)"),
+    ("whoever builds the object decides", "control flow: an `if` on a constructor argument"),
+    ("its callers decide", "control flow: an `if` on a function argument"),
+    ("places", "control flow: an `if` on a value the program sets in several places"),
+    ("not guess a branch", "control flow: an `if` on a value the program does not state"),
+    ("a generator", "a called method the lift does not enter (generator)"),
+    ("inside it: a call", "a called method the lift does not enter (defines a function inside)"),
+    ("does not end in its only `return`", "a called method the lift does not enter (several returns)"),
+    ("*args or **kwargs", "a called method the lift does not enter (*args/**kwargs)"),
     ("a call the lift does not enter", "the model is inside a call the lift does not enter (a method, a closure)"),
     ("no model output", "no model output, variable or watched tensor on the path"),
     ("inside an `if`", "control flow: the value is set inside an `if`"),

@@ -133,26 +133,44 @@ class Context:
             raise _Undecided(f"depends on `{name}`, which the program sets in {len(assigned)} places")
         raise _Undecided(f"depends on `{name}`, whose value the program does not state")
 
+    def subclasses(self) -> list[tuple[ast.ClassDef, int]]:
+        """The module's classes derived from this one (directly or not), with their blocks' first lines:
+        an object of one of them may run their methods instead."""
+        if self.cls is None:
+            return []
+        names, out = {self.cls.name}, []
+        changed = True
+        while changed:
+            changed = False
+            for name, (cls, block) in self.module.classes.items():
+                if name not in names and any((dotted(b) or "").rsplit(".", 1)[-1] in names for b in cls.bases):
+                    names.add(name)
+                    out.append((cls, block.start))
+                    changed = True
+        return out
+
     def _attribute_value(self, attr: str) -> object:
-        sets: list[tuple[FunctionNode, ast.expr]] = []
-        for method in self.cls.body if self.cls is not None else []:
-            if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                sets += [(method, n.value) for n in ast.walk(method) if isinstance(n, ast.Assign) for t in n.targets
-                         if isinstance(t, ast.Attribute) and key_of(t) == f"self.{attr}"]
+        sets: list[tuple[FunctionNode, ast.expr, int]] = []  # (method, value, 0-based line)
+        classes = [(self.cls, self.start)] if self.cls is not None else []
+        for cls, start in [*classes, *self.subclasses()]:
+            for method in cls.body:
+                if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    sets += [(method, n.value, start + n.lineno - 1) for n in ast.walk(method)
+                             if isinstance(n, ast.Assign) for t in n.targets
+                             if isinstance(t, ast.Attribute) and key_of(t) == f"self.{attr}"]
         if not sets:
             raise _Undecided(f"depends on `self.{attr}`, which this class never sets")
         if len(sets) > 1:
-            lines = ", ".join(str(self.start + v.lineno) for _, v in sets)
+            lines = ", ".join(str(line + 1) for _, _, line in sets)
             raise _Undecided(f"depends on `self.{attr}`, which the program sets in {len(sets)} places "
                              f"(lines {lines})")
-        method, value = sets[0]
+        method, value, line = sets[0]
         if isinstance(value, ast.Constant) and method.name == "__init__":
             return value.value
         if isinstance(value, ast.Name) and value.id in {a.arg for a in method.args.args + method.args.kwonlyargs}:
             raise _Undecided(f"depends on `self.{attr}`, set from the argument `{value.id}` of `{method.name}` "
-                             f"(line {self.start + value.lineno}): whoever builds the object decides")
-        raise _Undecided(f"depends on `self.{attr}`, set to `{ast.unparse(value)}` "
-                         f"(line {self.start + value.lineno})")
+                             f"(line {line + 1}): whoever builds the object decides")
+        raise _Undecided(f"depends on `self.{attr}`, set to `{ast.unparse(value)}` (line {line + 1})")
 
     # --- inlining calls -----------------------------------------------------------------------------
     def callee(self, call: ast.Call, follow_functions: bool) -> tuple[str, FunctionNode, int, bool] | None:
@@ -162,6 +180,12 @@ class Context:
                 and self.cls is not None and func.attr not in _NOT_INLINED:
             method = next((m for m in self.cls.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))
                            and m.name == func.attr), None)
+            override = next((f"`{cls.name}` (line {start + cls.lineno})" for cls, start in self.subclasses()
+                             if any(isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)) and m.name == func.attr
+                                    for m in cls.body)), None)
+            if method is not None and override is not None:
+                raise LiftError(f"the loss calls `self.{func.attr}(...)`, which the subclass {override} overrides: "
+                                "which one runs depends on the object, a call the lift does not enter")
             if method is not None and not any(dotted(d) in ("property", "staticmethod", "classmethod")
                                               for d in method.decorator_list):
                 return f"self.{func.attr}", method, self.start, True

@@ -121,3 +121,21 @@ def test_a_default_argument_decides_the_callees_branch(tmp_path: Path) -> None:
                        "        return tf.reduce_mean(loss)\n\n") + STEP
     [lifted], _ = _lift(source, "M.train_step", tmp_path)
     assert "tf.math.log" not in lifted.source and "tf.square" in lifted.source
+
+
+def test_a_method_a_subclass_overrides_is_not_entered(tmp_path: Path) -> None:
+    source = HEADER + ("    def _loss(self, labels, probs):\n        return tf.reduce_mean(tf.square(labels - probs))\n\n"
+                       ) + STEP + ("\n\nclass Sharp(M):\n    def _loss(self, labels, probs):\n"
+                                   "        return -tf.reduce_mean(labels * tf.math.log(probs))\n")
+    with pytest.raises(LiftError, match=r"the subclass `Sharp` \(line \d+\) overrides"):
+        _lift(source, "M.train_step", tmp_path)
+
+
+def test_a_flag_a_subclass_sets_is_not_guessed(tmp_path: Path) -> None:
+    source = HEADER + ("    def __init__(self):\n        super().__init__()\n        self.hard = True\n\n"
+                       "    def _loss(self, labels, probs):\n        if self.hard:\n"
+                       "            return -tf.reduce_mean(labels * tf.math.log(probs))\n"
+                       "        return tf.reduce_mean(tf.square(labels - probs))\n\n") + STEP + (
+        "\n\nclass Soft(M):\n    def __init__(self):\n        super().__init__()\n        self.hard = False\n")
+    with pytest.raises(LiftError, match=r"`self.hard`, which the program sets in 2 places"):
+        _lift(source, "M.train_step", tmp_path)
