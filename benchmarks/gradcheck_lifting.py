@@ -45,7 +45,8 @@ from loss_lsp.settings import Settings  # noqa: E402
 
 SINKS = ROOT / "fixtures" / "sinks"
 TRAINING = ROOT / "tests" / "gradcheck" / "data" / "training.py"
-FILES = sorted(SINKS.glob("*.py")) + [TRAINING, TRAINING.with_name("training_script.py")]
+INLINED = TRAINING.with_name("inlined.py")  # the model output and the loss in other methods; decided branches
+FILES = sorted(SINKS.glob("*.py")) + [TRAINING, TRAINING.with_name("training_script.py"), INLINED]
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(8, 4)).astype("float32")
 Y = np.eye(3, dtype="float32")[RNG.integers(0, 3, size=8)]
@@ -259,6 +260,9 @@ TRUTH: list[tuple[Path, str, str, Callable[[], bool]]] = [
     (TRAINING, "ComputeLossModel.compute_loss", "LL201", lambda: model_nan(TRAINING, "ComputeLossModel", "compute_loss")),
     (TRAINING, "ClippedComputeLossModel.compute_loss", "",
      lambda: model_nan(TRAINING, "ClippedComputeLossModel", "compute_loss")),
+    (INLINED, "LogOfSoftmaxModel.train_step", "LL201", lambda: model_nan(INLINED, "LogOfSoftmaxModel", "train_step")),
+    (INLINED, "ClippedModel.train_step", "", lambda: model_nan(INLINED, "ClippedModel", "train_step")),
+    (INLINED, "FlagModel.train_step", "LL201", lambda: model_nan(INLINED, "FlagModel", "train_step")),
     (SINKS / "tf1_graph_buggy.py", "<module>", "LL205", lambda: graph_nan(SINKS / "tf1_graph_buggy.py", "cross_entropy")),
     (SINKS / "tf1_graph_fixed.py", "<module>", "", lambda: graph_nan(SINKS / "tf1_graph_fixed.py", "cross_entropy")),
 ]
