@@ -264,7 +264,7 @@ class Context:
             if argument is not None:
                 prologue.append(ast.Assign(targets=[ast.Name(id=fresh, ctx=ast.Store())], value=argument))
         renamed = [_Substitute(renames).visit(copy.deepcopy(s)) for s in body]
-        renamed = self._straight(renamed, where)
+        renamed = self.straight(renamed, where, block_start)
         inner = any(isinstance(n, ast.Return) for n in walk_local(ast.Module(body=renamed[:-1], type_ignores=[])))
         if not renamed or not isinstance(renamed[-1], ast.Return) or renamed[-1].value is None or inner:
             raise LiftError(f"{where}, which does not end in its only `return`: a call the lift does not enter")
@@ -306,20 +306,22 @@ class Context:
                 bound[param] = copy.deepcopy(defaults[param])
         return bound
 
-    def _straight(self, body: list[ast.stmt], where: str) -> list[ast.stmt]:
+    def straight(self, body: list[ast.stmt], where: str, start: int | None = None) -> list[ast.stmt]:
         """The callee's body with decided ``if``s replaced by their branch and ``with`` blocks opened, up to
         its first ``return`` at the top level."""
         out: list[ast.stmt] = []
         for stmt in body:
             if isinstance(stmt, (ast.With, ast.AsyncWith)):
-                out += self._straight(stmt.body, where)
+                out += self.straight(stmt.body, where, start)
             elif isinstance(stmt, ast.If) and any(isinstance(n, ast.Return) for n in walk_local(
                     ast.Module(body=[stmt], type_ignores=[]))):
                 try:
-                    out += self._straight(self.branch(stmt), where)
+                    branch = self.branch(stmt)
                 except LiftError as exc:
-                    raise LiftError(f"{where}, which returns from inside an `if` (line {self.line(stmt) + 1}): "
+                    line = (self.start if start is None else start) + stmt.lineno
+                    raise LiftError(f"{where}: it returns from inside an `if` (line {line}): "
                                     f"{exc}") from exc
+                out += self.straight(branch, where, start)
             else:
                 out.append(stmt)
             if out and isinstance(out[-1], ast.Return):

@@ -221,9 +221,15 @@ class _Lifter:
             holder = self._statement_of(target)
             return target, holder
         returns = [n for n in _walk_local(self.unit.fn) if isinstance(n, ast.Return)]
-        if len(returns) != 1 or returns[0].value is None or returns[0] is not self.unit.fn.body[-1]:
-            raise LiftError("the differentiated value is returned from more than one place (control flow)")
-        return returns[0].value, returns[0]
+        if len(returns) == 1 and returns[0].value is not None and returns[0] is self.unit.fn.body[-1]:
+            return returns[0].value, returns[0]
+        several = "the differentiated value is returned from more than one place (control flow)"
+        body = self.context.straight(self.unit.fn.body, several)  # the return of the branch the program decides
+        last = body[-1] if body else None
+        if not isinstance(last, ast.Return) or last.value is None or any(
+                isinstance(n, ast.Return) for n in _walk_local(ast.Module(body=body[:-1], type_ignores=[]))):
+            raise LiftError(several)
+        return last.value, last
 
     def _statement_of(self, node: ast.AST) -> ast.stmt:
         for stmt in _walk_local(self.unit.fn):

@@ -63,7 +63,7 @@ def test_a_branch_a_constructor_argument_decides_is_not_run(checked: Checked) ->
 def test_a_method_returning_from_a_data_dependent_branch_is_not_run(checked: Checked) -> None:
     report = checked.report("DataBranchModel.train_step")
     assert report.status == "not_run"
-    assert "`self._loss(...)` (line 137), which returns from inside an `if` (line 130)" in report.reason
+    assert "`self._loss(...)` (line 137): it returns from inside an `if` (line 130)" in report.reason
     assert all(f.verdict == "not_run" for f in checked.findings_of("DataBranchModel.train_step"))
 
 
@@ -139,3 +139,20 @@ def test_a_flag_a_subclass_sets_is_not_guessed(tmp_path: Path) -> None:
         "\n\nclass Soft(M):\n    def __init__(self):\n        super().__init__()\n        self.hard = False\n")
     with pytest.raises(LiftError, match=r"`self.hard`, which the program sets in 2 places"):
         _lift(source, "M.train_step", tmp_path)
+
+
+def test_a_compute_loss_returning_from_a_decided_branch_is_lifted(tmp_path: Path) -> None:
+    source = HEADER + ("    def __init__(self):\n        super().__init__()\n        self.smooth = False\n\n"
+                       "    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):\n"
+                       "        if self.smooth:\n            return tf.reduce_mean(tf.square(y - y_pred))\n"
+                       "        return -tf.reduce_mean(y * tf.math.log(y_pred))\n")
+    [lifted], _ = _lift(source, "M.compute_loss", tmp_path)
+    assert "tf.math.log(y_pred)" in lifted.source and "tf.square" not in lifted.source
+
+
+def test_a_compute_loss_returning_from_a_data_branch_is_not_run(tmp_path: Path) -> None:
+    source = HEADER + ("    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):\n"
+                       "        if tf.reduce_max(y_pred) > 0.5:\n            return tf.reduce_mean(tf.square(y - y_pred))\n"
+                       "        return -tf.reduce_mean(y * tf.math.log(y_pred))\n")
+    with pytest.raises(LiftError, match=r"more than one place \(control flow\): it returns from inside an `if` \(line 7\)"):
+        _lift(source, "M.compute_loss", tmp_path)
