@@ -199,7 +199,7 @@ def _sqrt(name: str) -> Transfer:
 
 def _nonneg(name: str) -> Transfer:
     return lambda c: c.first.taint_only().but(nonneg=True, positive=c.first.positive and name != "relu",
-                                              bounded=c.first.bounded)
+                                              bounded=c.first.bounded, below_one=c.first.unit)
 
 
 def _clip(c: OpCall) -> Val:
@@ -208,8 +208,30 @@ def _clip(c: OpCall) -> Val:
     high = node.args[2] if len(node.args) > 2 else _keyword(node, "clip_value_max", "x_max", "max_value")
     below_one = high is not None and _below_one(high)
     top = const_number(high) if high is not None else None
+    low_node = node.args[1] if len(node.args) > 1 else _keyword(node, "clip_value_min", "x_min", "min_value")
+    unit = below_one and (low.nonneg or (low_node is not None and _above_minus_one(low_node)))
     return c.first.taint_only().but(positive=low.positive, nonneg=low.nonneg, bounded=True, below_one=below_one,
-                                    high=top)
+                                    high=top, unit=unit)
+
+
+def _above_minus_one(node: ast.AST) -> bool:
+    """``-1 + eps`` / ``eps - 1`` / ``-(1 - eps)`` / a constant above -1 (ArcFace clips cos to these)."""
+    number = const_number(node)
+    if number is not None:
+        return number > -1
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return isinstance(node.operand, ast.BinOp) and _below_one(node.operand)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        sides = [(node.left, node.right), (node.right, node.left)]
+        return any(const_number(a) == -1.0 and _small_positive(b) for a, b in sides)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub):
+        return const_number(node.right) == 1.0 and _small_positive(node.left)
+    return False
+
+
+def _small_positive(node: ast.AST) -> bool:
+    number = const_number(node)
+    return number > 0 if number is not None else "eps" in ast.unparse(node).lower()
 
 
 def _maximum(c: OpCall) -> Val:

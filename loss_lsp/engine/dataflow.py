@@ -75,6 +75,8 @@ class Flow:
         self._constants: dict[str, Val] = {}
         self._self_attrs: dict[str, ast.expr] = {}
         self._elements: dict[int, list[Val]] = {}  # call node id -> the tuple a helper returns, element-wise
+        self._dead_items: set[int] | None = None  # nodes inside container items nothing reads (computed once)
+        self._mapped: dict[int, Val] = {}  # lambda node id -> the value of each element it is mapped over
         self._fields: dict[int, dict[object, Val]] = {}  # call/literal node id -> a dict's (or tuple's) items by key
         self._containers: dict[str, dict[object, Val]] = {}  # name -> the items it holds, by constant key
         self._init_params: set[str] = set()
@@ -98,7 +100,11 @@ class Flow:
 
     def is_live(self, node: ast.AST) -> bool:
         stmt = self.stmt_of.get(id(node))
-        return stmt is not None and id(stmt) in self.live
+        if stmt is None or id(stmt) not in self.live:
+            return False
+        if self._dead_items is None:
+            self._dead_items = _unread_items(self.fn)
+        return id(node) not in self._dead_items
 
     def nodes(self, kind: type | tuple[type, ...] = ast.AST, live: bool = True) -> Iterator[ast.AST]:
         """Expressions of this function (not helpers) in evaluation order, live ones by default."""
@@ -163,12 +169,15 @@ class Flow:
 
     def _item(self, node: ast.Subscript) -> Val | None:
         """``out["loss"]`` / ``parts[0]`` of a container whose items are known by constant key."""
-        if not (isinstance(node.value, ast.Name) and isinstance(node.slice, ast.Constant)):
+        key = const_number(node.slice) if isinstance(node.slice, ast.UnaryOp) else None  # parts[-1]
+        if key is None and isinstance(node.slice, ast.Constant):
+            key = node.slice.value
+        if not isinstance(node.value, ast.Name) or key is None:
             return None
         fields = self._containers.get(node.value.id)
-        if fields is None or node.slice.value not in fields:
+        if fields is None or key not in fields:
             return None
-        return fields[node.slice.value]
+        return fields[key]
 
     def returned_elements(self) -> list[Val] | None:
         """Element-wise values when every return is a tuple of the same length (``return a, b, mask``)."""
@@ -196,6 +205,10 @@ class Flow:
     def _collect_locals(self) -> None:
         local = _locals_of(self.fn)
         self.local_imports.update(local.imports)
+        for name, value in local.aliases.items():  # ops = keras.ops inside the function: an import by that name
+            path = self.module.resolve(value, self.local_imports)
+            if path is not None and path.split(".", 1)[0] in ("tensorflow", "keras", "tf_keras", "numpy"):
+                self.local_imports.setdefault(name, path)
         for name, node in local.functions:
             if node is not self.fn:
                 self.local_functions[name] = node
@@ -214,6 +227,11 @@ class Flow:
                     default = param_default(init, value.id) if isinstance(value, ast.Name) else None
                     if default is not None:  # self.epsilon = epsilon: the value is the parameter's default
                         self._self_defaults[attr] = default
+                    elif isinstance(value, ast.BoolOp) and isinstance(value.op, ast.Or) and \
+                            isinstance(value.values[0], ast.Name):  # self.eps = eps or K.epsilon()
+                        default = param_default(init, value.values[0].id)
+                        if default is not None:
+                            self._self_defaults[attr] = ast.BoolOp(ast.Or(), [default, *value.values[1:]])
 
     def _run(self) -> None:
         if isinstance(self.fn, ast.Lambda):
@@ -324,6 +342,7 @@ class Flow:
             self.ev(target.slice)
             base = target.value
             if isinstance(base, ast.Name):
+                self._containers.pop(base.id, None)  # pair[0] = x: the items known by index are not the items now
                 self.env[base.id] = self.env.get(base.id, CLEAN).join(v).but(
                     pred=self.env.get(base.id, CLEAN).pred or v.pred)
         elif isinstance(target, ast.Starred):
@@ -372,6 +391,7 @@ class Flow:
         if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 and isinstance(node.func.value, ast.Name) and node.func.attr in ("append", "extend", "insert", "add")):
             name = node.func.value.id
+            self._containers.pop(name, None)  # items added (or shifted, by insert): no longer known by index
             args = combine(*(self.val(a) for a in node.args))
             self.env[name] = self.env.get(name, CLEAN).join(args).but(
                 pred=self.env.get(name, CLEAN).pred or args.pred)
@@ -429,7 +449,12 @@ class Flow:
             self.ev(node.test)
             return self.ev(node.body).join(self.ev(node.orelse))
         if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
-            return combine(*(self.ev(e) for e in node.elts))
+            values = [self.ev(e) for e in node.elts]
+            if not isinstance(node, ast.Set) and not any(isinstance(e, ast.Starred) for e in node.elts):
+                # pair = [a, b]; pair[1] is b alone (a threshold or a log in a is not on its path)
+                by_index = {**dict(enumerate(values)), **{i - len(values): v for i, v in enumerate(values)}}
+                self._fields[id(node)] = by_index
+            return combine(*values)
         if isinstance(node, ast.Dict):
             values = [self.ev(v) for v in node.values if v is not None]
             if all(isinstance(k, ast.Constant) for k in node.keys):
@@ -441,8 +466,9 @@ class Flow:
             return self.ev(node.value)
         if isinstance(node, ast.Lambda):  # tf.cond(p, lambda: a, lambda: b): the body's value, params unknown
             saved = dict(self.env)
+            element = self._mapped.pop(id(node), CLEAN)  # map_fn(lambda p: ..., elems): p is an element
             for param in node.args.posonlyargs + node.args.args + node.args.kwonlyargs:
-                self.env[param.arg] = CLEAN
+                self.env[param.arg] = element
             out = self.ev(node.body)
             self.env = saved
             return out
@@ -603,7 +629,7 @@ class Flow:
         if isinstance(op, ast.Pow):
             exponent = const_number(rnode)
             if exponent is not None and exponent == int(exponent) and int(exponent) % 2 == 0 and exponent > 0:
-                return base.but(nonneg=True, positive=left.positive)
+                return base.but(nonneg=True, positive=left.positive, below_one=left.unit)
             if exponent is not None and 0 < exponent < 1:
                 return base.but(nonneg=True, positive=left.positive, source_op="" if left.positive else "sqrt")
             if exponent is not None and exponent < 0:
@@ -626,6 +652,9 @@ class Flow:
     # --- calls -------------------------------------------------------------------------------
     def _call(self, node: ast.Call) -> Val:
         func = node.func
+        if len(node.args) > 1 and isinstance(node.args[0], ast.Lambda) and \
+                (dotted(func) or "").rsplit(".", 1)[-1] in _MAPS:
+            self._mapped[id(node.args[0])] = self.ev(node.args[1]).taint_only().but(rank=None)
         op = self.module.op(func, self.local_imports) if not (
             isinstance(func, ast.Name) and (func.id in self.env or func.id in self.local_functions)) else None
         self.ops[id(node)] = op
@@ -641,7 +670,13 @@ class Flow:
         if self.sources and op is None and self._model_call(node):
             return SOURCE
         if op is not None:
-            return self._library(node, op, OpCall(node, args, kwargs))
+            out = self._library(node, op, OpCall(node, args, kwargs))
+            if op.name.rsplit(".", 1)[-1] in ("shape", "size") and node.args and \
+                    isinstance(node.args[0], ast.Name) and node.args[0].id in self._parameters():
+                # the shape of a tensor the function is given (y_true, a batch): 0 only for an empty batch,
+                # where nothing trains; a masked or gathered tensor's shape can be 0 and stays unknown
+                out = out.but(positive=True, nonneg=True)
+            return out
         if isinstance(func, ast.Attribute):
             if (isinstance(func.value, ast.Name) and func.value.id == "self" and self.cls is not None):
                 method = next((n for n in self.cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
@@ -678,6 +713,8 @@ class Flow:
                 return False
             if func.attr == "add_weight":
                 return True
+            if self.fn.name == "compute_loss":
+                return False  # the model already ran (y_pred): layers called here encode x and y (label encoders)
             # A sub-model or layer the constructor stores (``self.encoder = encoder`` / ``= layers.Dense(4)``);
             # attributes set elsewhere (a base class, build) are not known to be models.
             value = self._self_attrs.get(func.attr)
@@ -727,6 +764,7 @@ class Flow:
             return self._hard(node, "round", joined)
         if name == "abs" and args:
             return args[0].taint_only().but(nonneg=True, positive=args[0].positive)
+        joined = joined.but(opaque=joined.pred and name in self._parameters())  # a callable passed in
         return joined.but(tensor=False) if self.sources else joined  # training code: not known to be a tensor
 
     def _helper(self, node: ast.Call, fn: FunctionNode, args: list[Val], kwargs: dict[str, Val],
@@ -774,6 +812,53 @@ class Flow:
         return v
 
 
+def _unread_items(fn: FunctionNode) -> set[int]:
+    """Nodes inside the items of a list/tuple/dict literal that nothing reads: ``pair = [log(p), sq]`` where
+    the function reads only ``pair[1]``. Only for a name bound once and read only by constant subscripts."""
+    if isinstance(fn, ast.Lambda):
+        return set()
+    literals: dict[str, ast.List | ast.Tuple | ast.Dict] = {}
+    stores: dict[str, int] = {}
+    reads: dict[str, set[object] | None] = {}
+    subscripted: set[int] = set()
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name) and \
+                isinstance(node.value, (ast.List, ast.Tuple, ast.Dict)):
+            literals[node.targets[0].id] = node.value
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and isinstance(node.ctx, ast.Load):
+            key = const_number(node.slice) if isinstance(node.slice, ast.UnaryOp) else (
+                node.slice.value if isinstance(node.slice, ast.Constant) else None)
+            if key is not None:
+                subscripted.add(id(node.value))
+                used = reads.setdefault(node.value.id, set())
+                if used is not None:
+                    used.add(key)
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Name) and node.id in literals:
+            if not isinstance(node.ctx, ast.Load):
+                stores[node.id] = stores.get(node.id, 0) + 1
+            elif id(node) not in subscripted:
+                reads[node.id] = None  # read whole (passed, unpacked, mutated): every item may be used
+    dead: set[int] = set()
+    for name, literal in literals.items():
+        used = reads.get(name)
+        starred = any(isinstance(e, ast.Starred) for e in getattr(literal, "elts", []))
+        if used is None or stores.get(name) != 1 or starred:
+            continue
+        if isinstance(literal, ast.Dict):
+            if not all(isinstance(k, ast.Constant) for k in literal.keys):
+                continue
+            items = [(k.value, v) for k, v in zip(literal.keys, literal.values)]  # type: ignore[union-attr]
+        else:
+            items = [(i, e) for i, e in enumerate(literal.elts)]
+            used = {int(i) + len(items) if isinstance(i, (int, float)) and i < 0 else i for i in used}  # pair[-1]
+        for key, item in items:
+            if key not in used:
+                dead.update(id(n) for n in ast.walk(item))
+    return dead
+
+
+_MAPS = {"map_fn", "vectorized_map", "map"}  # functions that call a lambda on each element of their 2nd argument
 _COLLECTING: set[int] = set()  # classes whose methods are being evaluated for _class_tensors (no recursion)
 
 
@@ -847,6 +932,7 @@ class _Locals:
     functions: list[tuple[str, FunctionNode]] = field(default_factory=list)
     bindings: dict[str, ast.Call] = field(default_factory=dict)  # name -> the call it was assigned from
     self_attrs: dict[str, ast.expr] = field(default_factory=dict)  # self.x = value
+    aliases: dict[str, ast.Attribute] = field(default_factory=dict)  # ops = keras.ops (resolved by the Flow)
 
 
 def _locals_of(fn: FunctionNode) -> _Locals:
@@ -860,6 +946,8 @@ def _scan_locals(fn: FunctionNode) -> _Locals:
             for target in node.targets:
                 if isinstance(target, ast.Name) and isinstance(node.value, ast.Call):
                     out.bindings[target.id] = node.value
+                elif isinstance(target, ast.Name) and isinstance(node.value, ast.Attribute):
+                    out.aliases[target.id] = node.value
                 elif (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
                       and target.value.id == "self"):
                     out.self_attrs[target.attr] = node.value
@@ -926,6 +1014,14 @@ def _constant_val(module: ModuleInfo, node: ast.expr, depth: int = 0) -> Val:
             return Val(positive=True, nonneg=True, bounded=True)
     if isinstance(node, ast.Name) and node.id in module.assignments and depth < 4:
         return _constant_val(module, module.assignments[node.id][0], depth + 1)
+    if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or) and depth < 4:
+        first = const_number(node.values[0])
+        if first is not None or (isinstance(node.values[0], ast.Constant) and node.values[0].value is None):
+            # `1e-6 or eps()` is its first operand, `None or eps()` the rest
+            rest = node.values[1:]
+            chosen = node.values[0] if first or not rest else (
+                rest[0] if len(rest) == 1 else ast.BoolOp(ast.Or(), rest))
+            return _constant_val(module, chosen, depth + 1)
     return CLEAN
 
 

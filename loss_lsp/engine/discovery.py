@@ -302,6 +302,17 @@ def _required_count(fn: FunctionNode) -> int:
 _EVALUATION_LIBRARIES = ("sklearn", "scipy")
 
 
+def _named_in_metric_classes(module: ModuleInfo) -> set[str]:
+    """Functions a ``Metric`` / ``MeanMetricWrapper`` subclass of the module names: what the metric
+    computes (``super().__init__(hamming_loss_fn)``, a helper its ``update_state`` or ``result`` calls)."""
+    names: set[str] = set()
+    for cls, _block in module.classes.values():
+        bases = [(dotted(base) or "").rsplit(".", 1)[-1] for base in cls.bases]
+        if any(base.endswith(("Metric", "MetricWrapper")) for base in bases):
+            names.update(n.id for n in ast.walk(cls) if isinstance(n, ast.Name) and n.id in module.functions)
+    return names
+
+
 def _numpy_function(module: ModuleInfo, fn: FunctionNode, name: str) -> bool:
     """A (y_true, y_pred) function its author declares an array function: named ``*_np``/``*_numpy``,
     parameters annotated ``np.ndarray``, or a scikit-learn/SciPy scoring module with no TensorFlow or Keras
@@ -327,8 +338,9 @@ def discover(module: ModuleInfo, imported_bases: frozenset[str] = frozenset()) -
             builder.losses[id(unit.fn)] = LossDef(
                 name=unit.name, kind="computation", fn=unit.fn, block=unit.block, cls=unit.cls, call_path="direct",
                 sinks=unit.sinks, seeds=unit.seeds, enclosing=unit.enclosing, extra_texts=unit.extra_texts)
+    metrics = module.metric_names | _named_in_metric_classes(module)
     for key, loss in list(builder.losses.items()):
-        if loss.kind == "function" and loss.name in module.metric_names and not loss.compile_sites:
+        if loss.kind == "function" and loss.name in metrics and not loss.compile_sites:
             del builder.losses[key]  # a metric: it reports a value, nothing differentiates it
         elif loss.kind == "function" and not loss.compile_sites and _numpy_function(module, loss.fn, loss.name):
             del builder.losses[key]  # an evaluation function on arrays (a compile elsewhere adopts it again)

@@ -71,6 +71,7 @@ class BlockSummary:
 
 
 _WRAPPERS = {"LossFunctionWrapper", "MeanMetricWrapper"}
+_ALIASED_LIBRARIES = {"tensorflow", "keras", "tf_keras", "numpy", "jax", "torch"}
 _LAYER_NAMES = {"Dense", "Input", "InputLayer", "Conv1D", "Conv2D", "Activation", "Softmax"}
 
 
@@ -250,6 +251,10 @@ def build_module(path: str, lines: list[str], blocks: list[Block]) -> ModuleInfo
             info.classes[name] = (cls, block)
         for name, value in summary.assignments.items():
             info.assignments[name] = (value, block)
+            if isinstance(value, ast.Attribute) and name not in info.imports:
+                path = info.resolve(value)  # `ops = keras.ops`, `K = keras.backend`: an import by another name
+                if path is not None and path.split(".", 1)[0] in _ALIASED_LIBRARIES:
+                    info.imports[name] = path
         info.uses_keras_ops |= summary.uses_keras_ops
         for call, enclosing in summary.compile_calls:
             for expr in _loss_expressions(call):

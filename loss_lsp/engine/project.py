@@ -2,8 +2,10 @@
 
 Read from the requirements the project declares nearest to the file (``pyproject.toml`` [project]
 dependencies or Poetry's, ``setup.cfg`` install_requires, ``setup.py`` install_requires as literals,
-``requirements*.txt``, or the ``*.dist-info/METADATA`` of the installed wheel the file belongs to; their
-optional extras when the required ones say nothing);
+``requirements*.txt`` and ``requirements/*.txt`` with the files they include by ``-r`` / ``-c``, or the
+``*.dist-info/METADATA`` of the installed wheel the file belongs to; their optional extras when the
+required ones say nothing; a requirement whose environment marker does not hold for this interpreter
+does not count);
 failing that, from the versions installed in this interpreter (``importlib.metadata``: Keras and
 TensorFlow are never imported). A declaration that allows both majors (``tensorflow>=2.10``) decides
 nothing. Rules that depend on the answer stay quiet when it is unknown.
@@ -108,7 +110,9 @@ def _version(name: str) -> str:
 
 
 # --- declarations ------------------------------------------------------------------------------------
-_CACHE: dict[tuple[str, str], tuple[tuple[float, ...], KerasTarget | None]] = {}
+# (directory, dist-info) -> (mtimes of the directory and its declaration files, mtimes of the files they
+# include with `-r`/`-c`, the answer)
+_CACHE: dict[tuple[str, str], tuple[tuple[float, ...], tuple[tuple[str, float], ...], KerasTarget | None]] = {}
 
 
 def _declared_in(directory: str, file_name: str) -> KerasTarget | None:
@@ -121,6 +125,13 @@ def _declared_in(directory: str, file_name: str) -> KerasTarget | None:
     except OSError:
         return None
     sources = [n for n in names if n in _DECLARATIONS or (n.startswith("requirements") and n.endswith(".txt"))]
+    if "requirements" in names and os.path.isdir(os.path.join(directory, "requirements")):
+        try:  # requirements/base.txt, requirements/prod.txt, ...: the folder's mtime sees files come and go
+            folder = os.path.join(directory, "requirements")
+            sources += sorted(f"requirements/{n}" for n in os.listdir(folder) if n.endswith(".txt"))
+            stamp += (os.stat(folder).st_mtime,)
+        except OSError:
+            pass
     owner = _dist_info_owner(directory, names, file_name) if any(n.endswith(".dist-info") for n in names) else ""
     if owner:
         sources.append(os.path.join(owner, "METADATA"))
@@ -130,17 +141,25 @@ def _declared_in(directory: str, file_name: str) -> KerasTarget | None:
         return None
     key = (directory, owner)
     hit = _CACHE.get(key)
-    if hit is not None and hit[0] == stamp:
-        return hit[1]
-    declared = [(source, *_read_requirements(os.path.join(directory, source))) for source in sources]
+    if hit is not None and hit[0] == stamp and all(_mtime(path) == mtime for path, mtime in hit[1]):
+        return hit[2]
+    included: list[str] = []
+    declared = [(source, *_read_requirements(os.path.join(directory, source), included)) for source in sources]
     # Optional dependencies (extras) count only when the required ones say nothing: ivis, for one,
     # declares `tensorflow<2.16` only in its "cpu" and "gpu" extras.
     result = _first_decision([(source, required) for source, required, _ in declared], legacy=True)
     if result is None:
         result = _first_decision([(f"{source} (optional dependencies)", optional)
                                   for source, _, optional in declared], legacy=False)
-    _CACHE[key] = (stamp, result)
+    _CACHE[key] = (stamp, tuple((path, _mtime(path)) for path in included), result)
     return result
+
+
+def _mtime(path: str) -> float:
+    try:
+        return os.stat(path).st_mtime
+    except OSError:
+        return -1.0
 
 
 def _first_decision(declared: list[tuple[str, list[str]]], legacy: bool) -> KerasTarget | None:
@@ -173,8 +192,9 @@ def _dist_info_owner(directory: str, names: list[str], top: str) -> str:
     return ""
 
 
-def _read_requirements(path: str) -> tuple[list[str], list[str]]:
-    """(required, optional) requirement strings of one declaration file."""
+def _read_requirements(path: str, included: list[str]) -> tuple[list[str], list[str]]:
+    """(required, optional) requirement strings of one declaration file; ``included`` collects the files a
+    requirements file pulls in with ``-r`` / ``-c``."""
     try:
         text = Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -189,7 +209,31 @@ def _read_requirements(path: str) -> tuple[list[str], list[str]]:
     if name == "METADATA":
         requires = [line.split(":", 1)[1] for line in text.splitlines() if line.startswith("Requires-Dist:")]
         return [r for r in requires if "extra ==" not in r], [r for r in requires if "extra ==" in r]
-    return [line.split("#", 1)[0] for line in text.splitlines() if not line.lstrip().startswith(("-", "#"))], []
+    return _requirements_txt(path, text, included), []
+
+
+_INCLUDE = re.compile(r"^\s*(?:-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+|(?=[^\s=-]))(\S+)")
+
+
+def _requirements_txt(path: str, text: str, included: list[str], depth: int = 0) -> list[str]:
+    """The requirement lines of a pip requirements file, with those of the files it includes: ``-r base.txt``
+    (more requirements) and ``-c constraints.txt`` (versions pip must respect: a pin there decides too)."""
+    out: list[str] = []
+    for line in text.splitlines():
+        line = line.split(" #", 1)[0].strip() if not line.lstrip().startswith("#") else ""
+        include = _INCLUDE.match(line)
+        if include is not None:
+            child = os.path.normpath(os.path.join(os.path.dirname(path), include.group(1)))
+            if depth < 8 and child not in included and child != path:
+                included.append(child)
+                try:
+                    child_text = Path(child).read_text(encoding="utf-8", errors="replace")
+                except OSError:
+                    continue
+                out += _requirements_txt(child, child_text, included, depth + 1)
+        elif line and not line.startswith("-"):
+            out.append(line)
+    return out
 
 
 def _strings(value: object) -> list[str]:
@@ -290,9 +334,31 @@ def _parse(requirement: str) -> tuple[str, list[tuple[str, str]], str] | None:
     match = _REQUIREMENT.match(requirement.strip())
     if match is None:
         return None
-    name, _, spec_text, _marker = match.groups()
+    name, _, spec_text, marker = match.groups()
+    if marker and not _marker_holds(marker):
+        return None  # `tensorflow<2.16; python_version < "3.9"`: not what this interpreter installs
     specs = [(op or "==", version) for op, version in _SPEC.findall(spec_text or "")]
     return _normalise(name), specs, " ".join(requirement.split(";", 1)[0].split())
+
+
+def _marker_holds(marker: str) -> bool:
+    """Whether an environment marker holds for this interpreter (the one the project's code runs with when
+    the server runs in the project's environment). ``extra == ...`` markers hold: extras are weighed apart.
+    Without ``packaging``, or for a marker it cannot read, the requirement counts, as if it had none."""
+    try:
+        from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
+    except ImportError:  # pragma: no cover - packaging comes with pip and setuptools
+        return True
+    try:
+        parsed = Marker(marker.strip())
+    except InvalidMarker:
+        return True
+    if "extra" in marker:
+        return True
+    try:
+        return parsed.evaluate()
+    except (UndefinedComparison, UndefinedEnvironmentName):
+        return True
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:

@@ -141,7 +141,40 @@ def _imports(path: str, _mtime: int) -> dict[str, str]:
                     continue
                 joined = f"{module}.{alias.name}" if node.module else f"{module}{alias.name}"
                 out[alias.asname or alias.name] = joined
+    for node in _top_level(tree.body):
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            aliased = _through(out, node.value)  # ops = keras.ops
+            if aliased is not None:
+                out.setdefault(node.targets[0].id, aliased)
+        elif isinstance(node, ast.FunctionDef) and node.name == "__getattr__":
+            lazy = _lazy_source(out, node)  # def __getattr__(name): return getattr(keras.ops, name)
+            if lazy is not None and lazy.split(".", 1)[0] in _LIBRARIES:
+                out.setdefault("*", lazy)
     return out
+
+
+def _through(imports: dict[str, str], node: ast.expr) -> str | None:
+    """The dotted target of ``a.b.c`` when ``a`` is an import of the module."""
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.insert(0, node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name) or node.id not in imports or node.id == "*":
+        return None
+    return ".".join([imports[node.id], *parts])
+
+
+def _lazy_source(imports: dict[str, str], fn: ast.FunctionDef) -> str | None:
+    """The module a lazy module-level ``__getattr__`` forwards every name to (PEP 562), when it says so plainly."""
+    params = [a.arg for a in fn.args.args]
+    returns = [n.value for n in ast.walk(fn) if isinstance(n, ast.Return) and n.value is not None]
+    if len(params) != 1 or len(returns) != 1:
+        return None
+    call = returns[0]
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "getattr"
+            and len(call.args) >= 2 and isinstance(call.args[1], ast.Name) and call.args[1].id == params[0]):
+        return None
+    return _through(imports, call.args[0])
 
 
 def _top_level(body: list[ast.stmt]) -> list[ast.stmt]:

@@ -21,7 +21,7 @@ SOURCE = Val(pred=True, data=True, tensor=True)
 _VARIABLES = {"Variable", "get_variable", "variable", "add_weight", "model_variable", "local_variable"}
 _TF1_LAYERS = ("layers.", "contrib.layers.", "contrib.slim.", "slim.")
 _NOT_MODELS = ("loss", "metric", "acc", "optimizer", "opt", "schedule", "callback", "print", "log", "summary",
-               "fn", "func", "tokenizer", "preprocess", "augment", "dataset", "generator_fn")
+               "fn", "func", "tokenizer", "preprocess", "augment", "dataset", "generator_fn", "distance", "similarity")
 _MODEL_WORDS = ("model", "net", "layer", "encoder", "decoder", "generator", "discriminator", "critic", "actor",
                 "policy", "block", "head", "backbone", "classifier", "student", "teacher", "dense", "conv")
 _KERAS_NON_MODELS = ("losses.", "metrics.", "optimizers.", "callbacks.", "utils.", "datasets.", "preprocessing.",

@@ -26,6 +26,7 @@ class Val:
     nonpos: bool = False  # <= 0 everywhere (-abs(x), log_sigmoid): exp() of it cannot overflow
     bounded: bool = False  # magnitude cannot blow up (sigmoid, tanh, clip)
     below_one: bool = False  # every element < 1 (clip(x, eps, 1 - eps)): 1 - x stays positive
+    unit: bool = False  # -1 < x < 1 everywhere (clip(x, -1 + eps, 1 - eps)): x**2 < 1, so 1 - x**2 stays positive
     prob: str = ""  # "sigmoid" / "softmax" when this is such an output, unclipped
     integer: bool = False  # an integer/bool tensor
     rank: int | None = None
@@ -34,6 +35,9 @@ class Val:
     thresholds: frozenset[int] = frozenset()
     source_op: str = ""  # "log"/"sqrt"/"divide" when produced by one whose operand may be 0 (LL206)
     high: float | None = None  # every element <= high (sigmoid: 1, 64 * sigmoid: 64): exp overflows past ~88.7
+    # Computed by a function the engine cannot see (a callable parameter such as `distance(a, b)`): its range
+    # is unknown, not unbounded, so rules that need "unbounded" say nothing about it.
+    opaque: bool = False
 
     def join(self, other: Val) -> Val:
         """Either of two values (branches, loop iterations): taints add up, guarantees must hold for both."""
@@ -48,6 +52,7 @@ class Val:
             nonpos=self.nonpos and other.nonpos,
             bounded=self.bounded and other.bounded,
             below_one=self.below_one and other.below_one,
+            unit=self.unit and other.unit,
             prob=self.prob if self.prob == other.prob else "",
             integer=self.integer and other.integer,
             rank=self.rank if self.rank == other.rank else None,
@@ -55,12 +60,13 @@ class Val:
             thresholds=self.thresholds | other.thresholds,
             source_op=self.source_op if self.source_op == other.source_op else "",
             high=max(self.high, other.high) if self.high is not None and other.high is not None else None,
+            opaque=self.opaque or other.opaque,
         )
 
     def taint_only(self) -> Val:
         """Keep where it came from, forget what it is."""
         return Val(pred=self.pred, data=self.data, true=self.true, cut=self.cut, tensor=self.tensor,
-                   rank=self.rank, integer=self.integer, thresholds=self.thresholds)
+                   rank=self.rank, integer=self.integer, thresholds=self.thresholds, opaque=self.opaque)
 
     def but(self, **changes: object) -> Val:
         return replace(self, **changes)
@@ -81,6 +87,7 @@ def combine(*vals: Val) -> Val:
             cut=out.cut or v.cut,
             tensor=out.tensor or v.tensor,
             thresholds=out.thresholds | v.thresholds,
+            opaque=out.opaque or v.opaque,
         )
     rank = max(ranks) if ranks and all(r is not None for r in ranks) else None
     return out.but(rank=rank, integer=bool(vals) and all(v.integer for v in vals if v.tensor) and out.tensor)

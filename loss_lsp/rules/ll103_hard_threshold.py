@@ -29,8 +29,9 @@ def check(ctx: LossContext) -> Iterator[Finding]:
     returned = ctx.flow.returned()
     reaching = returned.thresholds
     other_paths = returned.pred  # the loss still has a gradient through other terms
+    # A mask built here may scale a differentiable value inside a helper (tfa's `_masked_minimum`): weigh all flows.
+    weights = set().union(*(_weights(flow) for flow in ctx.flow.all_flows())) if other_paths else set()
     for flow in ctx.flow.all_flows():
-        weights = _weights(flow) if other_paths else set()
         for node in flow.nodes((ast.Compare, ast.Call, ast.BinOp)):
             if id(node) not in reaching and flow is ctx.flow:
                 continue

@@ -53,8 +53,13 @@ def _domain_guard(flow, cond: ast.AST) -> bool:  # type: ignore[no-untyped-def]
     cond = assigned_value(flow, cond)  # ok = x > 0; where(ok, ...)
     if isinstance(cond, ast.UnaryOp) and isinstance(cond.op, (ast.Invert, ast.Not)):
         cond = cond.operand
+    if isinstance(cond, ast.BinOp) and isinstance(cond.op, (ast.BitAnd, ast.BitOr)):
+        return _domain_guard(flow, cond.left) or _domain_guard(flow, cond.right)
     if isinstance(cond, ast.Call):
         op = flow.op(cond)
+        if op is not None and short(op) in ("logical_and", "logical_or"):
+            # sparsemax's `logical_or(s > 0, is_nan(s))`, `logical_and(labels == 0, is_inf(z))`: still a guard
+            return any(_domain_guard(flow, operand) for operand in cond.args)
         return op is not None and short(op) in _FINITENESS
     if not isinstance(cond, ast.Compare) or len(cond.comparators) != 1:
         return False

@@ -30,6 +30,8 @@ def check(ctx: LossContext) -> Iterator[Finding]:
         n, d = flow.val(num), flow.val(den)  # type: ignore[attr-defined]
         if not d.data or d.positive or not (n.pred or d.pred) or _normalisation(num, den) or zero_patched(flow, den) or positive_by_where(flow, den):
             continue
+        if _visible_guard(flow, den):
+            continue  # `1 + eps - iou + v`: the author added a guard term; take it as intended, as `x + eps` is
         text = ctx.text(den, flow)  # type: ignore[arg-type]
         fix = ctx.replace("Add a smoothing epsilon to the denominator", den, plus_eps(ctx, den, flow),
                           "safe", flow)  # type: ignore[arg-type]
@@ -41,10 +43,28 @@ def check(ctx: LossContext) -> Iterator[Finding]:
 
 
 def _normalisation(num: ast.AST, den: ast.AST) -> bool:
-    """``p / sum(p, axis)``: rescaling probabilities to sum to 1, zero only if every one is 0."""
-    return (isinstance(den, ast.Call) and bool(den.args) and ast.dump(den.args[0]) == ast.dump(num)
-            and isinstance(den.func, (ast.Attribute, ast.Name))
-            and (den.func.attr if isinstance(den.func, ast.Attribute) else den.func.id) in ("sum", "reduce_sum"))
+    """``p / sum(p, axis)`` (or ``p / p.sum(axis)``): rescaling probabilities to sum to 1, zero only if every
+    one is 0."""
+    if not (isinstance(den, ast.Call) and isinstance(den.func, (ast.Attribute, ast.Name))):
+        return False
+    name = den.func.attr if isinstance(den.func, ast.Attribute) else den.func.id
+    if name not in ("sum", "reduce_sum"):
+        return False
+    if den.args and ast.dump(den.args[0]) == ast.dump(num):
+        return True
+    return isinstance(den.func, ast.Attribute) and ast.dump(den.func.value) == ast.dump(num)
+
+
+def _visible_guard(flow, den: ast.AST, sign: int = 1) -> bool:  # type: ignore[no-untyped-def]
+    """An additive term of the denominator, with a plus sign, that is a positive constant (not derived from
+    the data): ``1 + eps - iou + v``, ``union - inter + 1e-7``. Written there, it is a guard."""
+    if isinstance(den, ast.BinOp) and isinstance(den.op, (ast.Add, ast.Sub)):
+        right_sign = -sign if isinstance(den.op, ast.Sub) else sign
+        return _visible_guard(flow, den.left, sign) or _visible_guard(flow, den.right, right_sign)
+    if sign < 0 or (isinstance(den, ast.Constant) and den.value == 1):
+        return False  # `1 - p + q` is no guard: 1 is where the terms usually start
+    v = flow.val(den)
+    return v.positive and not v.data and not v.pred
 
 
 RULE = Rule(

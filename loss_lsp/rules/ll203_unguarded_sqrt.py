@@ -27,6 +27,8 @@ def check(ctx: LossContext) -> Iterator[Finding]:
         v = flow.val(target)
         if not v.pred or v.positive or zero_patched(flow, target) or positive_by_where(flow, target):
             continue
+        if _gradient_norm(flow, target):
+            continue  # a gradient penalty's norm: the penalty pulls it toward 1, nothing pulls it to 0
         text = ctx.text(target, flow)
         eps = ctx.eps(flow)
         if name == "sqrt":
@@ -49,6 +51,21 @@ def check(ctx: LossContext) -> Iterator[Finding]:
             fix = ctx.replace("Add epsilon before the power", base, f"({wrap(text)} + {ctx.eps(flow)})", "safe", flow)
             spelled = f"** {power:g}" if isinstance(node, ast.BinOp) else f"{ctx.text(node.func, flow)}(..., {power:g})"  # type: ignore[attr-defined]
             yield ctx.finding(RULE, node, _message(spelled, text), fix, flow)
+
+
+def _gradient_norm(flow, target: ast.AST) -> bool:  # type: ignore[no-untyped-def]
+    """The operand reads only values a tape returned (``grads = tape.gradient(pred, [x])[0]``): the norm
+    of a gradient, as in WGAN-GP, which is 0 only where the critic is flat around the sample."""
+    results: set[str] = set()
+    others: set[str] = set()
+    for node in flow.walk():
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            value = node.value.value if isinstance(node.value, ast.Subscript) else node.value
+            is_gradient = (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+                           and value.func.attr in ("gradient", "jacobian", "batch_jacobian"))
+            (results if is_gradient else others).add(node.targets[0].id)
+    read = {n.id for n in ast.walk(target) if isinstance(n, ast.Name) and flow.val(n).pred}
+    return bool(read) and read <= results - others
 
 
 def _power(flow, node: ast.AST) -> tuple[ast.AST | None, ast.AST | None]:  # type: ignore[no-untyped-def]
@@ -87,7 +104,9 @@ RULE = Rule(
     why=(
         "d/dx sqrt(x) = 1 / (2 sqrt(x)) is infinite at 0. RMSE-style losses and Euclidean distances reach "
         "0 exactly when the prediction is perfect (or two embeddings coincide); the loss is 0.0 but its "
-        "gradient is NaN, so training breaks silently just as it converges."
+        "gradient is NaN, so training breaks silently just as it converges. The norm of a gradient a tape "
+        "returned (a WGAN-GP penalty, `(norm - 1) ** 2`) is not reported: the penalty pulls it toward 1, and it "
+        "is 0 only where the critic is flat around the sample."
     ),
     example=(
         "import tensorflow as tf\n\n"

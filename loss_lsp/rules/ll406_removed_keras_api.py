@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 from loss_lsp.engine.chunks import Block
 from loss_lsp.engine.context import ModuleContext, char_col
 from loss_lsp.engine.discovery import loss_base_classes
-from loss_lsp.engine.findings import Edit, Finding, Fix, Span
+from loss_lsp.engine.findings import Edit, Finding, Fix, Related, Span
 from loss_lsp.engine.memo import on_node
 from loss_lsp.engine.project import installed_keras, keras_target
 from loss_lsp.rules.rule import Rule
@@ -49,6 +49,15 @@ _SAME_IN_OPS = frozenset({"abs", "all", "any", "cast", "cos", "exp", "log", "max
 _OTHER_ARGS_IN_OPS = frozenset({"argmax", "argmin", "clip", "cumprod", "cumsum", "equal", "expand_dims", "greater",
                                 "greater_equal", "less", "less_equal", "maximum", "minimum", "not_equal", "one_hot",
                                 "relu", "reshape", "stop_gradient", "tile"})
+# ... and backend functions with no keras.ops namesake: what Keras 3 has instead (the K.x calls of the corpus
+# that keras.ops lacks, checked with hasattr on Keras 3.15).
+_REPLACED = {"pow": "`keras.ops.power`", "cast_to_floatx": "`keras.ops.cast(x, keras.config.floatx())`",
+             "constant": "`keras.ops.convert_to_tensor`", "int_shape": "`x.shape`", "variable": "`keras.Variable`",
+             "set_value": "`variable.assign(value)`", "batch_set_value": "`variable.assign(value)` for each pair",
+             "update_add": "`variable.assign_add(increment)`", "get_value": "`keras.ops.convert_to_numpy`",
+             "batch_get_value": "`keras.ops.convert_to_numpy` for each", "eval": "`keras.ops.convert_to_numpy`"}
+_GRAPH_ONLY = frozenset({"function", "get_graph", "get_session", "set_session", "placeholder", "learning_phase",
+                         "set_learning_phase", "gradients"})
 _IMPORT_MODULES = {*_REMOVED_MODULES, *_ALIAS_MODULES, *_TF_ALIAS_MODULES, "keras.backend"}
 
 
@@ -83,6 +92,7 @@ def _removed_uses(ctx: ModuleContext) -> Iterator[Finding]:
     backends = [local for local, target in ctx.module.imports.items() if target == "keras.backend"]
     words = _WORDS + ("losses.", "metrics.", "backend.") + tuple(f"{local}." for local in backends)
     local_losses: set[str] | None = None
+    backend_calls: list[tuple[Span, str, str]] = []
     for block in ctx.module.blocks:
         if block.tree is None or not any(word in block.text for word in words):
             continue  # a substring test is far cheaper than walking the block
@@ -90,7 +100,11 @@ def _removed_uses(ctx: ModuleContext) -> Iterator[Finding]:
         for node in scan.imports:
             yield from _removed_import(ctx, block, node)
         for attribute in scan.attributes + tuple(n for local in backends for n in scan.on_names.get(local, ())):
-            yield from _removed_attribute(ctx, block, attribute)
+            removed = _removed_backend_call(ctx, block, attribute)
+            if removed is not None:
+                backend_calls.append(removed)
+            else:
+                yield from _removed_attribute(ctx, block, attribute)
         for target, enum, member in scan.enums:
             yield from _enum_use(ctx, block, target, enum, member)
         if scan.auto_calls or scan.auto_defaults:
@@ -101,6 +115,8 @@ def _removed_uses(ctx: ModuleContext) -> Iterator[Finding]:
         for literal, cls in scan.auto_defaults:
             if cls in (local_losses or set()):
                 yield from _auto_string(ctx, block, literal)
+    if backend_calls:
+        yield _backend_finding(ctx, backend_calls)
 
 
 def _is_auto(node: ast.AST | None) -> bool:
@@ -130,6 +146,8 @@ def _compute_scan(tree: ast.Module) -> _Scan:
     for top in tree.body:
         cls = top.name if isinstance(top, ast.ClassDef) else None
         for node in ast.walk(top):
+            if isinstance(node, ast.Attribute) and not isinstance(node.ctx, ast.Load):
+                continue  # `keras.backend.name_scope = keras.name_scope` adds the name: nothing is read
             if isinstance(node, ast.Attribute):
                 inner = node.value
                 inner_name = (inner.attr if isinstance(inner, ast.Attribute)
@@ -242,11 +260,35 @@ def _removed_attribute(ctx: ModuleContext, block: Block, node: ast.Attribute) ->
         yield ctx.finding(RULE, span, f"`{spelled}` does not exist in the `tf.keras` of Keras {version}, installed "
                           f"here (gone since Keras 3.3: AttributeError), which kept only the short alias `{new}`",
                           Fix(f"Use `{new}`", "safe", (Edit(span, new),)))
-    elif module == "keras.backend" and name not in _KERAS3_BACKEND:
-        fix = _ops_fix(ctx, span, name) if name in _SAME_IN_OPS else None
-        advice = _ops_advice(name)
-        yield ctx.finding(RULE, span, f"`{spelled}`: Keras 3's `keras.backend` has no `{name}` (AttributeError: "
-                          f"module 'keras.backend' has no attribute '{name}'); {advice}", fix)
+
+
+def _removed_backend_call(ctx: ModuleContext, block: Block, node: ast.Attribute) -> tuple[Span, str, str] | None:
+    """(span, spelling, name) of ``K.sum``-like uses of a function Keras 3's ``keras.backend`` lacks."""
+    path = ctx.module.resolve(node) or ""
+    module, _, name = path.rpartition(".")
+    if module != "keras.backend" or name in _KERAS3_BACKEND:
+        return None
+    span = ctx.span(node, block.start)
+    return span, ctx.file.text(span), name
+
+
+def _backend_finding(ctx: ModuleContext, calls: list[tuple[Span, str, str]]) -> Finding:
+    """One finding per module for all its removed backend calls: they have one cause (the module is written
+    against Keras 2's backend) and the first to run stops the module, so a finding per call repeats it.
+    It sits on the first call; the others are related locations, and the fix ports every call it can."""
+    calls = sorted(calls)
+    span, spelled, name = calls[0]
+    message = (f"`{spelled}`: Keras 3's `keras.backend` has no `{name}` (AttributeError: module 'keras.backend' "
+               f"has no attribute '{name}'); {_ops_advice(name)}")
+    others = sorted({n for _, _, n in calls[1:]} - {name})
+    if len(calls) > 1:
+        listed = ", ".join(f"`{n}`" for n in others[:8]) + (", ..." if len(others) > 8 else "")
+        message += (f"; {len(calls) - 1} more call(s) in this module fail the same way"
+                    + (f" ({listed})" if others else "") + ": see the related locations")
+    related = tuple(Related(ctx.file.path, s, f"`{text}`: {_ops_advice(n)}") for s, text, n in calls[1:])
+    portable = [(s, n) for s, _, n in calls if n in _SAME_IN_OPS]
+    finding = ctx.finding(RULE, span, message, _ops_fix(ctx, portable) if portable else None)
+    return replace(finding, related=related)
 
 
 def _ops_advice(name: str) -> str:
@@ -254,11 +296,16 @@ def _ops_advice(name: str) -> str:
         return f"`keras.ops.{name}` takes the same arguments"
     if name in _OTHER_ARGS_IN_OPS:
         return f"`keras.ops.{name}` exists, but a default or a keyword name differs: check the call"
+    if name in _REPLACED:
+        return f"Keras 3 has {_REPLACED[name]} instead"
+    if name in _GRAPH_ONLY:
+        return "it is Keras 2 graph-mode API with no Keras 3 equivalent (run the code eagerly or in `tf.function`)"
     return "port it to `keras.ops`"
 
 
-def _ops_fix(ctx: ModuleContext, span: Span, name: str) -> Fix | None:
-    """``K.sum`` -> ``ops.sum``, importing ``from keras import ops`` when the file has no keras.ops yet."""
+def _ops_fix(ctx: ModuleContext, calls: list[tuple[Span, str]]) -> Fix | None:
+    """``K.sum`` -> ``ops.sum`` for each (span, name), importing ``from keras import ops`` when the file has no
+    keras.ops yet."""
     module = ctx.module
     ops = module.alias_for("keras.ops")
     extra: tuple[Edit, ...] = ()
@@ -268,7 +315,9 @@ def _ops_fix(ctx: ModuleContext, span: Span, name: str) -> Fix | None:
         ops = "ops"
         edit = ctx.file.import_edit("from keras import ops")
         extra = (edit,) if edit else ()
-    return Fix(f"Use `{ops}.{name}`", "safe", (Edit(span, f"{ops}.{name}"), *extra))
+    edits = tuple(Edit(span, f"{ops}.{name}") for span, name in calls)
+    title = f"Use `{ops}.{calls[0][1]}`" if len(calls) == 1 else f"Use `{ops}` for the {len(calls)} calls it has"
+    return Fix(title, "safe", (*edits, *extra))
 
 
 def _quote_style(ctx: ModuleContext, block: Block) -> str:
@@ -300,7 +349,9 @@ RULE = Rule(
         "written for Keras 2 stops at the first line that builds the loss. Keras 3 also dropped the short "
         "aliases of `keras.losses` / `keras.metrics` (`mse`, `mae`, `kld`, `logcosh`, ...; `tf.keras` kept "
         "those and lacks the long names instead) and the arithmetic of `keras.backend` (`K.sum`, `K.mean`, "
-        "`K.flatten`, ...: use `keras.ops`). All of this is valid Keras 2, so the rule reports it only for "
+        "`K.flatten`, ...: use `keras.ops`); a module written against Keras 2's backend gets one finding, on its first "
+        "such call, with the other calls as related locations and one fix that ports every call `keras.ops` takes "
+        "unchanged. All of this is valid Keras 2, so the rule reports it only for "
         "projects that target Keras 3: the requirements declared nearest to the file (`pyproject.toml`, "
         "`setup.cfg`, `setup.py`, `requirements*.txt`, an installed wheel's `METADATA`) decide, e.g. "
         "`tensorflow<2.16` or `tf_keras` means Keras 2; when they allow both, the Keras installed with "

@@ -19,7 +19,10 @@ _BASE_ARGS = {"self", "name", "reduction", "dtype"}
 
 def check_module(ctx: ModuleContext) -> Iterator[Finding]:
     local_losses = loss_base_classes(ctx.module)
+    compiled = {loss.cls.name for loss in ctx.losses if loss.cls is not None and loss.compile_sites}
     for class_name in sorted(local_losses):
+        if class_name.startswith("_") and class_name not in compiled:
+            continue  # private and never compiled here: only the module's own code builds and calls it
         cls, block = ctx.module.classes[class_name]
         init = _method(cls, "__init__")
         if init is None:
@@ -49,6 +52,10 @@ def _defaults(init: ast.FunctionDef | ast.AsyncFunctionDef) -> dict[str, ast.exp
 def _consequence(init: ast.FunctionDef | ast.AsyncFunctionDef, hyper: list[str]) -> str:
     """What a save / load round trip does to this class (measured on Keras 3.15 with ``load_model``)."""
     defaults = _defaults(init)
+    rejected = [] if init.args.kwarg is not None else [b for b in ("name", "reduction") if b not in defaults]
+    if rejected:  # the base get_config saves name and reduction; from_config passes them back (Keras 3.15)
+        return (f"`load_model` (or any config round trip) fails with a TypeError, since the saved config "
+                f"passes `{rejected[0]}`, which `__init__` does not take")
     required = [h for h in hyper if defaults.get(h) is None]
     if required:
         return (f"`load_model` (or any config round trip) fails with a TypeError, since `{required[0]}` is "

@@ -141,3 +141,41 @@ def test_ll406_ports_backend_arithmetic_to_keras_ops_where_the_arguments_match(t
     fixed = path.read_text(encoding="utf-8")
     assert "from keras import ops\n" in fixed
     assert "ops.mean(ops.square(y_true - y_pred), axis=-1) + K.clip(y_pred, 0.0, 1.0) * K.epsilon()" in fixed
+
+
+@pytest.mark.parametrize(("requirements", "major"), [
+    # Only the requirement whose environment marker holds for this interpreter counts:
+    (['tensorflow<2.16; python_version < "3.0"', 'tensorflow>=2.16; python_version >= "3.0"'], 3),
+    (['tensorflow>=2.16; python_version < "3.0"', 'tensorflow==2.15.1; python_version >= "3.0"'], 2),
+    (['tensorflow<2.16; python_version < "3.0"'], None),  # nothing applies here: no declaration
+])
+def test_environment_markers_select_the_requirements_of_this_interpreter(requirements: list[str],
+                                                                       major: int | None) -> None:
+    target = decide(requirements, "requirements.txt")
+    assert (target.major if target is not None else None) == major
+
+
+def test_requirements_files_follow_their_includes_and_constraints(tmp_path: Path) -> None:
+    write(tmp_path, {"requirements.txt": "-r requirements/base.txt\nnumpy\n",
+                     "requirements/base.txt": "--requirement=ml.txt\n", "requirements/ml.txt": "tensorflow<2.16\n",
+                     "service/requirements.txt": "-c ../constraints.txt\ntensorflow\n",
+                     "constraints.txt": "tensorflow==2.15.1\n", "losses.py": "", "service/losses.py": ""})
+    assert keras_target(str(tmp_path / "losses.py")).major == 2
+    assert keras_target(str(tmp_path / "service" / "losses.py")).major == 2  # the constraint pins it
+    # An edit of an included file is seen although the including file did not change.
+    (tmp_path / "requirements" / "ml.txt").write_text("tensorflow>=2.16\n", encoding="utf-8")
+    import os
+    os.utime(tmp_path / "requirements" / "ml.txt", (3, 3))
+    assert keras_target(str(tmp_path / "losses.py")).major == 3
+
+
+def test_requirements_files_that_include_each_other_end(tmp_path: Path) -> None:
+    write(tmp_path, {"requirements.txt": "-r other.txt\n", "other.txt": "-r requirements.txt\nkeras>=3\n",
+                     "losses.py": ""})
+    assert keras_target(str(tmp_path / "losses.py")).major == 3
+
+
+def test_a_requirements_folder_declares_too(tmp_path: Path) -> None:
+    write(tmp_path, {"requirements/base.txt": "numpy\ntensorflow==2.15.1\n", "requirements/docs.txt": "sphinx\n",
+                     "src/losses.py": ""})
+    assert keras_target(str(tmp_path / "src" / "losses.py")).major == 2
