@@ -125,6 +125,10 @@ class Context:
                 raise _Undecided(f"depends on `{name}`, an argument of `{scope.name}` its callers decide")
         assigned = [n.value for scope in self.scopes for n in walk_local(scope) if isinstance(n, ast.Assign)
                     and any(isinstance(t, ast.Name) and t.id == name for t in n.targets)]
+        stores = sum(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store)
+                     for scope in self.scopes for n in walk_local(scope))
+        if stores > 1:  # also a loop variable, `flag |= ...`, a tuple unpacking
+            raise _Undecided(f"depends on `{name}`, which the program sets in {stores} places")
         if not assigned and name in self.module.assignments:
             assigned = [self.module.assignments[name][0]]
         if len(assigned) == 1 and isinstance(assigned[0], ast.Constant):
@@ -156,7 +160,8 @@ class Context:
             for method in cls.body:
                 if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     sets += [(method, n.value, start + n.lineno - 1) for n in ast.walk(method)
-                             if isinstance(n, ast.Assign) for t in n.targets
+                             if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and n.value is not None
+                             for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
                              if isinstance(t, ast.Attribute) and key_of(t) == f"self.{attr}"]
         if not sets:
             raise _Undecided(f"depends on `self.{attr}`, which this class never sets")

@@ -156,3 +156,14 @@ def test_a_compute_loss_returning_from_a_data_branch_is_not_run(tmp_path: Path) 
                        "        return -tf.reduce_mean(y * tf.math.log(y_pred))\n")
     with pytest.raises(LiftError, match=r"more than one place \(control flow\): it returns from inside an `if` \(line 7\)"):
         _lift(source, "M.compute_loss", tmp_path)
+
+
+def test_a_flag_the_function_changes_is_not_guessed(tmp_path: Path) -> None:
+    source = ("import tensorflow as tf\n\nmodel = tf.keras.Sequential([tf.keras.layers.Dense(3, activation='softmax')])\n\n\n"
+              "def step(x, y, epochs):\n    hard = False\n    for _ in range(epochs):\n        hard |= True\n"
+              "    with tf.GradientTape() as tape:\n        probs = model(x)\n        if hard:\n"
+              "            loss = -tf.reduce_mean(y * tf.math.log(probs))\n        else:\n"
+              "            loss = tf.reduce_mean(tf.square(y - probs))\n"
+              "    return tape.gradient(loss, model.trainable_variables)\n")
+    with pytest.raises(LiftError, match=r"depends on `hard`, which the program sets in 2 places"):
+        _lift(source, "step", tmp_path)
