@@ -175,6 +175,7 @@ class _Lifter:
         self.unit = unit
         self.sink = sink
         self.start = unit.block.start
+        self.cls = unit.cls or self._closure_class()  # a closure in a method: that method's class
         self.scopes: list[FunctionNode] = [unit.fn, *unit.enclosing]
         self.params = {a.arg for fn in self.scopes for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs}
         self.predictions = {name for name, seed in unit.seeds.items() if seed == SOURCE}
@@ -185,7 +186,7 @@ class _Lifter:
         self.local_names = set().union(*(_keys(n, ast.Store) for scope in self.scopes for n in _walk_local(scope)
                                          if isinstance(n, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For))))
         self.self_attrs = self._constructor_attributes()
-        self.context = Context(module, unit.cls, self.start, self.scopes, self.local_names)
+        self.context = Context(module, self.cls, self.start, self.scopes, self.local_names)
         for name, value in self.bindings.items():
             if self._is_variable_value(value):
                 self.variables[name] = value
@@ -283,7 +284,7 @@ class _Lifter:
     def _class_held(self, needed: set[str]) -> None:
         """Tensors a graph-building class keeps on ``self`` in ``__init__`` or a build method: the walk goes on
         through the whole method that sets them (it must come earlier in the file: it has run by then)."""
-        cls = self.unit.cls
+        cls = self.cls
         visited: set[int] = set()
         while cls is not None:
             keys = sorted(k for k in needed if k.startswith("self.") and k not in self.variables and k not in self.data)
@@ -376,6 +377,14 @@ class _Lifter:
             needed -= hit
             return
         self._keep(stmt, needed, bound, value)
+
+    def _closure_class(self) -> ast.ClassDef | None:
+        """The class of the method a closure is defined in: its ``self.m(...)`` calls that class's methods."""
+        outer = self.unit.enclosing[-1] if self.unit.enclosing else None
+        found = self.module.classes.get(self.unit.name.split(".", 1)[0])
+        if outer is None or found is None or outer not in found[0].body or found[1].start != self.start:
+            return None
+        return found[0]
 
     def _follow(self, call: ast.Call) -> bool:
         """A module function is inlined only when the model is inside it (its arguments carry none)."""
@@ -517,7 +526,7 @@ class _Lifter:
         if not isinstance(node, ast.Call):
             return False
         func = node.func
-        cls = self.unit.cls
+        cls = self.cls
         if isinstance(func, ast.Name):
             if func.id == "self":
                 return cls is not None
@@ -573,9 +582,9 @@ class _Lifter:
         func = call.func
         if isinstance(func, ast.Call):
             return func
-        if isinstance(func, ast.Name) and func.id == "self" and self.unit.cls is not None:
+        if isinstance(func, ast.Name) and func.id == "self" and self.cls is not None:
             # self(x): what the class's call() returns, when that is one of its stored layers
-            method = next((m for m in self.unit.cls.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))
+            method = next((m for m in self.cls.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))
                            and m.name == "call"), None)
             last = method.body[-1] if method is not None and method.body else None
             if isinstance(last, ast.Return) and isinstance(last.value, ast.Call) \
@@ -603,7 +612,7 @@ class _Lifter:
     def _constructor_attributes(self) -> dict[str, ast.expr]:
         """``self.head = layers.Dense(3)`` / ``self.net = net`` in the class's methods."""
         out: dict[str, ast.expr] = {}
-        cls = self.unit.cls
+        cls = self.cls
         if cls is None:
             return out
         for method in cls.body:

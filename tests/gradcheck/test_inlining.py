@@ -167,3 +167,15 @@ def test_a_flag_the_function_changes_is_not_guessed(tmp_path: Path) -> None:
               "    return tape.gradient(loss, model.trainable_variables)\n")
     with pytest.raises(LiftError, match=r"depends on `hard`, which the program sets in 2 places"):
         _lift(source, "step", tmp_path)
+
+
+def test_a_closure_in_a_method_inlines_the_class_methods(tmp_path: Path) -> None:
+    source = HEADER + ("    def __init__(self):\n        super().__init__()\n"
+                       "        self.head = keras.layers.Dense(3, activation='softmax')\n\n"
+                       "    def _loss(self, labels, probs):\n        return -tf.reduce_mean(labels * tf.math.log(probs))\n\n"
+                       "    def fit_step(self, x, y):\n        def step():\n"
+                       "            with tf.GradientTape() as tape:\n                loss = self._loss(y, self.head(x))\n"
+                       "            return tape.gradient(loss, self.trainable_variables)\n        return step()\n")
+    [lifted], _ = _lift(source, "M.fit_step.<locals>.step", tmp_path)
+    assert [i.label for i in lifted.inlined] == ["self._loss"]
+    assert lifted.prediction == "self.head(x)" and lifted.target == "y"
