@@ -6,9 +6,11 @@ file (repository, path, commit), pairs the versions, says what the bug is and wh
 checker should catch. The files are read from ``~/.cache/loss-lsp/bugsets/<repo>/<path>``; when that cache is
 missing the benchmark says so and measures nothing.
 
-Prints, per bug: found (a finding within ``NEAR`` lines of the bug in the buggy version), the findings on the
-fixed version with their recorded verdicts; then found/total by category and form, false alarms on the fixed
-versions, beside the reference the issue was filed with (5/85 on another outside set, never seen here).
+Prints, per bug: found (a finding within ``NEAR`` lines of the bug in the buggy version, of one of the bug's
+``codes`` when it names them), the findings on the fixed version with their recorded verdicts; then found/total
+by category, form and batch (the bugs used to build the engine apart from those read before or after a change
+and held out from it), false alarms on the fixed versions, beside the reference the issue was filed with (5/85
+on another outside set, never seen here).
 
     PYTHONPATH=$PWD python benchmarks/bug_programs.py
 """
@@ -42,6 +44,8 @@ class Bug:
     form: str
     lines: tuple[int, ...]
     reach: str
+    batch: str  # which reading the bug came in: "tuning" (read before the engine work) or "held-out-2" ...
+    codes: tuple[str, ...]  # when given, only findings of these rules count as finding the bug
 
 
 @dataclass(frozen=True)
@@ -50,14 +54,17 @@ class Result:
     buggy: list[Finding]
     fixed: list[Finding] | None
 
+    def on_bug(self, finding: Finding) -> bool:
+        near = any(abs(finding.span.start_line + 1 - line) <= NEAR for line in self.bug.lines)
+        return near and (not self.bug.codes or finding.code in self.bug.codes)
+
     @property
     def found(self) -> bool:
-        return any(any(abs(f.span.start_line + 1 - line) <= NEAR for line in self.bug.lines) for f in self.buggy)
+        return any(self.on_bug(f) for f in self.buggy)
 
     def away(self) -> list[Finding]:
         """Findings on the buggy version that are not on its bug."""
-        return [f for f in self.buggy
-                if not any(abs(f.span.start_line + 1 - line) <= NEAR for line in self.bug.lines)]
+        return [f for f in self.buggy if not self.on_bug(f)]
 
 
 def manifest() -> dict:
@@ -66,7 +73,8 @@ def manifest() -> dict:
 
 def loss_bugs() -> list[Bug]:
     return [Bug(e["id"], e["repo"], e["buggy"], e.get("fixed"), e["category"], e["form"], tuple(e["lines"]),
-                e.get("reach", "")) for e in manifest()["bug"] if e["loss_bug"]]
+                e.get("reach", ""), e.get("batch", "tuning"), tuple(e.get("codes", ())))
+            for e in manifest()["bug"] if e["loss_bug"]]
 
 
 def missing_files(bugs: list[Bug]) -> list[Path]:
@@ -136,6 +144,7 @@ def main() -> None:
           + ")")
     print(f"by category: {_tally(results, 'category')}")
     print(f"by form: {_tally(results, 'form')}")
+    print(f"by batch (held-out batches were read before the engine was changed for them): {_tally(results, 'batch')}")
 
 
 if __name__ == "__main__":

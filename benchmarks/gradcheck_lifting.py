@@ -45,7 +45,8 @@ from loss_lsp.settings import Settings  # noqa: E402
 
 SINKS = ROOT / "fixtures" / "sinks"
 TRAINING = ROOT / "tests" / "gradcheck" / "data" / "training.py"
-FILES = sorted(SINKS.glob("*.py")) + [TRAINING, TRAINING.with_name("training_script.py")]
+INLINED = TRAINING.with_name("inlined.py")  # the model output and the loss in other methods; decided branches
+FILES = sorted(SINKS.glob("*.py")) + [TRAINING, TRAINING.with_name("training_script.py"), INLINED]
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(8, 4)).astype("float32")
 Y = np.eye(3, dtype="float32")[RNG.integers(0, 3, size=8)]
@@ -259,12 +260,25 @@ TRUTH: list[tuple[Path, str, str, Callable[[], bool]]] = [
     (TRAINING, "ComputeLossModel.compute_loss", "LL201", lambda: model_nan(TRAINING, "ComputeLossModel", "compute_loss")),
     (TRAINING, "ClippedComputeLossModel.compute_loss", "",
      lambda: model_nan(TRAINING, "ClippedComputeLossModel", "compute_loss")),
+    (INLINED, "LogOfSoftmaxModel.train_step", "LL201", lambda: model_nan(INLINED, "LogOfSoftmaxModel", "train_step")),
+    (INLINED, "ClippedModel.train_step", "", lambda: model_nan(INLINED, "ClippedModel", "train_step")),
+    (INLINED, "FlagModel.train_step", "LL201", lambda: model_nan(INLINED, "FlagModel", "train_step")),
     (SINKS / "tf1_graph_buggy.py", "<module>", "LL205", lambda: graph_nan(SINKS / "tf1_graph_buggy.py", "cross_entropy")),
     (SINKS / "tf1_graph_fixed.py", "<module>", "", lambda: graph_nan(SINKS / "tf1_graph_fixed.py", "cross_entropy")),
 ]
 
 
 _CATEGORIES = [  # (words in the reason, the category printed)
+    ("returns from inside an `if`", "control flow: a called method returns from an `if` the program does not decide"),
+    ("a value computed when the program runs", "control flow: an `if` on a value computed at run time (data, shapes)"),
+    ("whoever builds the object decides", "control flow: an `if` on a constructor argument"),
+    ("its callers decide", "control flow: an `if` on a function argument"),
+    ("places", "control flow: an `if` on a value the program sets in several places"),
+    ("not guess a branch", "control flow: an `if` on a value the program does not state"),
+    ("a generator", "a called method the lift does not enter (generator)"),
+    ("inside it: a call", "a called method the lift does not enter (defines a function inside)"),
+    ("does not end in its only `return`", "a called method the lift does not enter (several returns)"),
+    ("*args or **kwargs", "a called method the lift does not enter (*args/**kwargs)"),
     ("a call the lift does not enter", "the model is inside a call the lift does not enter (a method, a closure)"),
     ("no model output", "no model output, variable or watched tensor on the path"),
     ("inside an `if`", "control flow: the value is set inside an `if`"),

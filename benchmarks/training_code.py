@@ -1,9 +1,11 @@
 """Real training code nobody here wrote: custom loops, train_step overrides, add_loss, minimize.
 
 Downloads pinned wheels (``pip download --no-deps``) into ``~/.cache/loss-lsp/training-corpus`` (never
-into the repository), runs the checker over their modules (tests excluded) and prints, per package:
-lines, computations found from their sinks (by sink kind), findings per 10,000 lines, and the analysis
-time beside ``ast.parse`` of the same files, then every finding. Each finding is read and recorded with a
+into the repository), runs the checker over their modules (tests excluded) with the workspace index over each package, as
+``loss-lsp check`` does, and prints, per package: lines, computations found from their sinks (by sink
+kind), how many of those are helpers reached from a sink in another module (``cross``), findings per
+10,000 lines, and the analysis time (indexing included) beside ``ast.parse`` of the same files, then
+every finding. Each finding is read and recorded with a
 verdict in ``benchmarks/triage/training_code.toml``; ``tests/engine/test_training_code.py`` fails when a
 finding triaged false comes back.
 
@@ -26,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from loss_lsp.checker import analyze, clear_caches  # noqa: E402
 from loss_lsp.engine.chunks import parse_quietly  # noqa: E402
-from loss_lsp.engine import Analysis  # noqa: E402
+from loss_lsp.engine import Analysis, Workspace  # noqa: E402
 
 CACHE = Path.home() / ".cache" / "loss-lsp" / "training-corpus"
 TRIAGE = Path(__file__).resolve().parent / "triage" / "training_code.toml"
@@ -87,9 +89,35 @@ def sources() -> list[Source]:
     return out
 
 
+def unpacked(package: str, files: list[Source]) -> Path:
+    """The package's modules as files (the workspace index reads them from disk, as ``loss-lsp check`` does)."""
+    root = CACHE / "src" / package
+    for f in files:
+        path = root / f.path
+        if not path.is_file() or path.read_text(encoding="utf-8", errors="replace") != f.text:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f.text, encoding="utf-8")
+    return root
+
+
 def run(files: list[Source]) -> dict[Source, Analysis]:
+    """Each package's files checked together, with the workspace index over them (helpers and loss bases of
+    other modules are resolved the way ``loss-lsp check pkg/`` resolves them)."""
     clear_caches()
-    return {f: analyze(f.text, f.path) for f in files}
+    results = {}
+    for package in dict.fromkeys(f.package for f in files):
+        mine = [f for f in files if f.package == package]
+        root = unpacked(package, mine)
+        workspace = Workspace(root)
+        workspace.index([root / f.path for f in mine])
+        results.update({f: analyze(f.text, str(root / f.path), workspace=workspace) for f in mine})
+    return results
+
+
+def reached_from_elsewhere(analysis: Analysis) -> int:
+    """Computations of this module that a sink of another module reaches (helpers called from there)."""
+    return sum(1 for info in analysis.losses if info.kind == "computation"
+               and any(site.path != analysis.path for site in info.compile_sites))
 
 
 def triage() -> dict[tuple[str, int, str], dict]:
@@ -101,7 +129,7 @@ def triage() -> dict[tuple[str, int, str], dict]:
 def main() -> None:
     files = sources()
     known = triage()
-    print(f"{'package':28} {'files':>5} {'lines':>7} {'units':>5} {'findings':>8} {'/10k':>6} "
+    print(f"{'package':28} {'files':>5} {'lines':>7} {'units':>5} {'cross':>5} {'findings':>8} {'/10k':>6} "
           f"{'analyze':>9} {'ast.parse':>9} {'ratio':>6}")
     total_lines = 0
     total_findings = 0
@@ -127,9 +155,10 @@ def main() -> None:
         count = sum(len(a.findings) for a in found.values())
         total_lines += lines
         total_findings += count
-        print(f"{name:28} {len(mine):5} {lines:7} {len(units):5} {count:8} {count / lines * 10_000:6.1f} "
+        cross = sum(reached_from_elsewhere(a) for a in found.values())
+        print(f"{name:28} {len(mine):5} {lines:7} {len(units):5} {cross:5} {count:8} {count / lines * 10_000:6.1f} "
               f"{analyze_s * 1000:7.0f}ms {parse_s * 1000:7.0f}ms {analyze_s / max(parse_s, 1e-9):5.1f}x")
-    print(f"{'total':28} {len(files):5} {total_lines:7} {'':5} {total_findings:8} "
+    print(f"{'total':28} {len(files):5} {total_lines:7} {'':5} {'':5} {total_findings:8} "
           f"{total_findings / total_lines * 10_000:6.1f}")
     print("computations by sink kind: " + ", ".join(f"{k} {v}" for k, v in sinks.most_common()))
     verdicts: Counter[str] = Counter()

@@ -24,6 +24,7 @@ from loss_lsp.engine.sources import (
     is_model_name,
     is_source_op,
     not_loss_like,
+    output_activation,
     source_rank,
 )
 from loss_lsp.engine.liveness import FunctionNode, live_statements, names_in
@@ -82,6 +83,7 @@ class Flow:
         self._init_params: set[str] = set()
         self._bindings: dict[str, ast.Call] = {}  # local name -> the call it was assigned from (sources mode)
         self._self_defaults: dict[str, ast.expr] = {}  # self.x = x: x's default in __init__
+        self._defaulted: dict[str, object] = {}  # parameters nobody passed -> their constant default
         self._seed_defaults()
         self._collect_locals()
         self._run()
@@ -97,6 +99,32 @@ class Flow:
 
     def op(self, node: ast.Call) -> Op | None:
         return self.ops.get(id(node))
+
+    def constructor(self, call: ast.Call) -> ast.Call | None:
+        """The call that built the object ``call`` invokes: ``Loss(...)(a, b)``; ``fn = Loss(...)`` then
+        ``fn(a, b)`` (bound in this function, an enclosing one, or at module level); ``self.fn = Loss(...)`` in
+        the class's ``__init__``. None when unknown (a parameter, a value computed some other way)."""
+        built = self._built_at(call)
+        return built[0] if built is not None else None
+
+    def _built_at(self, call: ast.Call) -> tuple[ast.Call, int] | None:
+        """``constructor`` and the first line of the block it sits in."""
+        func = call.func
+        if isinstance(func, ast.Call):
+            return func, self.block_start
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self":
+            stored = self._self_attrs.get(func.attr)  # set in __init__, in the same class block
+            return (stored, self.block_start) if isinstance(stored, ast.Call) else None
+        if not isinstance(func, ast.Name):
+            return None
+        for fn in (self.fn, *self.enclosing):  # nested functions share their outer function's block
+            bound = _locals_of(fn).bindings.get(func.id)
+            if bound is not None:
+                return bound, self.block_start
+        if func.id in self.env:  # a parameter or a local bound to something other than a call
+            return None
+        value, block = self.module.assignments.get(func.id, (None, None))
+        return (value, block.start) if isinstance(value, ast.Call) and block is not None else None
 
     def is_live(self, node: ast.AST) -> bool:
         stmt = self.stmt_of.get(id(node))
@@ -201,6 +229,8 @@ class Flow:
         for param, default in pairs:
             if param.arg not in self.env or self.env[param.arg] == CLEAN:
                 self.env[param.arg] = _constant_val(self.module, default)
+                if isinstance(default, ast.Constant):
+                    self._defaulted[param.arg] = default.value
 
     def _collect_locals(self) -> None:
         local = _locals_of(self.fn)
@@ -218,20 +248,21 @@ class Flow:
             for name, node in _locals_of(outer).functions:
                 if node is not self.fn:
                     self.local_functions.setdefault(name, node)
-        if self.cls is not None:
-            init = next((n for n in self.cls.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
-            if init is not None:
-                self._init_params = {a.arg for a in init.args.args + init.args.kwonlyargs}
-                self._self_attrs.update(_locals_of(init).self_attrs)
-                for attr, value in _locals_of(init).self_attrs.items():
-                    default = param_default(init, value.id) if isinstance(value, ast.Name) else None
-                    if default is not None:  # self.epsilon = epsilon: the value is the parameter's default
-                        self._self_defaults[attr] = default
-                    elif isinstance(value, ast.BoolOp) and isinstance(value.op, ast.Or) and \
-                            isinstance(value.values[0], ast.Name):  # self.eps = eps or K.epsilon()
-                        default = param_default(init, value.values[0].id)
-                        if default is not None:
-                            self._self_defaults[attr] = ast.BoolOp(ast.Or(), [default, *value.values[1:]])
+        # What the constructor and ``build`` store on self (Keras layers make their sublayers in build), in this
+        # class and then its base classes of this module: a subclass's own assignment wins.
+        for init in _attribute_setters(self.module, self.cls):
+            if init.name == "__init__":
+                self._init_params |= {a.arg for a in init.args.args + init.args.kwonlyargs}
+            for attr, value in _locals_of(init).self_attrs.items():
+                self._self_attrs.setdefault(attr, value)
+                default = param_default(init, value.id) if isinstance(value, ast.Name) else None
+                if default is not None:  # self.epsilon = epsilon: the value is the parameter's default
+                    self._self_defaults.setdefault(attr, default)
+                elif isinstance(value, ast.BoolOp) and isinstance(value.op, ast.Or) and \
+                        isinstance(value.values[0], ast.Name):  # self.eps = eps or K.epsilon()
+                    default = param_default(init, value.values[0].id)
+                    if default is not None:
+                        self._self_defaults.setdefault(attr, ast.BoolOp(ast.Or(), [default, *value.values[1:]]))
 
     def _run(self) -> None:
         if isinstance(self.fn, ast.Lambda):
@@ -245,6 +276,19 @@ class Flow:
     def _block(self, body: list[ast.stmt]) -> None:
         for stmt in body:
             self._statement(stmt)
+            if body is getattr(self.fn, "body", None) and self._returns_by_default(stmt):
+                break  # ``if not use_masking: return res`` with use_masking=False nobody passed: the rest never runs
+
+    def _returns_by_default(self, stmt: ast.stmt) -> bool:
+        """A top-level ``if [not] flag: ... return`` whose flag is a parameter left at its constant default."""
+        if not isinstance(stmt, ast.If) or stmt.orelse or not isinstance(stmt.body[-1], ast.Return):
+            return False
+        test, negated = stmt.test, False
+        if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            test, negated = test.operand, True
+        if not isinstance(test, ast.Name) or test.id not in self._defaulted:
+            return False
+        return bool(self._defaulted[test.id]) != negated
 
     def _statement(self, stmt: ast.stmt) -> None:
         self._stmt = stmt
@@ -321,6 +365,7 @@ class Flow:
     def _bind(self, target: ast.AST, v: Val, value: ast.AST | None) -> None:
         if isinstance(target, ast.Name):
             self.env[target.id] = v
+            self._defaulted.pop(target.id, None)  # rebound: no longer the default
             fields = self._fields.get(id(value)) if value is not None else None
             if fields is not None:
                 self._containers[target.id] = fields  # out = helper(): out["loss"] is that item, not all of them
@@ -668,7 +713,11 @@ class Flow:
         if self.sources and op is not None and is_source_op(op):
             return SOURCE.but(rank=source_rank(op, node, args))
         if self.sources and op is None and self._model_call(node):
-            return SOURCE
+            built = self._built_at(node)
+            ends_in = output_activation(self.module, built[0], self.local_imports,
+                                        built[1] + built[0].lineno - 1) if built is not None else ""
+            return SOURCE.but(ends_in=ends_in, nonneg=bool(ends_in), bounded=bool(ends_in),
+                              high=1.0 if ends_in else None)
         if op is not None:
             out = self._library(node, op, OpCall(node, args, kwargs))
             if op.name.rsplit(".", 1)[-1] in ("shape", "size") and node.args and \
@@ -933,6 +982,22 @@ class _Locals:
     bindings: dict[str, ast.Call] = field(default_factory=dict)  # name -> the call it was assigned from
     self_attrs: dict[str, ast.expr] = field(default_factory=dict)  # self.x = value
     aliases: dict[str, ast.Attribute] = field(default_factory=dict)  # ops = keras.ops (resolved by the Flow)
+
+
+def _attribute_setters(module: ModuleInfo, cls: ast.ClassDef | None) -> list[ast.FunctionDef]:
+    """``__init__`` and ``build`` of a class and of its base classes defined in the same module, nearest first."""
+    out: list[ast.FunctionDef] = []
+    seen: set[int] = set()
+    queue = [cls] if cls is not None else []
+    while queue:
+        current = queue.pop(0)
+        if id(current) in seen or len(seen) > 8:
+            continue
+        seen.add(id(current))
+        out += [n for n in current.body if isinstance(n, ast.FunctionDef) and n.name in ("__init__", "build")]
+        queue += [module.classes[base.id][0] for base in current.bases
+                  if isinstance(base, ast.Name) and base.id in module.classes]
+    return out
 
 
 def _locals_of(fn: FunctionNode) -> _Locals:

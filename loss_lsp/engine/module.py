@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from loss_lsp.engine.chunks import Block
 from loss_lsp.engine.memo import on_node
 from loss_lsp.engine.namespaces import Op, classify
-from loss_lsp.engine.reexports import library_path
+from loss_lsp.engine.reexports import bindings, library_path
 
 
 def dotted(node: ast.AST) -> str | None:
@@ -76,22 +76,9 @@ _LAYER_NAMES = {"Dense", "Input", "InputLayer", "Conv1D", "Conv2D", "Activation"
 
 
 def _record_import(summary: BlockSummary, node: ast.Import | ast.ImportFrom) -> None:
-    if isinstance(node, ast.Import):
-        for alias in node.names:
-            if alias.asname:
-                summary.imports[alias.asname] = alias.name
-            else:
-                root = alias.name.split(".", 1)[0]
-                summary.imports[root] = root
-        return
-    if node.level or not node.module:
-        module = "." * node.level + (node.module or "")
-    else:
-        module = node.module
-    for alias in node.names:
-        if alias.name == "*":
-            continue
-        summary.imports[alias.asname or alias.name] = f"{module}.{alias.name}"
+    for name, target in bindings(node):
+        if name != "*":  # a star import names nothing the table can hold
+            summary.imports[name] = target
 
 
 def _scan(summary: BlockSummary, tree: ast.AST) -> None:

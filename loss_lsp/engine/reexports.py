@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import sys
+from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -127,21 +128,13 @@ def _imports(path: str, _mtime: int) -> dict[str, str]:
     except (OSError, SyntaxError, ValueError, RecursionError):
         return {}
     out: dict[str, str] = {}
-    for node in _top_level(tree.body):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                root = alias.name.split(".", 1)[0]
-                out[alias.asname or root] = alias.name if alias.asname else root
-        elif isinstance(node, ast.ImportFrom):
-            module = "." * node.level + (node.module or "")
-            for alias in node.names:
-                if alias.name == "*":
-                    if module.split(".", 1)[0] in _LIBRARIES:
-                        out.setdefault("*", module)  # only a library's star import says where names come from
-                    continue
-                joined = f"{module}.{alias.name}" if node.module else f"{module}{alias.name}"
-                out[alias.asname or alias.name] = joined
-    for node in _top_level(tree.body):
+    for node in top_level(tree.body):
+        for name, target in bindings(node):
+            if name != "*":
+                out[name] = target
+            elif target.split(".", 1)[0] in _LIBRARIES:
+                out.setdefault("*", target)  # only a library's star import says where names come from
+    for node in top_level(tree.body):
         if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
             aliased = _through(out, node.value)  # ops = keras.ops
             if aliased is not None:
@@ -151,6 +144,22 @@ def _imports(path: str, _mtime: int) -> dict[str, str]:
             if lazy is not None and lazy.split(".", 1)[0] in _LIBRARIES:
                 out.setdefault("*", lazy)
     return out
+
+
+def bindings(node: ast.stmt) -> Iterator[tuple[str, str]]:
+    """``(local name, dotted target)`` for each name an import statement binds (relative targets keep their
+    dots; ``("*", module)`` for a star import); nothing for other statements."""
+    if isinstance(node, ast.Import):
+        for alias in node.names:
+            root = alias.name.split(".", 1)[0]
+            yield alias.asname or root, alias.name if alias.asname else root
+    elif isinstance(node, ast.ImportFrom):
+        module = "." * node.level + (node.module or "")
+        for alias in node.names:
+            if alias.name == "*":
+                yield "*", module
+            else:
+                yield alias.asname or alias.name, f"{module}.{alias.name}" if node.module else f"{module}{alias.name}"
 
 
 def _through(imports: dict[str, str], node: ast.expr) -> str | None:
@@ -177,15 +186,15 @@ def _lazy_source(imports: dict[str, str], fn: ast.FunctionDef) -> str | None:
     return _through(imports, call.args[0])
 
 
-def _top_level(body: list[ast.stmt]) -> list[ast.stmt]:
+def top_level(body: list[ast.stmt]) -> list[ast.stmt]:
     """Module statements, including those inside ``try``/``if`` (backend selection is written that way)."""
     out: list[ast.stmt] = []
     for node in body:
         if isinstance(node, (ast.Try, ast.If)):
-            out += _top_level(node.body)
-            out += _top_level(node.orelse)
+            out += top_level(node.body)
+            out += top_level(node.orelse)
             for handler in getattr(node, "handlers", []):
-                out += _top_level(handler.body)
+                out += top_level(handler.body)
         else:
             out.append(node)
     return out

@@ -83,3 +83,49 @@ def is_model_name(module: ModuleInfo, name: str, binding: ast.Call | None, param
     if binding is not None:
         return is_model_constructor(module, binding)
     return name in parameters
+
+
+
+def layer_activation(kind: str, call: ast.Call) -> str:
+    """The activation a Keras ``Dense`` / ``Activation`` / ``Softmax`` layer applies: its literal name
+    (``"relu"``, ``tf.nn.softmax`` -> ``"softmax"``), "linear" when none is given, "?" when the code does not say."""
+    if kind == "Softmax":
+        return "softmax"
+    if kind == "Activation":
+        given = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "activation"), None)
+    elif kind == "Dense":
+        given = next((k.value for k in call.keywords if k.arg == "activation"),
+                     call.args[1] if len(call.args) > 1 else None)
+    else:
+        return "?"
+    if given is None or (isinstance(given, ast.Constant) and given.value is None):
+        return "linear"
+    if isinstance(given, ast.Constant) and isinstance(given.value, str):
+        return given.value
+    if isinstance(given, ast.Attribute):  # tf.nn.softmax, keras.activations.sigmoid
+        return given.attr
+    return "?"
+
+
+def output_activation(module: ModuleInfo, built: ast.Call, local_imports: dict[str, str] | None = None,
+                      line: int | None = None) -> str:
+    """"softmax" / "sigmoid" when the model or layer ``built`` makes is known to end in that activation: a Keras
+    layer (``Dense(10, activation="softmax")``, ``Activation("sigmoid")``, ``Softmax()``), a ``Sequential`` of
+    a literal list whose last layer is one, or a functional ``Model(inputs, outputs)`` built on ``line`` right
+    after such a layer (the last Dense/Activation/Softmax layer call before it, as LL304 reads a compiled
+    model). "" when it ends otherwise or the code does not say."""
+    op = module.op(built.func, local_imports)
+    if op is None:
+        return ""
+    name = op.name.rsplit(".", 1)[-1]
+    if op.namespace == "keras" and name in ("Model", "Functional") and line is not None and (
+            len(built.args) > 1 or any(k.arg == "outputs" for k in built.keywords)):
+        last = module.last_layer_before(line, ("Dense", "Activation", "Softmax"))
+        activation = layer_activation(last.kind, last.call) if last is not None else ""
+        return activation if activation in ("softmax", "sigmoid") else ""
+    if op.namespace == "keras" and name == "Sequential":
+        layers = built.args[0] if built.args else next((k.value for k in built.keywords if k.arg == "layers"), None)
+        last = layers.elts[-1] if isinstance(layers, (ast.List, ast.Tuple)) and layers.elts else None
+        return output_activation(module, last, local_imports) if isinstance(last, ast.Call) else ""
+    activation = layer_activation(name, built) if op.namespace == "layers" else ""
+    return activation if activation in ("softmax", "sigmoid") else ""

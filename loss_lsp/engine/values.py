@@ -35,6 +35,9 @@ class Val:
     thresholds: frozenset[int] = frozenset()
     source_op: str = ""  # "log"/"sqrt"/"divide" when produced by one whose operand may be 0 (LL206)
     high: float | None = None  # every element <= high (sigmoid: 1, 64 * sigmoid: 64): exp overflows past ~88.7
+    # "softmax"/"sigmoid": the output of a model whose last layer applies it (LL308's wiring reads it; for the
+    # numeric rules it is any model output, so a log of it stays LL201 with its epsilon fix).
+    ends_in: str = ""
     # Computed by a function the engine cannot see (a callable parameter such as `distance(a, b)`): its range
     # is unknown, not unbounded, so rules that need "unbounded" say nothing about it.
     opaque: bool = False
@@ -60,6 +63,7 @@ class Val:
             thresholds=self.thresholds | other.thresholds,
             source_op=self.source_op if self.source_op == other.source_op else "",
             high=max(self.high, other.high) if self.high is not None and other.high is not None else None,
+            ends_in=self.ends_in if self.ends_in == other.ends_in else "",
             opaque=self.opaque or other.opaque,
         )
 

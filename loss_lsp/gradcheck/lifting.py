@@ -26,6 +26,9 @@ from loss_lsp.engine.findings import LossInfo, Span
 from loss_lsp.engine.module import ModuleInfo, build_module, dotted
 from loss_lsp.engine.sinks import FunctionNode, Sink, Unit, find_units
 from loss_lsp.engine.sources import SOURCE, is_model_constructor, is_model_name, is_source_op, not_loss_like
+from loss_lsp.gradcheck.inlining import Context, Inlined, LiftError
+from loss_lsp.gradcheck.inlining import key_of as _key
+from loss_lsp.gradcheck.inlining import walk_local as _walk_local
 
 LIFTED = "__loss_lsp_lifted__"
 _GRAPH_SINKS = ("minimize", "compute_gradients", "tf.gradients", "get_updates")  # a value, not a callable: TF1
@@ -39,10 +42,6 @@ _MUTATING = {"append", "extend", "insert", "update", "add", "pop", "clear", "rem
              "assign_add", "assign_sub", "scatter_update", "scatter_add"}
 _BUILTIN_CALLS = {"float", "int", "abs", "len", "min", "max", "sum", "range", "zip", "list", "tuple", "dict"}
 _STOP = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
-
-
-class LiftError(Exception):
-    """The computation cannot be lifted (the message says why, for the user)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +60,7 @@ class Lifted:
     lines: frozenset[int] = frozenset()  # the original lines of the copied statements and of the sink's
     unit_first: int = 0  # the lines of the training code it was lifted from
     unit_last: int = 0
+    inlined: tuple[Inlined, ...] = ()  # the methods and functions whose bodies were copied in
 
     def loss(self, original: LossInfo) -> LossInfo:
         """The lifted function as a loss the check runs (the original's span, so findings land on it)."""
@@ -82,7 +82,8 @@ class Lifted:
         if self.y_pred_range is None:
             assumed.append("y_pred's value range")
         note = f"; assumed {', '.join(assumed)} (the program does not state them)" if assumed else ""
-        return (f"lifted {lines} of {Path(path).name} (`{self.sink.kind}` at line {self.sink.line + 1}): "
+        inlined = "".join(f"; inlined `{i.label}` (lines {i.first + 1}-{i.last + 1})" for i in self.inlined)
+        return (f"lifted {lines} of {Path(path).name} (`{self.sink.kind}` at line {self.sink.line + 1}){inlined}: "
                 f"y_pred is `{self.prediction}`, {labels}{note}")
 
 
@@ -174,6 +175,7 @@ class _Lifter:
         self.unit = unit
         self.sink = sink
         self.start = unit.block.start
+        self.cls = unit.cls or self._closure_class()  # a closure in a method: that method's class
         self.scopes: list[FunctionNode] = [unit.fn, *unit.enclosing]
         self.params = {a.arg for fn in self.scopes for a in fn.args.posonlyargs + fn.args.args + fn.args.kwonlyargs}
         self.predictions = {name for name, seed in unit.seeds.items() if seed == SOURCE}
@@ -184,6 +186,7 @@ class _Lifter:
         self.local_names = set().union(*(_keys(n, ast.Store) for scope in self.scopes for n in _walk_local(scope)
                                          if isinstance(n, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.For))))
         self.self_attrs = self._constructor_attributes()
+        self.context = Context(module, self.cls, self.start, self.scopes, self.local_names)
         for name, value in self.bindings.items():
             if self._is_variable_value(value):
                 self.variables[name] = value
@@ -194,7 +197,15 @@ class _Lifter:
     # --- the target and the statements before it ---------------------------------------------
     def run(self) -> Lifted:
         target, holder = self._target()
+        before: list[ast.stmt] = []
+        chain: tuple[str, ...] = ()
+        while (expanded := self.context.expand(target, holder, self._follow, chain)) is not None:
+            inner, target, chain = expanded  # return self._compute_loss(y, logits): its body, then its value
+            before += inner
         needed = _loads(target)
+        for stmt in reversed(before):
+            for flat in self._flat(stmt, needed):
+                self._take(flat, needed)
         for stmt in self._preceding(holder, needed):
             self._take(stmt, needed)
         self._class_held(needed)
@@ -211,9 +222,15 @@ class _Lifter:
             holder = self._statement_of(target)
             return target, holder
         returns = [n for n in _walk_local(self.unit.fn) if isinstance(n, ast.Return)]
-        if len(returns) != 1 or returns[0].value is None or returns[0] is not self.unit.fn.body[-1]:
-            raise LiftError("the differentiated value is returned from more than one place (control flow)")
-        return returns[0].value, returns[0]
+        if len(returns) == 1 and returns[0].value is not None and returns[0] is self.unit.fn.body[-1]:
+            return returns[0].value, returns[0]
+        several = "the differentiated value is returned from more than one place (control flow)"
+        body = self.context.straight(self.unit.fn.body, several)  # the return of the branch the program decides
+        last = body[-1] if body else None
+        if not isinstance(last, ast.Return) or last.value is None or any(
+                isinstance(n, ast.Return) for n in _walk_local(ast.Module(body=body[:-1], type_ignores=[]))):
+            raise LiftError(several)
+        return last.value, last
 
     def _statement_of(self, node: ast.AST) -> ast.stmt:
         for stmt in _walk_local(self.unit.fn):
@@ -245,11 +262,21 @@ class _Lifter:
             return
         if isinstance(stmt, (ast.If, ast.For, ast.AsyncFor, ast.While, ast.Try, ast.Match)):
             bound = _bound(stmt) & needed
+            if bound and isinstance(stmt, ast.If):  # only the branch the program says runs
+                try:
+                    branch = self.context.branch(stmt)
+                except LiftError as exc:
+                    raise LiftError(f"{self.context.shown(sorted(bound)[0])} is set inside an `if` "
+                                    f"(line {self.context.source_line(stmt) + 1}): its value depends on control flow; "
+                                    f"{exc}") from exc
+                for inner in reversed(branch):
+                    yield from self._flat(inner, needed)
+                return
             if bound:
                 kind = {ast.If: "an `if`", ast.For: "a `for` loop", ast.AsyncFor: "a `for` loop",
                         ast.While: "a `while` loop", ast.Try: "a `try` block"}.get(type(stmt), "a `match`")
                 name = sorted(bound)[0]
-                raise LiftError(f"`{name}` is set inside {kind} (line {self.line(stmt) + 1}): "
+                raise LiftError(f"{self.context.shown(name)} is set inside {kind} (line {self.context.source_line(stmt) + 1}): "
                                 "its value depends on control flow")
             return
         yield stmt
@@ -257,7 +284,7 @@ class _Lifter:
     def _class_held(self, needed: set[str]) -> None:
         """Tensors a graph-building class keeps on ``self`` in ``__init__`` or a build method: the walk goes on
         through the whole method that sets them (it must come earlier in the file: it has run by then)."""
-        cls = self.unit.cls
+        cls = self.cls
         visited: set[int] = set()
         while cls is not None:
             keys = sorted(k for k in needed if k.startswith("self.") and k not in self.variables and k not in self.data)
@@ -315,6 +342,16 @@ class _Lifter:
             return
         value = stmt.value
         line = self.line(stmt)
+        expanded = self.context.expand(value, stmt, self._follow, getattr(stmt, "_loss_lsp_chain", ()))
+        if expanded is not None:  # logits = self.call_model(x): the method's body, then the assignment
+            before, value, chain = expanded
+            assigned = copy.copy(stmt)
+            assigned.value = value  # type: ignore[assignment]
+            assigned._loss_lsp_chain = chain  # type: ignore[attr-defined]
+            for inner in reversed([*before, assigned]):
+                for flat in self._flat(inner, needed):
+                    self._take(flat, needed)
+            return
         if self._is_variable_value(value):  # the model's weights: they stay inside the prediction
             for name in hit:
                 self.variables[name] = value
@@ -340,6 +377,18 @@ class _Lifter:
             needed -= hit
             return
         self._keep(stmt, needed, bound, value)
+
+    def _closure_class(self) -> ast.ClassDef | None:
+        """The class of the method a closure is defined in: its ``self.m(...)`` calls that class's methods."""
+        outer = self.unit.enclosing[-1] if self.unit.enclosing else None
+        found = self.module.classes.get(self.unit.name.split(".", 1)[0])
+        if outer is None or found is None or outer not in found[0].body or found[1].start != self.start:
+            return None
+        return found[0]
+
+    def _follow(self, call: ast.Call) -> bool:
+        """A module function is inlined only when the model is inside it (its arguments carry none)."""
+        return not self._has_source(call) and self._helper_output(call) is None
 
     def _keep(self, stmt: ast.stmt, needed: set[str], bound: set[str], value: ast.expr) -> None:
         self.kept.append(stmt)
@@ -477,7 +526,7 @@ class _Lifter:
         if not isinstance(node, ast.Call):
             return False
         func = node.func
-        cls = self.unit.cls
+        cls = self.cls
         if isinstance(func, ast.Name):
             if func.id == "self":
                 return cls is not None
@@ -533,9 +582,9 @@ class _Lifter:
         func = call.func
         if isinstance(func, ast.Call):
             return func
-        if isinstance(func, ast.Name) and func.id == "self" and self.unit.cls is not None:
+        if isinstance(func, ast.Name) and func.id == "self" and self.cls is not None:
             # self(x): what the class's call() returns, when that is one of its stored layers
-            method = next((m for m in self.unit.cls.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))
+            method = next((m for m in self.cls.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))
                            and m.name == "call"), None)
             last = method.body[-1] if method is not None and method.body else None
             if isinstance(last, ast.Return) and isinstance(last.value, ast.Call) \
@@ -563,7 +612,7 @@ class _Lifter:
     def _constructor_attributes(self) -> dict[str, ast.expr]:
         """``self.head = layers.Dense(3)`` / ``self.net = net`` in the class's methods."""
         out: dict[str, ast.expr] = {}
-        cls = self.unit.cls
+        cls = self.cls
         if cls is None:
             return out
         for method in cls.body:
@@ -682,8 +731,9 @@ class _Lifter:
                                                                                                              None)
         covered = frozenset(line for stmt in [*originals, holder]
                             for line in range(self.line(stmt), self.start + (stmt.end_lineno or stmt.lineno)))
+        covered |= {line for i in self.context.inlined for line in range(i.first, i.last + 1)}
         return Lifted(source="\n".join(lines), header=header, first=first, last=ret_line, sink=self.sink,
-                      lines=covered, unit_first=_unit_first(self.unit), unit_last=_unit_last(self.unit),
+                      lines=covered, inlined=tuple(self.context.inlined), unit_first=_unit_first(self.unit), unit_last=_unit_last(self.unit),
                       prediction=record[0], target=target_name, y_true_shape=y_true_shape,  # type: ignore[arg-type]
                       y_true_dtype=y_true_dtype, y_pred_shape=record[1], y_pred_range=record[2])  # type: ignore[arg-type]
 
@@ -793,16 +843,6 @@ _COMPOUND = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.Try, ast.With, ast.As
              ast.AsyncFunctionDef, ast.ClassDef, ast.Match)
 
 
-def _walk_local(fn: FunctionNode):  # type: ignore[no-untyped-def]
-    """The nodes of a function, not of the functions and classes nested in it."""
-    stack: list[ast.AST] = list(fn.body)
-    while stack:
-        node = stack.pop()
-        yield node
-        if not isinstance(node, _STOP):
-            stack.extend(ast.iter_child_nodes(node))
-
-
 def _chain(scope: FunctionNode, inner: ast.AST) -> list[tuple[list[ast.stmt], int, ast.AST]] | None:
     """The bodies from ``scope`` down to the statement ``inner``: (body, index in it, the body's owner)."""
     def search(body: list[ast.stmt], owner: ast.AST) -> list[tuple[list[ast.stmt], int, ast.AST]] | None:
@@ -828,15 +868,6 @@ def _chain(scope: FunctionNode, inner: ast.AST) -> list[tuple[list[ast.stmt], in
         return None
     # (body, index, owner): the statements before index in body run first; owner encloses body.
     return [(body, index, owner) for body, index, owner in found]
-
-
-def _key(node: ast.AST) -> str | None:
-    """A value's name: ``x``, or ``self.x`` (TF1 graph code keeps its tensors on self)."""
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
-        return f"self.{node.attr}"
-    return None
 
 
 def _keys(node: ast.AST, ctx: type) -> set[str]:

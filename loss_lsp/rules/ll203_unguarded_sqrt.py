@@ -22,7 +22,7 @@ def check(ctx: LossContext) -> Iterator[Finding]:
         if name not in {"sqrt", *_NORMS} or id(node) in skip:
             continue
         target = arg(node, 0, "x", "tensor", "input_tensor")
-        if target is None:
+        if target is None or (name == "norm" and not _euclidean(arg(node, 1, "ord"))):
             continue
         v = flow.val(target)
         if not v.pred or v.positive or zero_patched(flow, target) or positive_by_where(flow, target):
@@ -51,6 +51,12 @@ def check(ctx: LossContext) -> Iterator[Finding]:
             fix = ctx.replace("Add epsilon before the power", base, f"({wrap(text)} + {ctx.eps(flow)})", "safe", flow)
             spelled = f"** {power:g}" if isinstance(node, ast.BinOp) else f"{ctx.text(node.func, flow)}(..., {power:g})"  # type: ignore[attr-defined]
             yield ctx.finding(RULE, node, _message(spelled, text), fix, flow)
+
+
+def _euclidean(order: ast.expr | None) -> bool:
+    """A norm whose ``ord`` is absent or spelled as the 2-norm: a p-norm with p = 1 (or an ``ord`` passed in
+    from elsewhere, which the engine cannot know) has a finite gradient at 0."""
+    return order is None or isinstance(order, ast.Constant) and order.value in (2, 2.0, "euclidean", "fro", None)
 
 
 def _gradient_norm(flow, target: ast.AST) -> bool:  # type: ignore[no-untyped-def]

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
+from dataclasses import replace
 
 from loss_lsp.engine.context import ModuleContext
 from loss_lsp.engine.findings import Edit, Finding, Fix
 from loss_lsp.engine.module import CompileSite, LayerCall
+from loss_lsp.engine.sources import layer_activation
 from loss_lsp.rules.rule import Rule
 
 _CROSSENTROPY = {
@@ -20,24 +22,6 @@ _CLASSES = {v: k for k, v in _CROSSENTROPY.items()}
 
 def _keyword(call: ast.Call, name: str) -> ast.keyword | None:
     return next((kw for kw in call.keywords if kw.arg == name), None)
-
-
-def _activation(layer: LayerCall) -> str:
-    """'linear' when none is given."""
-    if layer.kind in ("Softmax",):
-        return "softmax"
-    if layer.kind == "Activation":
-        node = layer.call.args[0] if layer.call.args else None
-    else:
-        kw = _keyword(layer.call, "activation")
-        node = kw.value if kw else (layer.call.args[1] if len(layer.call.args) > 1 else None)
-    if node is None or (isinstance(node, ast.Constant) and node.value is None):
-        return "linear"
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    return "?"
 
 
 def _units(layer: LayerCall) -> int | None:
@@ -56,7 +40,29 @@ def _loss_kind(ctx: ModuleContext, expr: ast.expr) -> tuple[str, bool | None] | 
             kw = _keyword(expr, "from_logits")
             value = kw.value.value if kw and isinstance(kw.value, ast.Constant) else None
             return _CLASSES[op.name], bool(value) if value is not None else None
+    if isinstance(expr, (ast.Name, ast.Attribute)):  # the function itself: loss=keras.losses.categorical_crossentropy
+        op = ctx.module.op(expr)
+        if op is not None and op.namespace == "losses" and op.name in _CROSSENTROPY:
+            return op.name, None
     return None
+
+
+def _bound_loss(ctx: ModuleContext, site: CompileSite) -> CompileSite:
+    """``loss_fn = SparseCategoricalCrossentropy(from_logits=True)`` then ``compile(loss=loss_fn)``: the call the
+    name was bound to (once in the compiling function, or at module level), so the loss is read and fixed there."""
+    expr = site.expr
+    if not isinstance(expr, ast.Name) or ctx.module.op(expr) is not None:
+        return site
+    if site.enclosing in ctx.module.functions:
+        fn, block = ctx.module.functions[site.enclosing]
+        values = [node.value for node in ast.walk(fn) if isinstance(node, ast.Assign)
+                  and any(isinstance(target, ast.Name) and target.id == expr.id for target in node.targets)]
+        if values:  # a local: only a single binding says for sure which loss it is
+            return CompileSite(values[0], site.call, block.start, site.enclosing) if len(values) == 1 else site
+    if expr.id in ctx.module.assignments:
+        value, block = ctx.module.assignments[expr.id]
+        return CompileSite(value, site.call, block.start, site.enclosing)
+    return site
 
 
 def check_module(ctx: ModuleContext) -> Iterator[Finding]:
@@ -66,23 +72,26 @@ def check_module(ctx: ModuleContext) -> Iterator[Finding]:
         if last is None:
             continue
         dense = last if last.kind == "Dense" else ctx.module.last_layer_before(compile_line, ("Dense",))
-        activation = _activation(last)
+        activation = layer_activation(last.kind, last.call)
         span = ctx.span(site.expr, site.block_start)
         if activation == "softmax" and dense is not None and _units(dense) == 1:
-            yield ctx.finding(RULE, span, "softmax over a single unit always outputs 1.0: the loss is constant "
-                              "and nothing trains; use activation=\"sigmoid\" for one output", None)
+            finding = ctx.finding(RULE, span, "softmax over a single unit always outputs 1.0: the loss is constant "
+                                  "and nothing trains; use activation=\"sigmoid\" for one output", None)
+            # Nothing trains at all (the other cases train, badly): an error, unless the user set the rule's severity.
+            yield replace(finding, severity=ctx.file.settings.severity_for(RULE.code, "error"))
             continue
-        kind = _loss_kind(ctx, site.expr)
+        loss = _bound_loss(ctx, site)
+        kind = _loss_kind(ctx, loss.expr)
         if kind is None:
             continue
         name, from_logits = kind
         if activation in ("linear", "relu") and not from_logits:
             yield ctx.finding(RULE, span, f"{name} on a {activation} output without from_logits=True treats raw "
                               "scores as probabilities (Keras clips them to [eps, 1 - eps]): the gradient vanishes "
-                              "outside that range", _from_logits_fix(ctx, site, name, True))
+                              "outside that range", _from_logits_fix(ctx, loss, name, True))
         elif activation in ("sigmoid", "softmax") and from_logits:
             yield ctx.finding(RULE, span, f"from_logits=True on a {activation} output applies the activation "
-                              "twice: the loss is squashed and learns slowly", _from_logits_fix(ctx, site, name, False))
+                              "twice: the loss is squashed and learns slowly", _from_logits_fix(ctx, loss, name, False))
         elif activation == "sigmoid" and name.startswith("categorical"):
             yield ctx.finding(RULE, span, f"{name} expects one softmax distribution per sample, but the model "
                               "ends in sigmoid: the outputs do not sum to 1", None)
@@ -121,7 +130,9 @@ RULE = Rule(
         "Keras's crossentropy losses assume probabilities unless told `from_logits=True`. On a linear "
         "output they clip the raw scores to [eps, 1 - eps], where the gradient is zero for every score "
         "outside that range. With `from_logits=True` on a sigmoid/softmax output the activation is applied "
-        "twice. A softmax over a single unit is always 1.0, so the loss never changes."
+        "twice. A softmax over a single unit is always 1.0, so the loss never changes. "
+        "The mismatches train badly without raising and are warnings (like LL308's softmax applied twice); the "
+        "single-unit softmax trains nothing at all and is an error."
     ),
     example=(
         "import keras\n\n"

@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from loss_lsp.engine.context import LossContext
 from loss_lsp.engine.dataflow import Flow
 from loss_lsp.engine.findings import Edit, Finding, Fix
 from loss_lsp.engine.namespaces import Op
 from loss_lsp.engine.values import Val
-from loss_lsp.rules.common import library_calls, short
+from loss_lsp.rules.common import short
 from loss_lsp.rules.rule import Rule
 
 # TF2 (and tf.compat.v1 since TF 2) take (labels, logits, ...) in this order; TF1's `targets=` is `labels=`.
@@ -23,9 +23,12 @@ _WITH_LOGITS = {"softmax_cross_entropy_with_logits", "softmax_cross_entropy_with
 # tf.compat.v1.losses.* take (labels, logits, ...) too, under these names.
 _TF1_LOSSES = {"softmax_cross_entropy": ("onehot_labels",), "sigmoid_cross_entropy": ("multi_class_labels",),
                "sparse_softmax_cross_entropy": ("labels",)}
-# Keras's loss functions take (y_true, y_pred, from_logits=...).
+# Keras's loss functions take (y_true, y_pred, from_logits=...); its loss objects take from_logits when built
+# and (y_true, y_pred) when called.
 _KERAS_FUNCTIONS = {"categorical_crossentropy", "binary_crossentropy", "sparse_categorical_crossentropy",
                     "categorical_focal_crossentropy", "binary_focal_crossentropy"}
+_KERAS_CLASSES = {"CategoricalCrossentropy", "BinaryCrossentropy", "SparseCategoricalCrossentropy",
+                  "CategoricalFocalCrossentropy", "BinaryFocalCrossentropy"}
 
 
 @dataclass(frozen=True)
@@ -42,9 +45,33 @@ def _wiring(op: Op, node: ast.Call) -> _Wiring | None:
     if op.namespace == "tf" and op.name.startswith("losses.") and name in _TF1_LOSSES:
         return _Wiring(_TF1_LOSSES[name], "logits", True)
     if op.namespace == "losses" and name in _KERAS_FUNCTIONS:
-        from_logits = next((kw.value for kw in node.keywords if kw.arg == "from_logits"), None)
-        return _Wiring(("y_true",), "y_pred", isinstance(from_logits, ast.Constant) and from_logits.value is True)
+        return _Wiring(("y_true",), "y_pred", _from_logits(node))
     return None
+
+
+def _from_logits(node: ast.Call) -> bool:
+    """``from_logits=True`` written out (a variable or an omitted keyword is not known to be True)."""
+    value = next((kw.value for kw in node.keywords if kw.arg == "from_logits"), None)
+    return isinstance(value, ast.Constant) and value.value is True
+
+
+def _wired_calls(ctx: LossContext) -> Iterator[tuple[Flow, ast.Call, str, _Wiring]]:
+    """Every cross-entropy call on the path, with its name and argument wiring: library functions, and calls
+    of Keras loss objects (``CategoricalCrossentropy(from_logits=True)`` built inline, in a name or on self)."""
+    for flow in ctx.flow.all_flows():
+        for node in flow.nodes(ast.Call):
+            op = flow.op(node)  # type: ignore[arg-type]
+            if op is not None and op.namespace in ("tf", "losses"):
+                wiring = _wiring(op, node)  # type: ignore[arg-type]
+                if wiring is not None:
+                    yield flow, node, short(op), wiring  # type: ignore[misc]
+                continue
+            if op is not None or len(node.args) + len(node.keywords) < 2:  # type: ignore[attr-defined]
+                continue  # a loss object is called with (y_true, y_pred)
+            built = flow.constructor(node)  # type: ignore[arg-type]
+            made = ctx.module.op(built.func, flow.local_imports) if built is not None else None
+            if made is not None and made.namespace == "losses" and short(made) in _KERAS_CLASSES:
+                yield flow, node, short(made), _Wiring(("y_true",), "y_pred", _from_logits(built))  # type: ignore[misc,arg-type]
 
 
 def operands(node: ast.Call, wiring: _Wiring) -> tuple[ast.expr | None, ast.expr | None]:
@@ -66,38 +93,47 @@ def _is_data(v: Val) -> bool:
 
 
 def check(ctx: LossContext) -> Iterator[Finding]:
-    for flow, node, op in library_calls(ctx, namespaces=("tf", "losses")):
-        wiring = _wiring(op, node)
-        if wiring is None:
-            continue
-        name = short(op)
+    for flow, node, name, wiring in _wired_calls(ctx):
         labels, scores = operands(node, wiring)
         if labels is None or scores is None:
             continue
         label_val, score_val = flow.val(labels), flow.val(scores)
-        if wiring.activates and score_val.pred and score_val.prob and not score_val.prob.startswith("1-"):
+        probability = score_val.prob or score_val.ends_in  # an activation in the loss, or the model's last layer
+        if wiring.activates and score_val.pred and probability and not probability.startswith("1-"):
             given = "passed as logits" if wiring.scores == "logits" else "given with from_logits=True"
-            again = "softmax" if "softmax" in name or name.startswith(("categorical", "sparse")) else "sigmoid"
-            yield ctx.finding(
+            again = "softmax" if "softmax" in name or name.lower().startswith(("categorical", "sparse")) else "sigmoid"
+            finding = ctx.finding(
                 RULE, scores,
-                f"`{ctx.text(scores, flow)}` is a {score_val.prob} output {given}: `{name}` applies {again} "
+                f"`{ctx.text(scores, flow)}` is a {probability} output {given}: `{name}` applies {again} "
                 "again, so the loss saturates and its gradient shrinks toward 0; pass the scores before the "
                 "activation", _unwrap_fix(ctx, flow, scores), flow)
-        elif label_val.pred and _is_data(score_val):
+            # It trains, badly, without raising: a warning like LL304's double activation (unless the user set one).
+            yield replace(finding, severity=ctx.settings.severity_for(RULE.code, "warning"))
+        elif label_val.pred and (_is_data(score_val) or _is_constant_target(flow, scores)):
             positional = node.args[:2] == [labels, scores]
             pair = f"{wiring.labels[0]}, {wiring.scores}"
             where = f"positional arguments of `{name}` are ({pair})" if positional else "the keywords are reversed"
             yield ctx.finding(
                 RULE, node,
                 f"{wiring.labels[0]} and {wiring.scores} are swapped ({where}): `{ctx.text(labels, flow)}` carries "
-                f"the gradient but is passed as {wiring.labels[0]}, and `{ctx.text(scores, flow)}` is data",
+                f"the gradient but is passed as {wiring.labels[0]}, and `{ctx.text(scores, flow)}` is "
+                f"{'a constant target' if _is_constant_target(flow, scores) else 'data'}",
                 _swap_fix(ctx, flow, node, labels, scores, wiring), flow)
-        elif op.namespace == "tf" and name.startswith("sparse") and _one_hot_labels(label_val, score_val):
+        elif name.startswith("sparse_softmax") and _one_hot_labels(label_val, score_val):
             yield ctx.finding(
                 RULE, labels,
                 f"`{ctx.text(labels, flow)}` has the rank of the logits ({score_val.rank}): one-hot labels, but "
                 f"`{name}` takes class ids of rank {score_val.rank - 1} (it raises ValueError); use "  # type: ignore[operator]
                 "`softmax_cross_entropy_with_logits` for one-hot labels", None, flow)
+
+
+_CONSTANT_TARGETS = {"ones_like", "zeros_like", "ones", "zeros", "fill", "constant"}
+
+
+def _is_constant_target(flow: Flow, node: ast.expr) -> bool:
+    """``tf.ones_like(d)``: a constant target (the GAN labels of real and fake), never a score to train."""
+    op = flow.op(node) if isinstance(node, ast.Call) else None
+    return op is not None and short(op) in _CONSTANT_TARGETS and not flow.val(node).pred
 
 
 def _one_hot_labels(labels: Val, logits: Val) -> bool:
@@ -140,7 +176,8 @@ RULE = Rule(
         "the labels (and TF1 refused positional arguments), so the model is trained toward the data instead "
         "of the other way round. "
         "`sparse_softmax_cross_entropy_with_logits` takes class ids of rank `logits.rank - 1`; one-hot labels "
-        "raise `ValueError`."
+        "raise `ValueError`. Swapped arguments and one-hot labels are errors; an activation applied twice trains "
+        "badly without raising and is a warning, as in LL304."
     ),
     example=(
         "import tensorflow as tf\n\n"

@@ -29,6 +29,7 @@ class Indexer:
         self.workspaces: dict[str, Workspace] = {}  # folder root -> index (made once the engine is loaded)
         self.indexed_files = 0
         self.ready = asyncio.Event()  # set when the first full index has finished
+        self._edited: dict[str, str] = {}  # path -> latest unsaved text not yet indexed
 
     def add_folder(self, root: str) -> None:
         if root not in self.roots:
@@ -81,17 +82,40 @@ class Indexer:
         def update() -> set[str]:
             from loss_lsp.engine.limits import MAX_CHARS
 
-            before = {str(p) for p in workspace.definitions_used_by(path)}
             if deleted:
+                before = {str(p) for p in workspace.definitions_used_by(path)}
                 workspace.remove(path)
-            elif text is not None and len(text) > MAX_CHARS:
+                return before
+            if text is not None and len(text) > MAX_CHARS:
                 # Workspace.set_source indexes an editor buffer of any size (a 50 MB buffer: 3.4 s
                 # of the engine thread, ahead of every edit). Too large to analyse, too large to index.
+                before = {str(p) for p in workspace.definitions_used_by(path)}
                 workspace.set_source(path, None)
                 workspace.remove(path)
-            else:
-                workspace.set_source(path, text)
-            after = {str(p) for p in workspace.definitions_used_by(path)}
-            return before | after
+                return before
+            return {str(p) for p in workspace.set_source(path, text)}
 
         return await asyncio.wrap_future(self._engine.submit(update, priority=priority))
+
+    def note_edit(self, path: str, text: str) -> bool:
+        """Keep the latest unsaved text of an open document for the index; True when no job is queued for it
+        yet (then call :meth:`index_edited`). Only the text is kept per burst of keystrokes: a task per
+        keystroke holding its own copy of a large module made the server's memory grow during a storm."""
+        queued = path in self._edited
+        self._edited[path] = text
+        return not queued
+
+    async def index_edited(self, folder: str | None, path: str) -> set[str]:
+        """Index the latest text noted for ``path``, behind the edits and re-runs; returns the files whose
+        uses from it changed."""
+        workspace = self.workspace_of(folder)
+
+        def update() -> set[str]:
+            from loss_lsp.engine.limits import MAX_CHARS
+
+            latest = self._edited.pop(path, None)
+            if workspace is None or latest is None or len(latest) > MAX_CHARS:
+                return set()  # too large to analyse, too large to index (see file_changed)
+            return {str(p) for p in workspace.set_source(path, latest)}
+
+        return await asyncio.wrap_future(self._engine.submit(update, priority=INDEX))

@@ -200,6 +200,9 @@ def did_change(ls: LossLanguageServer, params: types.DidChangeNotebookDocumentPa
     # Even when the joined text is the same (a magic line edited), the cells' versions moved on:
     # the result must carry them, or code actions on those cells would be refused as stale.
     ls.scheduler.change(uri, params.notebook_document.version, view.joined.text)
+    path = uri_to_path(uri)
+    if path is not None:  # its uses of .py modules' losses and helpers follow the unsaved cells
+        ls.index_soon(path, view.joined.text)
 
 
 def did_close(ls: LossLanguageServer, params: types.DidCloseNotebookDocumentParams) -> None:

@@ -330,7 +330,19 @@ class LossLanguageServer(LanguageServer):
     async def update_index(self, path: str, text: str | None, deleted: bool = False) -> None:
         if self.indexer is None:
             return
-        affected = await self.indexer.file_changed(self.config.folder_of(path), path, text, deleted)
+        self._refresh_others(path, await self.indexer.file_changed(self.config.folder_of(path), path, text, deleted))
+
+    def index_soon(self, path: str, text: str) -> None:
+        """An unsaved edit: index its latest text once (one job per burst of keystrokes, behind the edits);
+        the files whose helpers or losses it uses are re-analysed when those uses changed."""
+        if self.indexer is not None and self.indexer.note_edit(path, text):
+            self.spawn(self._index_edited(path), "index update")
+
+    async def _index_edited(self, path: str) -> None:
+        if self.indexer is not None:
+            self._refresh_others(path, await self.indexer.index_edited(self.config.folder_of(path), path))
+
+    def _refresh_others(self, path: str, affected: set[str]) -> None:
         uris = [u for u in self.uris_of(affected) if uri_to_path(u) != path]
         if uris:
             self.refresh_documents(uris)
@@ -407,6 +419,9 @@ def create_server() -> LossLanguageServer:
             return
         document = ls.workspace.get_text_document(uri)
         ls.scheduler.change(uri, params.text_document.version, document.source)  # type: ignore[union-attr]
+        path = uri_to_path(uri)
+        if path and uri not in ls.non_python:  # helpers it calls elsewhere are judged by its unsaved text
+            ls.index_soon(path, document.source)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
     def did_save(ls: LossLanguageServer, params: types.DidSaveTextDocumentParams) -> None:

@@ -249,3 +249,60 @@ def test_tensors_a_class_keeps_on_self_reach_its_other_methods() -> None:
     assert a.pred and a.prob == "softmax"
     assert b.true and not b.pred and b.rank == 2
     assert not c.pred and c.positive
+
+
+def test_a_model_known_to_end_in_an_activation_outputs_that_probability() -> None:
+    flow = sources_flow("""
+        import keras
+        classifier = keras.Sequential([keras.Input(shape=(8,)), keras.layers.Dense(3, activation="softmax")])
+        scorer = keras.Sequential([keras.Input(shape=(8,)), keras.layers.Dense(3)])
+        def step(model, x):
+            gate = keras.layers.Dense(1, activation=keras.activations.sigmoid)
+            a = classifier(x)
+            b = scorer(x)
+            c = gate(x)
+            d = keras.layers.Activation("softmax")(x)
+            e = model(x)
+            return a
+        """, "step")
+    probs = {name: assigned(flow, name).ends_in for name in "abcde"}
+    assert probs == {"a": "softmax", "b": "", "c": "sigmoid", "d": "softmax", "e": ""}
+    assert all(assigned(flow, name).pred for name in "abcde")
+
+
+def test_the_object_a_call_invokes_is_found_where_it_was_built() -> None:
+    flow = sources_flow("""
+        import keras
+        module_loss = keras.losses.BinaryCrossentropy(from_logits=True)
+        def step(x, y, given_loss):
+            local_loss = keras.losses.CategoricalCrossentropy()
+            a = local_loss(y, x)
+            b = module_loss(y, x)
+            c = keras.losses.Hinge()(y, x)
+            d = given_loss(y, x)
+            return a
+        """, "step")
+    built = {}
+    for name in "abcd":
+        call = [n.value for n in ast.walk(flow.fn) if isinstance(n, ast.Assign)
+                and isinstance(n.targets[0], ast.Name) and n.targets[0].id == name][0]
+        constructor = flow.constructor(call)
+        built[name] = constructor.func.attr if constructor is not None else None
+    assert built == {"a": "CategoricalCrossentropy", "b": "BinaryCrossentropy", "c": "Hinge", "d": None}
+
+
+def test_a_functional_model_ends_in_its_last_layer_before_it_is_built() -> None:
+    flow = sources_flow("""
+        import keras
+        inputs = keras.Input(shape=(8,))
+        hidden = keras.layers.Dense(16, activation="relu")(inputs)
+        outputs = keras.layers.Dense(3, activation="softmax")(hidden)
+        classifier = keras.Model(inputs, outputs)
+        scores = keras.layers.Dense(3)(hidden)
+        scorer = keras.Model(inputs=inputs, outputs=scores)
+        def step(x):
+            a = classifier(x)
+            b = scorer(x)
+            return a
+        """, "step")
+    assert (assigned(flow, "a").ends_in, assigned(flow, "b").ends_in) == ("softmax", "")

@@ -248,6 +248,11 @@ async def test_a_loss_defined_in_a_module_and_compiled_in_a_notebook_is_reported
     notebook.open()
     [diagnostic] = await pulled_codes(client, module_uri, ["LL201"])
     assert diagnostic.range.start.line == 5
+    column = COMPILE.split("\n")[1].index("my_loss")
+    notebook.edit(1, (1, column), (1, column + len("my_loss")), "'mse'")  # unsaved: the module follows the cell
+    await pulled_codes(client, module_uri, [])
+    notebook.edit(1, (1, column), (1, column + len("'mse'")), "my_loss")
+    await pulled_codes(client, module_uri, ["LL201"])
     notebook.close()  # the notebook leaves the index: the module's finding goes with it
     await pulled_codes(client, module_uri, [])
 
