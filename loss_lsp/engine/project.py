@@ -17,8 +17,6 @@ directory and of the files read (an edited ``pyproject.toml`` is seen on the nex
 from __future__ import annotations
 
 import ast
-import configparser
-import importlib.metadata
 import os
 import re
 import sys
@@ -103,6 +101,8 @@ def installed_keras() -> tuple[int, ...]:
 
 
 def _version(name: str) -> str:
+    import importlib.metadata  # costs more to import than a whole cold analysis of a small file
+
     try:
         return importlib.metadata.version(name)
     except (importlib.metadata.PackageNotFoundError, ValueError):
@@ -259,6 +259,8 @@ def _pyproject(text: str) -> tuple[list[str], list[str]]:
 
 
 def _setup_cfg(text: str) -> tuple[list[str], list[str]]:
+    import configparser  # only projects with a setup.cfg need it
+
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read_string(text)
