@@ -68,8 +68,8 @@ RULES: dict[str, RuleCheck] = {
     "LL306": RuleCheck("call", "error", error_rule=True),  # shapes that cannot broadcast: the first batch raises
     "LL307": _none("no runtime probe yet: class ids against (B, K) probabilities run without error, the loss is "
                    "just wrong"),
-    "LL308": _none("no runtime probe yet: probabilities given as logits and swapped labels/logits run without "
-                   "error, the loss is just wrong"),
+    # the sparse loss given one-hot labels raises at the flagged line; the other forms run and are measured
+    "LL308": RuleCheck("logits-wiring", "logits", on_demand=True, error_rule=True),
     # Keras API
     "LL401": RuleCheck("variables", "variables", on_demand=True),
     "LL402": RuleCheck("call", "return"),

@@ -272,6 +272,8 @@ def _decide_error_rule(finding: Finding, run: LossRun, numeric: set[str]) -> Ver
 
 def _error_matches(code: str, finding: Finding, error: dict[str, Any]) -> bool:
     message = (error.get("message") or "").lower()
+    if code == "LL308":  # only one-hot labels to the sparse loss raise; the other forms run and are measured
+        return _logits_form(finding) == "sparse" and error.get("line") == finding.span.start_line
     if code in ERROR_RULES and error.get("line") is not None and error["line"] == finding.span.start_line:
         return True
     if code == "LL404":
@@ -367,6 +369,81 @@ def _decide_variables(finding: Finding, run: LossRun, numeric: set[str]) -> Verd
     return Verdict("not_reproduced", f"the loss's variables {names} are trained with the model", "variables")
 
 
+# A live cross-entropy on logits grows linearly along its gradient (growth ~1 over equal halves of the walk);
+# behind a saturated softmax/sigmoid it stops within e^-10 (growth ~0). 0.05 leaves a wide margin both ways.
+SATURATED = 0.05
+CONSTANT = 1e-4  # relative change of dL/dy_pred across the walk: a cross-entropy's changes by order one
+
+
+def _logits_form(finding: Finding) -> str:
+    if "swapped" in finding.message:
+        return "swapped"
+    return "sparse" if "one-hot" in finding.message else "activation"
+
+
+def _walk_text(walk: dict[str, Any]) -> str:
+    losses = " -> ".join("?" if v is None else f"{v:.4g}" for v in walk["losses"])
+    grads = " -> ".join(f"{g:.3g}" for g in walk["max_grad"])
+    far = walk["distances"][-1]
+    return f"loss {losses}, max |dL/dy_pred| {grads} as y_pred moves 0/{far / 2:g}/{far:g} units along the gradient"
+
+
+def _logits_outcome(form: str, walk: dict[str, Any]) -> str:
+    """confirmed / healthy / unknown for one walk (eager or traced)."""
+    if not walk.get("ok"):
+        return "unknown"
+    if walk.get("none"):
+        return "confirmed" if form == "swapped" else "unknown"
+    if form == "swapped":
+        return "confirmed" if walk["max_grad"][0] > 0 and walk["grad_change"] < CONSTANT else "healthy"
+    growth = walk.get("growth")
+    if growth is None or walk["losses"][1] <= walk["losses"][0]:
+        return "unknown"  # the loss does not grow along its own gradient: nothing to compare
+    return "confirmed" if abs(growth) < SATURATED else "healthy"
+
+
+def _decide_logits(finding: Finding, run: LossRun, numeric: set[str]) -> Verdict:
+    form = _logits_form(finding)
+    if form == "sparse":
+        return Verdict("not_reproduced", f"the sparse loss runs with {_inputs_text(run)}", "call")
+    probe = _probes(run).get("logits-wiring") or {}
+    # fit runs the loss in a tf.function only; a custom loop may run eagerly or traced: both must agree
+    modes = ("graph",) if _through_fit(run) else ("eager", "graph")
+    walks = {mode: probe.get(mode) or {} for mode in modes}
+    outcomes = {mode: _logits_outcome(form, walk) for mode, walk in walks.items()}
+    walk = walks[modes[0]]
+    if "unknown" in outcomes.values():
+        bad = next(walks[m] for m in modes if outcomes[m] == "unknown")
+        if bad.get("error"):
+            return Verdict("not_run", _error_text(bad["error"]), "logits-wiring")
+        if bad.get("none"):
+            return Verdict("not_run", "the gradient w.r.t. y_pred is None", "logits-wiring")
+        return Verdict("not_run", "the loss does not grow along its own gradient", "logits-wiring")
+    inputs = f"with {_inputs_text(run)}"
+    if len(set(outcomes.values())) > 1:
+        return Verdict("not_run", f"{'saturates' if form == 'activation' else 'is linear in y_pred'} when run "
+                                  f"eagerly ({_walk_text(walks['eager'])}) but not inside tf.function "
+                                  f"({_walk_text(walks['graph'])}), where Keras takes the logits back from the "
+                                  "activation: it depends on how the training step runs", "logits-wiring")
+    if form == "swapped":
+        if walk.get("none"):
+            return Verdict("confirmed", f"dL/dy_pred is None {inputs}: y_pred reaches the loss only as labels, "
+                                        "which TensorFlow does not differentiate", "logits-wiring")
+        if outcomes[modes[0]] == "confirmed":
+            return Verdict("confirmed", f"dL/dy_pred does not depend on y_pred (relative change "
+                                        f"{walk['grad_change']:.2g}; {_walk_text(walk)}) {inputs}: the loss is "
+                                        "linear in the predictions, not a cross-entropy on them", "logits-wiring")
+        return Verdict("not_reproduced", f"dL/dy_pred changes with y_pred (relative change "
+                                         f"{walk['grad_change']:.2g}; {_walk_text(walk)}) {inputs}", "logits-wiring")
+    if outcomes[modes[0]] == "confirmed":
+        return Verdict("confirmed", f"the loss stops growing as the scores get confidently wrong (second-half "
+                                    f"growth {walk['growth']:.2g} of the first; {_walk_text(walk)}) {inputs}: the "
+                                    "extra activation saturates, mistakes stop teaching", "logits-wiring")
+    return Verdict("not_reproduced", f"the loss keeps growing as the scores get confidently wrong (second-half "
+                                     f"growth {walk['growth']:.2g} of the first; {_walk_text(walk)}) {inputs}",
+                   "logits-wiring")
+
+
 def _decide_return(finding: Finding, run: LossRun, numeric: set[str]) -> Verdict:
     call = _probes(run).get("call", {})
     returned = call.get("returned") or {}
@@ -394,6 +471,7 @@ DECIDERS: dict[str, Decider] = {
     "signature": _decide_signature,
     "config": _decide_config,
     "batch": _decide_batch,
+    "logits": _decide_logits,
     "variables": _decide_variables,
     "return": _decide_return,
     "none": _decide_none,

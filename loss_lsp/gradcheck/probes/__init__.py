@@ -11,6 +11,7 @@ verdict cites as the probe that decided it.
     variables       variables created by the loss vs. a model compiled with it
     signature       the bare function called with only (y_true, y_pred), as compile calls it
     config          Loss subclass rebuilt from get_config() with changed hyper-parameters
+    logits-wiring   loss and gradient as y_pred moves along the gradient: saturated or constant (LL308)
 
 This package imports TensorFlow: only the worker imports it (``run_check``).
 """
@@ -26,6 +27,7 @@ from loss_lsp.gradcheck.probes.call import probe_call, probe_gradient
 from loss_lsp.gradcheck.probes.config import probe_config
 from loss_lsp.gradcheck.probes.edges import probe_edges
 from loss_lsp.gradcheck.probes.graph import probe_graph
+from loss_lsp.gradcheck.probes.logits import probe_logits_wiring
 from loss_lsp.gradcheck.probes.signature import probe_signature
 from loss_lsp.gradcheck.probes.subject import Context, Inputs, Subject
 from loss_lsp.gradcheck.probes.variables import VariableRecorder, probe_variables
@@ -47,6 +49,7 @@ ON_DEMAND: dict[str, Probe] = {
     "batch-scaling": probe_batch_scaling,
     "signature": probe_signature,
     "config": probe_config,
+    "logits-wiring": probe_logits_wiring,
 }
 # `variables` (LL401) runs on demand and also whenever the loss created a variable; it needs the recorder.
 PROBE_NAMES = frozenset(CORE) | frozenset(ON_DEMAND) | {"variables"}
