@@ -273,7 +273,7 @@ def _decide_error_rule(finding: Finding, run: LossRun, numeric: set[str]) -> Ver
 def _error_matches(code: str, finding: Finding, error: dict[str, Any]) -> bool:
     message = (error.get("message") or "").lower()
     if code == "LL308":  # only one-hot labels to the sparse loss raise; the other forms run and are measured
-        return _logits_form(finding) == "sparse" and error.get("line") == finding.span.start_line
+        return _logits_form(finding) == "sparse" and "rank" in message  # TF's and Keras's label-rank checks
     if code in ERROR_RULES and error.get("line") is not None and error["line"] == finding.span.start_line:
         return True
     if code == "LL404":
