@@ -13,7 +13,7 @@ from typing import Any
 
 PROTOCOL_VERSION = 1
 # Bumped whenever a probe changes what it reports, so cached results are not reused.
-PROBES_VERSION = 2
+PROBES_VERSION = 3
 MAX_LINE = 16 * 1024 * 1024  # a reply larger than this is a protocol error
 
 
