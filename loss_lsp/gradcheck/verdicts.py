@@ -381,11 +381,13 @@ def _logits_form(finding: Finding) -> str:
     return "sparse" if "one-hot" in finding.message else "activation"
 
 
-def _walk_text(walk: dict[str, Any]) -> str:
+def _walk_text(walk: dict[str, Any], activation: str = "") -> str:
     losses = " -> ".join("?" if v is None else f"{v:.4g}" for v in walk["losses"])
     grads = " -> ".join(f"{g:.3g}" for g in walk["max_grad"])
     far = walk["distances"][-1]
-    return f"loss {losses}, max |dL/dy_pred| {grads} as y_pred moves 0/{far / 2:g}/{far:g} units along the gradient"
+    moved = f"the scores before the model's {activation} move" if activation else "y_pred moves"
+    name = "dL/dz" if activation else "dL/dy_pred"
+    return f"loss {losses}, max |{name}| {grads} as {moved} 0/{far / 2:g}/{far:g} units along the gradient"
 
 
 def _logits_outcome(form: str, walk: dict[str, Any]) -> str:
@@ -407,6 +409,7 @@ def _decide_logits(finding: Finding, run: LossRun, numeric: set[str]) -> Verdict
     if form == "sparse":
         return Verdict("not_reproduced", f"the sparse loss runs with {_inputs_text(run)}", "call")
     probe = _probes(run).get("logits-wiring") or {}
+    activation = probe.get("activation") or ""
     # fit runs the loss in a tf.function only; a custom loop may run eagerly or traced: both must agree
     modes = ("graph",) if _through_fit(run) else ("eager", "graph")
     walks = {mode: probe.get(mode) or {} for mode in modes}
@@ -422,8 +425,8 @@ def _decide_logits(finding: Finding, run: LossRun, numeric: set[str]) -> Verdict
     inputs = f"with {_inputs_text(run)}"
     if len(set(outcomes.values())) > 1:
         return Verdict("not_run", f"{'saturates' if form == 'activation' else 'is linear in y_pred'} when run "
-                                  f"eagerly ({_walk_text(walks['eager'])}) but not inside tf.function "
-                                  f"({_walk_text(walks['graph'])}), where Keras takes the logits back from the "
+                                  f"eagerly ({_walk_text(walks['eager'], activation)}) but not inside tf.function "
+                                  f"({_walk_text(walks['graph'], activation)}), where Keras takes the logits back from the "
                                   "activation: it depends on how the training step runs", "logits-wiring")
     if form == "swapped":
         if walk.get("none"):
@@ -431,16 +434,16 @@ def _decide_logits(finding: Finding, run: LossRun, numeric: set[str]) -> Verdict
                                         "which TensorFlow does not differentiate", "logits-wiring")
         if outcomes[modes[0]] == "confirmed":
             return Verdict("confirmed", f"dL/dy_pred does not depend on y_pred (relative change "
-                                        f"{walk['grad_change']:.2g}; {_walk_text(walk)}) {inputs}: the loss is "
+                                        f"{walk['grad_change']:.2g}; {_walk_text(walk, activation)}) {inputs}: the loss is "
                                         "linear in the predictions, not a cross-entropy on them", "logits-wiring")
         return Verdict("not_reproduced", f"dL/dy_pred changes with y_pred (relative change "
-                                         f"{walk['grad_change']:.2g}; {_walk_text(walk)}) {inputs}", "logits-wiring")
+                                         f"{walk['grad_change']:.2g}; {_walk_text(walk, activation)}) {inputs}", "logits-wiring")
     if outcomes[modes[0]] == "confirmed":
         return Verdict("confirmed", f"the loss stops growing as the scores get confidently wrong (second-half "
-                                    f"growth {walk['growth']:.2g} of the first; {_walk_text(walk)}) {inputs}: the "
+                                    f"growth {walk['growth']:.2g} of the first; {_walk_text(walk, activation)}) {inputs}: the "
                                     "extra activation saturates, mistakes stop teaching", "logits-wiring")
     return Verdict("not_reproduced", f"the loss keeps growing as the scores get confidently wrong (second-half "
-                                     f"growth {walk['growth']:.2g} of the first; {_walk_text(walk)}) {inputs}",
+                                     f"growth {walk['growth']:.2g} of the first; {_walk_text(walk, activation)}) {inputs}",
                    "logits-wiring")
 
 

@@ -69,6 +69,36 @@ def keywords_reversed(features, one_hot):
     optimizer.apply_gradients(zip(grads, model.trainable_variables))
 '''
 
+# The model ends in a softmax: the walk moves the scores before it, so y_pred stays a probability row.
+MODEL_SOFTMAX = '''
+import keras
+import tensorflow as tf
+
+classifier = keras.Sequential([keras.Input(shape=(8,)), keras.layers.Dense(3, activation="softmax")])
+optimizer = keras.optimizers.SGD()
+
+
+def model_ending_in_softmax(features, one_hot):
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=one_hot, logits=classifier(features, training=True)))
+    grads = tape.gradient(loss, classifier.trainable_variables)
+    optimizer.apply_gradients(zip(grads, classifier.trainable_variables))
+
+
+def keras_loss_after_softmax(features, one_hot):
+    with tf.GradientTape() as tape:
+        loss = keras.losses.categorical_crossentropy(one_hot, classifier(features, training=True), from_logits=True)
+    grads = tape.gradient(loss, classifier.trainable_variables)
+    optimizer.apply_gradients(zip(grads, classifier.trainable_variables))
+'''
+
+
+@pytest.fixture(scope="module")
+def model_softmax(checker, tmp_path_factory) -> Checked:
+    path: Path = tmp_path_factory.mktemp("ll308") / "model_softmax.py"
+    path.write_text(MODEL_SOFTMAX)
+    return run_check(checker, path)
+
 
 @pytest.fixture(scope="module")
 def compiled(checker, tmp_path_factory) -> Checked:
@@ -143,3 +173,15 @@ def test_lifted_tf1_swap_whose_predictions_get_no_gradient_is_confirmed(tf1: Che
     finding = ll308(tf1, "train_positional")
     assert finding.verdict == "confirmed", finding.evidence
     assert "None" in finding.evidence
+
+
+def test_tf_loss_after_the_models_softmax_is_confirmed_on_the_scores_before_it(model_softmax: Checked) -> None:
+    finding = ll308(model_softmax, "model_ending_in_softmax")
+    assert finding.verdict == "confirmed", finding.evidence
+    assert "before the model's softmax" in finding.evidence and "max |dL/dz|" in finding.evidence
+
+
+def test_keras_loss_after_the_models_softmax_is_not_reproduced(model_softmax: Checked) -> None:
+    # Keras's softmax output carries its logits, and Keras's cross-entropy uses them
+    finding = ll308(model_softmax, "keras_loss_after_softmax")
+    assert finding.verdict == "not_reproduced", finding.evidence

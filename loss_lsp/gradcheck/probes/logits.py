@@ -8,6 +8,9 @@ linearly there (its gradient softmax(z) - y tends to -y); an extra softmax/sigmo
 shrinks like e^-FAR/2. Swapped labels/logits make the loss linear in y_pred: the same gradient at
 every point.
 
+When the model ends in a softmax/sigmoid, the walk moves the scores before it (y_pred stays an
+output the model can produce) and the gradient is taken w.r.t. those scores.
+
 Both the eager call and the `tf.function` (autograph off) are measured: in a graph Keras's
 cross-entropies take the logits back from a Softmax/Sigmoid op (and from Keras's own activations
 even eagerly), so the double activation may be harmless where the loss actually runs.
@@ -18,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import keras
 import numpy as np
 import tensorflow as tf
 
@@ -32,29 +36,46 @@ def _max_abs(grad: np.ndarray) -> float:
     return float(np.max(np.abs(grad))) if grad.size else 0.0
 
 
+def _model_activation(ctx: Context) -> tuple[Callable[[Any], Any], str]:
+    """The model's own last activation (Keras's, as its output layer applies it), or none."""
+    if ctx.inputs.softmax:
+        return keras.activations.softmax, "softmax"
+    if ctx.inputs.pred_range == "sigmoid":
+        return keras.activations.sigmoid, "sigmoid"
+    return (lambda z: z), ""
+
+
+def _scores(y_pred: Any, activation: str) -> Any:
+    """Scores z the model's activation turns into y_pred (y_pred itself when it ends linearly)."""
+    if activation == "softmax":
+        return tf.math.log(y_pred)
+    if activation == "sigmoid":
+        return tf.math.log(y_pred) - tf.math.log1p(-y_pred)
+    return y_pred
+
+
 def probe_logits_wiring(ctx: Context) -> dict[str, Any]:
     y_true, y_pred = ctx.first_inputs
-    y_pred = tf.cast(y_pred, tf.float32)
+    activate, activation = _model_activation(ctx)
+    subject = ctx.subject
 
-    def eager(t: Any, p: Any) -> tuple[Any, Any]:
-        out = ctx.subject.run(t, p)
-        if out.error is not None:
-            raise out.error
-        return out.value, out.grad
+    # Walk the scores before the model's activation: y_pred must stay an output the model can produce.
+    def eager(t: Any, z: Any) -> tuple[Any, Any]:
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            value = subject.reduce(subject.raw(t, activate(z)))
+        return value, tape.gradient(value, z)
 
-    graph = ctx.subject.graph_function()
+    graph = tf.function(eager, autograph=False, reduce_retracing=False)
 
-    def traced(t: Any, p: Any) -> tuple[Any, Any]:
-        value, grad, none = graph(t, p)
-        return value, (None if bool(none) else grad)
-
-    result: dict[str, Any] = {"ok": True}
-    for mode, step in (("eager", eager), ("graph", traced)):
+    result: dict[str, Any] = {"ok": True, "activation": activation}
+    start = _scores(tf.cast(y_pred, tf.float32), activation)
+    for mode, step in (("eager", eager), ("graph", graph)):
         try:
-            result[mode] = _walk(step, y_true, y_pred)
+            result[mode] = _walk(step, y_true, start)
         except USER_ERRORS as exc:
             reraise_fatal(exc)
-            result[mode] = {"ok": False, "error": ctx.subject.describe_error(exc)}
+            result[mode] = {"ok": False, "error": subject.describe_error(exc)}
     return result
 
 
