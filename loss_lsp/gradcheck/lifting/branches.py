@@ -12,6 +12,8 @@ from loss_lsp.gradcheck.lifting.syntax import FunctionNode, key_of, walk_local
 
 
 class BranchDecider:
+    """Deciding ``if`` tests from what the program states (the attributes below)."""
+
     module: ModuleInfo
     cls: ast.ClassDef | None
     start: int

@@ -10,7 +10,7 @@ from loss_lsp.engine.findings import LossInfo
 from loss_lsp.engine.module import ModuleInfo, build_module
 from loss_lsp.engine.sinks import Sink, Unit, find_units
 from loss_lsp.gradcheck.lifting.lifted import Lifted, LiftError
-from loss_lsp.gradcheck.lifting.syntax import walk_local
+from loss_lsp.gradcheck.lifting.syntax import assigned_name, walk_local
 from loss_lsp.gradcheck.lifting.walk_back import Lifter
 
 _GRAPH_SINKS = ("minimize", "compute_gradients", "tf.gradients", "get_updates")  # a value, not a callable: TF1
@@ -57,8 +57,7 @@ def _graph_builder(module: ModuleInfo, unit: Unit, sink: Sink) -> tuple[Unit, di
     ``loss = build_graph(x, y)`` then ``minimize(loss)``), as a unit of its own: its parameters are data."""
     target = sink.target
     if isinstance(target, ast.Name):
-        values = [n.value for n in walk_local(unit.fn) if isinstance(n, ast.Assign) and len(n.targets) == 1
-                  and isinstance(n.targets[0], ast.Name) and n.targets[0].id == target.id]
+        values = [n.value for n in walk_local(unit.fn) if assigned_name(n) == target.id]  # type: ignore[attr-defined]
         target = values[0] if len(values) == 1 else None
     if not (isinstance(target, ast.Call) and isinstance(target.func, ast.Name)
             and target.func.id in module.functions):

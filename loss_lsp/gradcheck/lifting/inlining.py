@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from loss_lsp.engine.module import ModuleInfo, dotted
 from loss_lsp.gradcheck.lifting.branches import BranchDecider
 from loss_lsp.gradcheck.lifting.lifted import Inlined, LiftError
-from loss_lsp.gradcheck.lifting.syntax import STOP, FunctionNode, key_of, stored_names, walk_local
+from loss_lsp.gradcheck.lifting.syntax import STOP, FunctionNode, key_of, method_named, stored_names, walk_local
 
 _NOT_INLINED = {"call", "__call__", "__init__", "build"}  # self(x) is the model; the rest build it
 _MAX_INLINED = 24  # calls inlined into one lifted loss (a guard against deep helper chains)
@@ -52,11 +52,9 @@ class Context(BranchDecider):
         func = call.func
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self" \
                 and self.cls is not None and func.attr not in _NOT_INLINED:
-            method = next((m for m in self.cls.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))
-                           and m.name == func.attr), None)
+            method = method_named(self.cls, func.attr)
             override = next((f"`{cls.name}` (line {start + cls.lineno})" for cls, start in self.subclasses()
-                             if any(isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)) and m.name == func.attr
-                                    for m in cls.body)), None)
+                             if method_named(cls, func.attr) is not None), None)
             if method is not None and override is not None:
                 raise LiftError(f"the loss calls `self.{func.attr}(...)`, which the subclass {override} overrides: "
                                 "which one runs depends on the object, a call the lift does not enter")

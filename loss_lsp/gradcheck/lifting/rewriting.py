@@ -56,7 +56,8 @@ class Rewriter(ast.NodeTransformer):
             if isinstance(node, ast.Call) and lifter.module.op(node.func) is not None:
                 units = int_arg(node, 1, "units")
                 return text, ((None, units) if units else None), declared_activation(node) or "linear"
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in lifter.module.functions:
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+                    and node.func.id in lifter.module.functions:
                 return text, lifter.helper_shape(node), lifter.helper_range(node)
             shape, activation = declared_output(lifter.model_value(node)) if isinstance(node, ast.Call) \
                 else (None, None)

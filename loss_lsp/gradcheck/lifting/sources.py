@@ -10,12 +10,14 @@ from loss_lsp.engine.module import ModuleInfo, dotted
 from loss_lsp.engine.sinks import Unit
 from loss_lsp.engine.sources import is_model_constructor, is_model_name, is_source_op, not_loss_like
 from loss_lsp.gradcheck.lifting.declared import literal_shape
-from loss_lsp.gradcheck.lifting.syntax import FunctionNode, key_of, loads, walk_local
+from loss_lsp.gradcheck.lifting.syntax import FunctionNode, assigned_name, key_of, loads, method_named, walk_local
 
 _READS = {"next", "get_next", "next_batch", "get_batch", "sample_batch"}  # calls that read a batch of data
 
 
 class SourceRecognition:
+    """What the values on the path are, from the lifter's bindings (the attributes below)."""
+
     module: ModuleInfo
     unit: Unit
     start: int
@@ -42,8 +44,9 @@ class SourceRecognition:
         out: dict[str, ast.expr] = {}
         for scope in reversed(self.scopes):
             for node in walk_local(scope):
-                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-                    out[node.targets[0].id] = node.value
+                name = assigned_name(node)
+                if name is not None:
+                    out[name] = node.value  # type: ignore[attr-defined]
         return out
     # --- what values are -------------------------------------------------------------------------
     def _op_name(self, call: ast.Call) -> str:
@@ -119,8 +122,7 @@ class SourceRecognition:
         fn = self.module.functions[dotted(call.func) or ""][0]
         returned = fn.body[-1].value  # type: ignore[attr-defined]
         if isinstance(returned, ast.Name):  # output = ...; return output
-            values = [n.value for n in ast.walk(fn) if isinstance(n, ast.Assign) and len(n.targets) == 1
-                      and isinstance(n.targets[0], ast.Name) and n.targets[0].id == returned.id]
+            values = [n.value for n in ast.walk(fn) if assigned_name(n) == returned.id]  # type: ignore[attr-defined]
             returned = values[-1] if len(values) == 1 else None
         if isinstance(returned, ast.Call):
             name = self._op_name(returned)
@@ -202,8 +204,7 @@ class SourceRecognition:
             return func
         if isinstance(func, ast.Name) and func.id == "self" and self.cls is not None:
             # self(x): what the class's call() returns, when that is one of its stored layers
-            method = next((m for m in self.cls.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))
-                           and m.name == "call"), None)
+            method = method_named(self.cls, "call")
             last = method.body[-1] if method is not None and method.body else None
             if isinstance(last, ast.Return) and isinstance(last.value, ast.Call) \
                     and key_of(last.value.func) is not None and key_of(last.value.func) != "self":

@@ -115,6 +115,19 @@ def top_bound(node: ast.stmt) -> set[str]:
     return out
 
 
+def method_named(cls: ast.ClassDef, name: str) -> FunctionNode | None:
+    """The method ``name`` a class body defines (not one it inherits)."""
+    return next((m for m in cls.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)) and m.name == name),
+                None)
+
+
+def assigned_name(node: ast.AST) -> str | None:
+    """``x`` when ``node`` is ``x = value`` (one plain name assigned): the bindings the lift looks values up in."""
+    if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+        return node.targets[0].id
+    return None
+
+
 def stores(node: ast.AST) -> set[str]:
     """Names and ``self.x`` values a node binds."""
     return keys(node, ast.Store)

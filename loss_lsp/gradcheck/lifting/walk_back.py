@@ -25,13 +25,16 @@ _MUTATING = {"append", "extend", "insert", "update", "add", "pop", "clear", "rem
 
 @dataclass
 class Leaf:
+    """A data value the path reads (the labels, when it is the only one), and its placeholder if any."""
+
     name: str
     line: int
     placeholder: ast.Call | None = None
 
 
-
 class Lifter(SourceRecognition, Writing):
+    """One sink's lift: ``run()`` walks back from the differentiated value and writes the function."""
+
     def __init__(self, module: ModuleInfo, unit: Unit, sink: Sink, graph: bool,
                  arguments: dict[str, ast.expr] | None = None) -> None:
         self.module = module
@@ -140,7 +143,8 @@ class Lifter(SourceRecognition, Writing):
                 kind = {ast.If: "an `if`", ast.For: "a `for` loop", ast.AsyncFor: "a `for` loop",
                         ast.While: "a `while` loop", ast.Try: "a `try` block"}.get(type(stmt), "a `match`")
                 name = sorted(bound)[0]
-                raise LiftError(f"{self.context.shown(name)} is set inside {kind} (line {self.context.source_line(stmt) + 1}): "
+                line = self.context.source_line(stmt) + 1
+                raise LiftError(f"{self.context.shown(name)} is set inside {kind} (line {line}): "
                                 "its value depends on control flow")
             return
         yield stmt

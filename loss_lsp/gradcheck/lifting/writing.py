@@ -32,6 +32,8 @@ def _unit_last(unit: Unit) -> int:
     return unit.block.start + max(s.end_lineno or s.lineno for s in unit.fn.body) - 1
 
 class Writing:
+    """Writing the lifted function, from what the walk kept (the attributes below)."""
+
     module: ModuleInfo
     unit: Unit
     sink: Sink
@@ -147,12 +149,13 @@ class Writing:
         except SyntaxError as exc:
             raise LiftError(f"the lifted code does not parse ({exc.msg})") from exc
         leaf = self.data.get(target_name)
-        y_true_shape, y_true_dtype = declared_placeholder(leaf.placeholder) if leaf and leaf.placeholder else (None,
-                                                                                                             None)
+        declared = leaf.placeholder if leaf else None
+        y_true_shape, y_true_dtype = declared_placeholder(declared) if declared else (None, None)
         covered = frozenset(line for stmt in [*originals, holder]
                             for line in range(self.line(stmt), self.start + (stmt.end_lineno or stmt.lineno)))
         covered |= {line for i in self.context.inlined for line in range(i.first, i.last + 1)}
         return Lifted(source="\n".join(lines), header=header, first=first, last=ret_line, sink=self.sink,
-                      lines=covered, inlined=tuple(self.context.inlined), unit_first=_unit_first(self.unit), unit_last=_unit_last(self.unit),
+                      lines=covered, inlined=tuple(self.context.inlined),
+                      unit_first=_unit_first(self.unit), unit_last=_unit_last(self.unit),
                       prediction=record[0], target=target_name, y_true_shape=y_true_shape,  # type: ignore[arg-type]
                       y_true_dtype=y_true_dtype, y_pred_shape=record[1], y_pred_range=record[2])  # type: ignore[arg-type]
