@@ -1,12 +1,10 @@
 """What the lift follows beyond one straight-line function: calls of the class's own methods and of module
-functions whose bodies are straight-line (inlined with their arguments, as the engine's helper analysis
-follows helpers), and ``if`` statements whose test the program decides without data (a constant the
-constructor stores, a module constant, Keras's ``training`` flag, which is true while training runs).
+functions whose bodies are straight-line, inlined with their arguments (as the engine's helper analysis
+follows helpers); inside them, ``if`` statements the program decides (``branches``) become their branch.
 
-A test the program does not decide -- a constructor argument, a value set in several places, a tensor --
-raises ``LiftError`` saying which value it depends on: a branch is never guessed. Pure Python.
+A call the lift cannot enter (recursion, *args, a generator, an override in a subclass, several returns)
+raises ``LiftError`` saying why. Pure Python.
 """
-
 from __future__ import annotations
 
 import ast
