@@ -5,6 +5,7 @@ follows helpers); inside them, ``if`` statements the program decides (``branches
 A call the lift cannot enter (recursion, *args, a generator, an override in a subclass, several returns)
 raises ``LiftError`` saying why. Pure Python.
 """
+
 from __future__ import annotations
 
 import ast
