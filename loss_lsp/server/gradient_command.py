@@ -55,8 +55,7 @@ async def check_gradients(ls: LossLanguageServer, uris: list[str] | None, positi
                            loss: str | None, token: types.ProgressToken | None = None,
                            request_id: Any = None) -> dict[str, Any]:
     """Run the gradient check on documents (None: every Python file of the workspace)."""
-    first = uri_to_path(uris[0]) if uris else None
-    available, why = availability(ls.config.settings_for(first).interpreter)
+    available, why = availability()
     if not available:
         raise JsonRpcException(f"{CHECK_GRADIENTS} is unavailable: {why}", code=REQUEST_FAILED)
     if uris is None:

@@ -105,24 +105,28 @@ def load_checker_class() -> type:
         raise GradientCheckUnavailable(f"the gradient check is not installed ({exc})") from exc
 
 
-def availability(interpreter: str = "") -> tuple[bool, str]:
-    """Whether the check can run, and why not. TensorFlow is an optional dependency: for the
-    running interpreter it is looked up without importing it; another interpreter is only
-    checked to exist (asking it would start a process on every call)."""
+def availability() -> tuple[bool, str]:
+    """Whether the check's implementation loads, and why not."""
     try:
         load_checker_class()
     except GradientCheckUnavailable as exc:
         return False, str(exc)
     except Exception as exc:  # noqa: BLE001  (a broken install must not take the server down)
         return False, f"the gradient check cannot be loaded: {exc!r}"
-    if interpreter and os.path.realpath(interpreter) != os.path.realpath(sys.executable):
-        if not os.access(interpreter, os.X_OK):
-            return False, f"gradientCheck.interpreter `{interpreter}` is not an executable file"
-        return True, ""
-    if importlib.util.find_spec("tensorflow") is None:
-        return False, (f"TensorFlow is not installed for {sys.executable}: install `tensorflow-cpu` (or "
-                       "`tensorflow`) there, or set gradientCheck.interpreter to a Python that has it")
     return True, ""
+
+
+def missing_tensorflow(interpreter: str = "") -> str:
+    """Why the worker's Python cannot run TensorFlow ("" when it may). The running interpreter
+    is asked without importing TensorFlow; another one is only checked to exist (asking it
+    would start a process). The check still runs without it: every verdict is then not_run."""
+    if interpreter and os.path.realpath(interpreter) != os.path.realpath(sys.executable):
+        return "" if os.access(interpreter, os.X_OK) else (
+            f"gradientCheck.interpreter `{interpreter}` is not an executable file")
+    if importlib.util.find_spec("tensorflow") is None:
+        return (f"TensorFlow is not installed for {sys.executable}: install `tensorflow-cpu` (or "
+                "`tensorflow`) there, or set gradientCheck.interpreter to a Python that has it")
+    return ""
 
 
 class GradientRunner:

@@ -348,9 +348,11 @@ class LossLanguageServer(LanguageServer):
             self.refresh_documents(uris)
 
     def server_info(self) -> dict[str, Any]:
-        from loss_lsp.server.gradients import availability
+        from loss_lsp.server.gradients import availability, missing_tensorflow
 
-        available, why = availability(self.config.settings_for(None).interpreter)
+        available, why = availability()
+        if available and (missing := missing_tensorflow(self.config.settings_for(None).interpreter)):
+            available, why = False, missing
         scheduler = self.scheduler
         return {
             "name": self.name,

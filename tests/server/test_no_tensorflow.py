@@ -1,4 +1,7 @@
-"""A server whose Python has no TensorFlow says so, and the check refuses with the fix in the message."""
+"""A server whose Python has no TensorFlow says so in serverInfo, with what to do about it.
+
+(The check itself still runs there and marks every finding "not run": the VS Code bare-venv
+end-to-end test covers that, with a worker that really lacks TensorFlow.)"""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ from pathlib import Path
 import pytest
 import pytest_lsp
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
 
 from tests.server.helpers import RecordingClient, capabilities, copy_data, faulty_config, initialize, server_info
 
@@ -31,13 +33,6 @@ async def test_server_info_says_tensorflow_is_missing(client: RecordingClient) -
     check = (await server_info(client))["gradientCheck"]
     assert check["available"] is False
     assert "TensorFlow is not installed" in check["reason"] and "gradientCheck.interpreter" in check["reason"]
-
-
-async def test_check_gradients_refuses_with_the_reason(client: RecordingClient, workspace: Path) -> None:
-    with pytest.raises(JsonRpcException) as raised:
-        await client.workspace_execute_command_async(types.ExecuteCommandParams(
-            command="loss-lsp.checkGradients", arguments=[(workspace / "broken_losses.py").as_uri()]))
-    assert raised.value.code == -32803 and "TensorFlow is not installed" in raised.value.message
 
 
 async def test_a_missing_configured_interpreter_is_named(client: RecordingClient) -> None:
