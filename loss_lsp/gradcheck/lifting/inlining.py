@@ -1,10 +1,9 @@
 """What the lift follows beyond one straight-line function: calls of the class's own methods and of module
-functions whose bodies are straight-line (inlined with their arguments, as the engine's helper analysis
-follows helpers), and ``if`` statements whose test the program decides without data (a constant the
-constructor stores, a module constant, Keras's ``training`` flag, which is true while training runs).
+functions whose bodies are straight-line, inlined with their arguments (as the engine's helper analysis
+follows helpers); inside them, ``if`` statements the program decides (``branches``) become their branch.
 
-A test the program does not decide -- a constructor argument, a value set in several places, a tensor --
-raises ``LiftError`` saying which value it depends on: a branch is never guessed. Pure Python.
+A call the lift cannot enter (recursion, *args, a generator, an override in a subclass, several returns)
+raises ``LiftError`` saying why. Pure Python.
 """
 
 from __future__ import annotations
@@ -15,49 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from loss_lsp.engine.module import ModuleInfo, dotted
+from loss_lsp.gradcheck.lifting.branches import BranchDecider
+from loss_lsp.gradcheck.lifting.lifted import Inlined, LiftError
+from loss_lsp.gradcheck.lifting.syntax import STOP, FunctionNode, key_of, method_named, stored_names, walk_local
 
-FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
-_STOP = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _NOT_INLINED = {"call", "__call__", "__init__", "build"}  # self(x) is the model; the rest build it
 _MAX_INLINED = 24  # calls inlined into one lifted loss (a guard against deep helper chains)
 
 
-class LiftError(Exception):
-    """The computation cannot be lifted (the message says why, for the user)."""
-
-
-def key_of(node: ast.AST) -> str | None:
-    """A value's name: ``x``, or ``self.x`` (TF1 graph code keeps its tensors on self)."""
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
-        return f"self.{node.attr}"
-    return None
-
-
-def walk_local(fn: ast.AST):  # type: ignore[no-untyped-def]
-    """The nodes of a function, not of the functions and classes nested in it."""
-    stack: list[ast.AST] = list(getattr(fn, "body", []))
-    while stack:
-        node = stack.pop()
-        yield node
-        if not isinstance(node, _STOP):
-            stack.extend(ast.iter_child_nodes(node))
-
-
-def _stored_names(nodes: list[ast.stmt]) -> set[str]:
-    return {n.id for stmt in nodes for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-
-
 @dataclass
-class Inlined:
-    label: str  # "self._compute_loss" / "build_loss"
-    first: int  # 0-based lines of its definition in the file
-    last: int
-
-
-@dataclass
-class Context:
+class Context(BranchDecider):
     """What the lift knows about the code around the computation."""
 
     module: ModuleInfo
@@ -79,115 +45,15 @@ class Context:
         """How the user wrote a name of the lifted code: ```td_loss` in `self._loss```."""
         return self.origins.get(name, f"`{name}`")
 
-    # --- which branch runs --------------------------------------------------------------------------
-    def branch(self, stmt: ast.If) -> list[ast.stmt]:
-        """The body of the ``if`` that runs, when the program decides it without data."""
-        try:
-            value = self._value(stmt.test)
-        except _Undecided as exc:
-            raise LiftError(f"its test `{ast.unparse(stmt.test)}` {exc}: the lift does not guess a branch") from exc
-        return stmt.body if value else stmt.orelse
-
-    def _value(self, node: ast.expr) -> object:
-        if isinstance(node, ast.Constant):
-            return node.value
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            return not self._value(node.operand)
-        if isinstance(node, ast.BoolOp):
-            values = [self._value(v) for v in node.values]
-            return all(values) if isinstance(node.op, ast.And) else any(values)
-        if isinstance(node, ast.Compare) and len(node.ops) == 1:
-            left, right = self._value(node.left), self._value(node.comparators[0])
-            op = node.ops[0]
-            if isinstance(op, ast.Is):
-                return left is right
-            if isinstance(op, ast.IsNot):
-                return left is not right
-            if isinstance(op, ast.Eq):
-                return left == right
-            if isinstance(op, ast.NotEq):
-                return left != right
-        if isinstance(node, ast.Name):
-            return self._name_value(node.id)
-        key = key_of(node)
-        if key is not None and key.startswith("self."):
-            return self._attribute_value(key[len("self."):])
-        raise _Undecided(f"reads `{ast.unparse(node)}`, a value computed when the program runs")
-
-    def _name_value(self, name: str) -> object:
-        if name in ("True", "False", "None"):
-            return {"True": True, "False": False, "None": None}[name]
-        for scope in self.scopes:
-            params = [a.arg for a in scope.args.posonlyargs + scope.args.args + scope.args.kwonlyargs]
-            if name in params:
-                if name == "training":  # Keras calls with training=True while it trains: that path is differentiated
-                    return True
-                raise _Undecided(f"depends on `{name}`, an argument of `{scope.name}` its callers decide")
-        assigned = [n.value for scope in self.scopes for n in walk_local(scope) if isinstance(n, ast.Assign)
-                    and any(isinstance(t, ast.Name) and t.id == name for t in n.targets)]
-        stores = sum(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store)
-                     for scope in self.scopes for n in walk_local(scope))
-        if stores > 1:  # also a loop variable, `flag |= ...`, a tuple unpacking
-            raise _Undecided(f"depends on `{name}`, which the program sets in {stores} places")
-        if not assigned and name in self.module.assignments:
-            assigned = [self.module.assignments[name][0]]
-        if len(assigned) == 1 and isinstance(assigned[0], ast.Constant):
-            return assigned[0].value
-        if len(assigned) > 1:
-            raise _Undecided(f"depends on `{name}`, which the program sets in {len(assigned)} places")
-        raise _Undecided(f"depends on `{name}`, whose value the program does not state")
-
-    def subclasses(self) -> list[tuple[ast.ClassDef, int]]:
-        """The module's classes derived from this one (directly or not), with their blocks' first lines:
-        an object of one of them may run their methods instead."""
-        if self.cls is None:
-            return []
-        names, out = {self.cls.name}, []
-        changed = True
-        while changed:
-            changed = False
-            for name, (cls, block) in self.module.classes.items():
-                if name not in names and any((dotted(b) or "").rsplit(".", 1)[-1] in names for b in cls.bases):
-                    names.add(name)
-                    out.append((cls, block.start))
-                    changed = True
-        return out
-
-    def _attribute_value(self, attr: str) -> object:
-        sets: list[tuple[FunctionNode, ast.expr, int]] = []  # (method, value, 0-based line)
-        classes = [(self.cls, self.start)] if self.cls is not None else []
-        for cls, start in [*classes, *self.subclasses()]:
-            for method in cls.body:
-                if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    sets += [(method, n.value, start + n.lineno - 1) for n in ast.walk(method)
-                             if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign)) and n.value is not None
-                             for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
-                             if isinstance(t, ast.Attribute) and key_of(t) == f"self.{attr}"]
-        if not sets:
-            raise _Undecided(f"depends on `self.{attr}`, which this class never sets")
-        if len(sets) > 1:
-            lines = ", ".join(str(line + 1) for _, _, line in sets)
-            raise _Undecided(f"depends on `self.{attr}`, which the program sets in {len(sets)} places "
-                             f"(lines {lines})")
-        method, value, line = sets[0]
-        if isinstance(value, ast.Constant) and method.name == "__init__":
-            return value.value
-        if isinstance(value, ast.Name) and value.id in {a.arg for a in method.args.args + method.args.kwonlyargs}:
-            raise _Undecided(f"depends on `self.{attr}`, set from the argument `{value.id}` of `{method.name}` "
-                             f"(line {line + 1}): whoever builds the object decides")
-        raise _Undecided(f"depends on `self.{attr}`, set to `{ast.unparse(value)}` (line {line + 1})")
-
     # --- inlining calls -----------------------------------------------------------------------------
     def callee(self, call: ast.Call, follow_functions: bool) -> tuple[str, FunctionNode, int, bool] | None:
         """(label, definition, its block's first line, is a method) of a call the lift inlines."""
         func = call.func
         if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self" \
                 and self.cls is not None and func.attr not in _NOT_INLINED:
-            method = next((m for m in self.cls.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))
-                           and m.name == func.attr), None)
+            method = method_named(self.cls, func.attr)
             override = next((f"`{cls.name}` (line {start + cls.lineno})" for cls, start in self.subclasses()
-                             if any(isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)) and m.name == func.attr
-                                    for m in cls.body)), None)
+                             if method_named(cls, func.attr) is not None), None)
             if method is not None and override is not None:
                 raise LiftError(f"the loss calls `self.{func.attr}(...)`, which the subclass {override} overrides: "
                                 "which one runs depends on the object, a call the lift does not enter")
@@ -243,10 +109,10 @@ class Context:
             raise LiftError(f"{where}: more than {_MAX_INLINED} calls to follow, a call the lift does not enter")
         bindings = self._arguments(call, fn, is_method, where)
         body = [s for s in fn.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
-        stored = _stored_names(body)
+        stored = stored_names(body)
         if any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in walk_local(fn)):
             raise LiftError(f"{where}, a generator: a call the lift does not enter")
-        nested = next((n for n in walk_local(fn) if isinstance(n, _STOP[:3])), None)
+        nested = next((n for n in walk_local(fn) if isinstance(n, STOP[:3])), None)
         if nested is not None:
             raise LiftError(f"{where}, which defines `{nested.name}` inside it: a call the lift "  # type: ignore[attr-defined]
                             "does not enter")
@@ -283,7 +149,7 @@ class Context:
                     node.col_offset, node.end_col_offset = getattr(node, "col_offset", 0), getattr(
                         node, "end_col_offset", 0)
             stmt._loss_lsp_chain = (*chain, label)  # type: ignore[attr-defined]
-        self.local_names |= _stored_names(statements)
+        self.local_names |= stored_names(statements)
         first = block_start + min([fn.lineno, *(d.lineno for d in fn.decorator_list)]) - 1
         self.inlined.append(Inlined(label, first, block_start + (fn.end_lineno or fn.lineno) - 1))
         returned = renamed[-1].value
@@ -342,9 +208,6 @@ class Context:
         self.local_names.add(candidate)
         return candidate
 
-
-class _Undecided(Exception):
-    pass
 
 
 class _Substitute(ast.NodeTransformer):
