@@ -99,8 +99,11 @@ def check(ctx: LossContext) -> Iterator[Finding]:
             continue
         label_val, score_val = flow.val(labels), flow.val(scores)
         probability = score_val.prob or score_val.ends_in  # an activation in the loss, or the model's last layer
-        if wiring.activates and score_val.pred and probability and not probability.startswith("1-"):
-            given = "passed as logits" if wiring.scores == "logits" else "given with from_logits=True"
+        # Keras's own cross-entropies take the logits back from a softmax/sigmoid output (a Keras activation's,
+        # or any such op in a tf.function) and only warn: measured in Keras 3.15, fit trains the same either way.
+        if wiring.activates and wiring.scores == "logits" and score_val.pred and probability and (
+                not probability.startswith("1-")):
+            given = "passed as logits"
             again = "softmax" if "softmax" in name or name.lower().startswith(("categorical", "sparse")) else "sigmoid"
             finding = ctx.finding(
                 RULE, scores,
@@ -169,9 +172,10 @@ RULE = Rule(
     summary="A cross-entropy on scores given probabilities (`*_with_logits`, `from_logits=True`), labels and "
             "predictions swapped, or one-hot labels to the sparse loss",
     why=(
-        "`tf.nn.softmax_cross_entropy_with_logits`, `sigmoid_cross_entropy_with_logits` and the Keras loss "
-        "functions called with `from_logits=True` apply the activation themselves: given a softmax or sigmoid "
-        "output, they squash it a second time, the loss saturates and the gradient nearly vanishes. Their "
+        "`tf.nn.softmax_cross_entropy_with_logits` and `sigmoid_cross_entropy_with_logits` apply the activation "
+        "themselves: given a softmax or sigmoid output, they squash it a second time, the loss saturates and the "
+        "gradient nearly vanishes. (Keras's own cross-entropies with `from_logits=True` are not reported for "
+        "this: they take the logits back from a softmax/sigmoid output and only warn.) Their "
         "positional order is `(labels, logits)` / `(y_true, y_pred)`; passing the prediction first makes it "
         "the labels (and TF1 refused positional arguments), so the model is trained toward the data instead "
         "of the other way round. "

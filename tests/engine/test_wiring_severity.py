@@ -1,5 +1,5 @@
-"""Severities of the wiring rules follow what training hits: an activation applied twice or scores clipped as
-probabilities train badly without raising (warning, in LL304 and LL308 alike); a single-unit softmax trains
+"""Severities of the wiring rules follow what training hits: scores clipped as probabilities (LL304) or an
+activation applied twice (LL308) train badly without raising (warning); a single-unit softmax trains
 nothing, swapped labels train toward the data, one-hot labels to the sparse loss raise (error)."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import tensorflow as tf
 one_unit = keras.Sequential([keras.Input(shape=(8,)), keras.layers.Dense(1, activation="softmax")])
 one_unit.compile(optimizer="adam", loss="binary_crossentropy")
 
-double = keras.Sequential([keras.Input(shape=(8,)), keras.layers.Dense(1, activation="sigmoid")])
-double.compile(optimizer="adam", loss=keras.losses.BinaryCrossentropy(from_logits=True))
+scores = keras.Sequential([keras.Input(shape=(8,)), keras.layers.Dense(3)])
+scores.compile(optimizer="adam", loss="categorical_crossentropy")
 
 
 def softmax_twice(y_true, y_pred):
@@ -35,7 +35,7 @@ def _severities(settings: Settings | None = None) -> dict[tuple[str, int], str]:
 def test_each_wiring_finding_has_the_severity_of_what_training_hits() -> None:
     assert _severities() == {
         ("LL304", 6): "error",  # softmax over one unit: nothing trains
-        ("LL304", 9): "warning",  # sigmoid applied twice through from_logits=True
+        ("LL304", 9): "warning",  # raw scores clipped as probabilities
         ("LL308", 13): "warning",  # softmax applied twice through *_with_logits
         ("LL308", 17): "error",  # labels and logits swapped
     }
