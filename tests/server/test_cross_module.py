@@ -9,15 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
 
 from tests.server.helpers import (
-    CONFIG,
     RecordingClient,
-    capabilities,
     change_document,
-    initialize,
     open_document,
     wait_diagnostics,
 )
@@ -54,13 +50,6 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "pkg" / "helpers.py").write_text(HELPERS)
     (root / "train.py").write_text(TRAIN)
     return root
-
-
-@pytest_lsp.fixture(config=CONFIG, scope="module")
-async def client(lsp_client: RecordingClient, workspace: Path):
-    await initialize(lsp_client, workspace, capabilities())
-    yield
-    await lsp_client.shutdown_session()
 
 
 async def test_the_helper_module_shows_the_finding_with_the_calling_line(client: RecordingClient,

@@ -8,12 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
 
 from loss_lsp.server.gradients import availability
 from tests.expectations import FIXTURES
-from tests.server.helpers import CONFIG, RecordingClient, capabilities, initialize, open_document, wait_diagnostics
+from tests.server.helpers import RecordingClient, open_document, wait_diagnostics
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="module"),
@@ -27,13 +26,6 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in ("tf1_graph_buggy.py", "each_sink.py"):
         shutil.copy(FIXTURES / "sinks" / name, root / name)
     return root
-
-
-@pytest_lsp.fixture(config=CONFIG, scope="module")
-async def client(lsp_client: RecordingClient, workspace: Path):
-    await initialize(lsp_client, workspace, capabilities())
-    yield
-    await lsp_client.shutdown_session()
 
 
 async def test_graph_code_is_confirmed_through_the_server(client: RecordingClient, workspace: Path) -> None:

@@ -8,19 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
 
 from tests.server.helpers import (
-    CONFIG,
     RecordingClient,
     apply_text_edits,
-    capabilities,
     change_document,
     codes,
     copy_data,
     edits_of,
-    initialize,
     open_document,
     wait_diagnostics,
 )
@@ -31,13 +27,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_data(tmp_path_factory.mktemp("push"), "broken_losses.py", "unicode_columns.py")
-
-
-@pytest_lsp.fixture(config=CONFIG, scope="module")
-async def client(lsp_client: RecordingClient, workspace: Path):
-    await initialize(lsp_client, workspace, capabilities())
-    yield
-    await lsp_client.shutdown_session()
 
 
 def _utf16_range(line_text: str, line: int, needle: str) -> tuple[int, int, int]:

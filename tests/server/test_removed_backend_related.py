@@ -6,16 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
 
 from tests.server.helpers import (
-    CONFIG,
     RecordingClient,
     apply_text_edits,
-    capabilities,
     edits_of,
-    initialize,
     open_document,
     wait_diagnostics,
 )
@@ -41,13 +37,6 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "requirements.txt").write_text("keras>=3\n")
     (root / "losses.py").write_text(LOSSES)
     return root
-
-
-@pytest_lsp.fixture(config=CONFIG, scope="module")
-async def client(lsp_client: RecordingClient, workspace: Path):
-    await initialize(lsp_client, workspace, capabilities())
-    yield
-    await lsp_client.shutdown_session()
 
 
 async def test_one_diagnostic_relates_every_removed_call_and_its_fix_ports_them(client: RecordingClient,

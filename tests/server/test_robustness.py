@@ -6,19 +6,15 @@ import asyncio
 from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcRequestCancelled
 
 from tests.server.helpers import (
-    CONFIG,
     RecordingClient,
-    capabilities,
     change_document,
     codes,
     copy_data,
     heavy_module,
-    initialize,
     open_document,
     server_info,
     wait_diagnostics,
@@ -37,13 +33,6 @@ def with_probe(base: str, version: int) -> str:
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_data(tmp_path_factory.mktemp("robust"), "broken_losses.py")
-
-
-@pytest_lsp.fixture(config=CONFIG, scope="module")
-async def client(lsp_client: RecordingClient, workspace: Path):
-    await initialize(lsp_client, workspace, capabilities())
-    yield
-    await lsp_client.shutdown_session()
 
 
 async def test_server_info_and_no_tensorflow(client: RecordingClient, workspace: Path) -> None:

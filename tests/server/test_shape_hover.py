@@ -7,11 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
 
 from tests.expectations import FIXTURES
-from tests.server.helpers import CONFIG, RecordingClient, capabilities, initialize, open_document, wait_diagnostics
+from tests.server.helpers import RecordingClient, open_document, wait_diagnostics
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -22,13 +21,6 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in ("newcomer.py", "newcomer_reshaped.py"):
         shutil.copy(FIXTURES / "shapes" / name, root / name)
     return root
-
-
-@pytest_lsp.fixture(config=CONFIG, scope="module")
-async def client(lsp_client: RecordingClient, workspace: Path):
-    await initialize(lsp_client, workspace, capabilities())
-    yield
-    await lsp_client.shutdown_session()
 
 
 async def _hover(client: RecordingClient, uri: str, text: str, needle: str, word: str) -> str:

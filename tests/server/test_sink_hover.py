@@ -6,10 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
 
-from tests.server.helpers import CONFIG, RecordingClient, capabilities, initialize, open_document, wait_diagnostics
+from tests.server.helpers import RecordingClient, open_document, wait_diagnostics
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -32,13 +31,6 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("sinks")
     (root / "step.py").write_text(STEP)
     return root
-
-
-@pytest_lsp.fixture(config=CONFIG, scope="module")
-async def client(lsp_client: RecordingClient, workspace: Path):
-    await initialize(lsp_client, workspace, capabilities())
-    yield
-    await lsp_client.shutdown_session()
 
 
 async def test_hover_names_the_sink_of_a_training_step(client: RecordingClient, workspace: Path) -> None:

@@ -8,11 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import pytest_lsp
 from lsprotocol import types
 
 from loss_lsp.server.gradients import availability
-from tests.server.helpers import CONFIG, RecordingClient, capabilities, initialize, open_document, wait_diagnostics
+from tests.server.helpers import RecordingClient, open_document, wait_diagnostics
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="module"),
@@ -40,13 +39,6 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("verdicts")
     (root / "losses.py").write_text(SOURCE)
     return root
-
-
-@pytest_lsp.fixture(config=CONFIG, scope="module")
-async def client(lsp_client: RecordingClient, workspace: Path):
-    await initialize(lsp_client, workspace, capabilities())
-    yield
-    await lsp_client.shutdown_session()
 
 
 def by_code(params: types.PublishDiagnosticsParams) -> dict[str, types.Diagnostic]:
